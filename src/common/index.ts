@@ -1,0 +1,5 @@
+export * from './ids';
+export * from './errors';
+export * from './emitter';
+export * from './clock';
+export * from './logger';
