@@ -1,5 +1,5 @@
-/** Unit tests live next to the code (src/**/*.test.ts); multi-process and real-peer tests in test/. */
-const tsJest = ['ts-jest', { isolatedModules: true, diagnostics: false }];
+// Unit tests live next to the code (src, *.test.ts); multi-process and real-peer tests in test/.
+const tsJest = ['ts-jest', { diagnostics: false }];
 module.exports = {
   projects: [
     {

@@ -1,0 +1,128 @@
+import { ConfnodeError } from '../../common';
+import { buildAnswer, buildOffer } from './build';
+import { negotiateAnswer, negotiateOffer } from './negotiate';
+import type { CodecCapability } from './types';
+
+const CAPS: CodecCapability[] = [
+  { name: 'opus', clockRate: 48000, channels: 2, dynamicPayloadType: 111, fmtp: 'minptime=10;useinbandfec=1' },
+  { name: 'PCMU', clockRate: 8000, channels: 1, staticPayloadType: 0 },
+  { name: 'PCMA', clockRate: 8000, channels: 1, staticPayloadType: 8 },
+];
+
+const sdp = (...lines: string[]): string => lines.join('\r\n') + '\r\n';
+const HEAD = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0'];
+
+describe('negotiateOffer()', () => {
+  it('RFC 3264: takes the first offered codec we support (offerer preference) and telephone-event', () => {
+    const n = negotiateOffer(
+      sdp(...HEAD, 'm=audio 4000 RTP/AVP 18 8 0 101', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15'),
+      CAPS,
+    );
+    expect(n.audio?.codec).toMatchObject({ name: 'PCMA', payloadType: 8, clockRate: 8000 });
+    expect(n.audio?.telephoneEvent).toMatchObject({ payloadType: 101 });
+    expect(n.audio?.remote).toEqual({ address: '127.0.0.1', rtpPort: 4000, rtcpPort: 4001, rtcpMux: false });
+  });
+
+  it('accepts Opus offered as opus/48000/2 with a dynamic payload type, a=rtcp and rtcp-mux', () => {
+    const n = negotiateOffer(
+      sdp(...HEAD, 'm=audio 5000 RTP/AVP 96 0', 'a=rtpmap:96 opus/48000/2', 'a=rtcp-mux', 'a=rtcp:5000'),
+      CAPS,
+    );
+    expect(n.audio?.codec).toMatchObject({ name: 'opus', payloadType: 96, clockRate: 48000, channels: 2 });
+    expect(n.audio?.remote.rtcpMux).toBe(true);
+    expect(n.audio?.remote.rtcpPort).toBeUndefined();
+  });
+
+  it('uses the media-level connection address over the session one', () => {
+    const n = negotiateOffer(sdp(...HEAD, 'm=audio 4000 RTP/AVP 0', 'c=IN IP4 127.0.0.2'), CAPS);
+    expect(n.audio?.remote.address).toBe('127.0.0.2');
+  });
+
+  it.each([
+    ['sendonly', true],
+    ['inactive', true],
+    ['recvonly', false],
+    ['sendrecv', false],
+  ])('hold detection: a=%s -> onHold %s', (dir, hold) => {
+    const n = negotiateOffer(sdp(...HEAD, 'm=audio 4000 RTP/AVP 0', `a=${dir}`), CAPS);
+    expect(n.audio?.onHold).toBe(hold);
+  });
+
+  it('c=0.0.0.0 is the RFC 2543 hold', () => {
+    const n = negotiateOffer(sdp('v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 0.0.0.0', 't=0 0', 'm=audio 4000 RTP/AVP 0'), CAPS);
+    expect(n.audio?.onHold).toBe(true);
+  });
+
+  it.each([
+    ['only G.729', sdp(...HEAD, 'm=audio 4000 RTP/AVP 18')],
+    ['only an unknown dynamic codec', sdp(...HEAD, 'm=audio 4000 RTP/AVP 97', 'a=rtpmap:97 AMR/8000')],
+    ['SRTP profile only', sdp(...HEAD, 'm=audio 4000 RTP/SAVP 0')],
+    ['video only', sdp(...HEAD, 'm=video 4000 RTP/AVP 96', 'a=rtpmap:96 H264/90000')],
+    ['disabled audio', sdp(...HEAD, 'm=audio 0 RTP/AVP 0')],
+  ])('488 (no-common-codec) for %s', (_name, offer) => {
+    expect(() => negotiateOffer(offer, CAPS)).toThrow(ConfnodeError);
+    try {
+      negotiateOffer(offer, CAPS);
+    } catch (err) {
+      expect((err as ConfnodeError).code).toBe('no-common-codec');
+    }
+  });
+
+  it('rejects garbage as bad-request, never crashing', () => {
+    for (const bad of ['', 'hello', 'v=1\r\n', 'x'.repeat(20000)]) {
+      expect(() => negotiateOffer(bad, CAPS)).toThrow(ConfnodeError);
+    }
+  });
+});
+
+describe('buildAnswer()', () => {
+  it('RFC 3264 section 6: mirrors every m-line, rejecting video with port 0, and answers hold with recvonly', () => {
+    const offer = sdp(
+      ...HEAD,
+      'm=audio 4000 RTP/AVP 0 101',
+      'a=rtpmap:101 telephone-event/8000',
+      'a=sendonly',
+      'm=video 4002 RTP/AVP 96',
+      'a=rtpmap:96 H264/90000',
+    );
+    const n = negotiateOffer(offer, CAPS);
+    const answer = buildAnswer({
+      origin: { sessionId: '42', version: 1 },
+      local: { address: '127.0.0.1', port: 40000, rtcpPort: 40001, rtcpMux: false },
+      negotiation: n,
+    });
+    expect(answer).toContain('m=audio 40000 RTP/AVP 0 101\r\n');
+    expect(answer).toContain('a=rtcp:40001');
+    expect(answer).toContain('a=recvonly');
+    expect(answer).toContain('m=video 0 RTP/AVP 96');
+    // Our own answer must parse back with the same codec.
+    const back = negotiateAnswer(answer, CAPS);
+    expect(back.codec.name).toBe('PCMU');
+    expect(back.telephoneEvent?.payloadType).toBe(101);
+  });
+
+  it('keeps rtcp-mux only when the offer had it', () => {
+    const n = negotiateOffer(sdp(...HEAD, 'm=audio 4000 RTP/AVP 0'), CAPS);
+    const answer = buildAnswer({
+      origin: { sessionId: '1', version: 1 },
+      local: { address: '127.0.0.1', port: 40000, rtcpPort: 40001, rtcpMux: true },
+      negotiation: n,
+    });
+    expect(answer).not.toContain('a=rtcp-mux');
+    expect(answer).toContain('a=rtcp:40001');
+  });
+});
+
+describe('buildOffer()', () => {
+  it('offers every capability with telephone-event, and an answer picking PCMA negotiates', () => {
+    const offer = buildOffer({
+      origin: { sessionId: '7', version: 1 },
+      local: { address: '127.0.0.1', port: 40010, rtcpPort: 40011, rtcpMux: false },
+      caps: CAPS,
+    });
+    expect(offer).toContain('m=audio 40010 RTP/AVP 111 0 8 101');
+    expect(offer).toContain('a=rtpmap:111 opus/48000/2');
+    const answer = sdp(...HEAD, 'm=audio 6000 RTP/AVP 8 101', 'a=rtpmap:101 telephone-event/8000');
+    expect(negotiateAnswer(answer, CAPS).codec).toMatchObject({ name: 'PCMA', payloadType: 8 });
+  });
+});

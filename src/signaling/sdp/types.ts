@@ -1,0 +1,66 @@
+/**
+ * SDP negotiation types shared by the SIP side and the node glue. Plain data, no I/O.
+ */
+
+export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+/** A codec we can terminate, in our order of preference. */
+export interface CodecCapability {
+  /** Encoding name as in rtpmap, compared case-insensitively ('opus', 'PCMU', 'PCMA'). */
+  name: string;
+  clockRate: number;
+  channels: number;
+  /** Static payload type (RFC 3551) when the codec has one. */
+  staticPayloadType?: number;
+  /** Preferred dynamic payload type when we build an offer. */
+  dynamicPayloadType?: number;
+  /** fmtp we put in offers and answers for this codec. */
+  fmtp?: string;
+}
+
+export interface NegotiatedCodec {
+  name: string;
+  payloadType: number;
+  clockRate: number;
+  channels: number;
+  fmtp?: string;
+}
+
+export interface RemoteMediaAddress {
+  address: string;
+  rtpPort: number;
+  /** Separate RTCP port (a=rtcp or rtpPort+1); undefined when rtcp-mux is used. */
+  rtcpPort?: number;
+  rtcpMux: boolean;
+}
+
+export interface NegotiatedAudio {
+  /** Index of the m-line in the offer. */
+  mid: number;
+  codec: NegotiatedCodec;
+  telephoneEvent?: NegotiatedCodec;
+  remote: RemoteMediaAddress;
+  /** The direction the remote side declared. */
+  remoteDirection: MediaDirection;
+  /** True when the remote put us on hold (sendonly/inactive or a 0.0.0.0 connection). */
+  onHold: boolean;
+  ptime?: number;
+}
+
+/** Per offered m-line: accepted audio, or the reason it was rejected (port 0 in the answer). */
+export type OfferedMediaOutcome =
+  | { kind: 'audio'; audio: NegotiatedAudio }
+  | { kind: 'rejected'; type: string; protocol: string; formats: string; reason: string };
+
+export interface OfferNegotiation {
+  /** The first acceptable audio stream, if any. */
+  audio: NegotiatedAudio | undefined;
+  media: OfferedMediaOutcome[];
+}
+
+export interface LocalAudio {
+  address: string;
+  port: number;
+  rtcpPort: number;
+  rtcpMux: boolean;
+}
