@@ -1,0 +1,10 @@
+export * from './codecs/codec';
+export { dominantFrequency, goertzelPower, rms } from './codecs/tone';
+export { AudioMixer, type AudioMixerOptions, type MixerInput, type AudioSink } from './mixer/audio-mixer';
+export { MixClock } from './mixer/mix-clock';
+export { ActiveSpeakerDetector } from './active-speaker';
+export { DtmfRecognizer } from './dtmf';
+export { PortAllocator, type RtpSocketPair } from './rtp/port-allocator';
+export { RtpEndpoint, type RtpEndpointStats } from './rtp/rtp-endpoint';
+export { parseRtp, buildRtp, isRtcp, type RtpView } from './rtp/packet';
+export { MediaRouter, type AudioFormat, type MediaRouterOptions, type RouterParticipantStats } from './router';

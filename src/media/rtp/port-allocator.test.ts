@@ -1,0 +1,85 @@
+import dgram from 'node:dgram';
+import { ConfnodeError } from '../../common';
+import { PortAllocator, type RtpSocketPair } from './port-allocator';
+
+// Ports of this file only (other test files use other ranges, jest runs files in parallel).
+const BASE = 41200;
+
+function bindBlocker(port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(port, '127.0.0.1', () => resolve(s));
+  });
+}
+
+const closeSocket = (s: dgram.Socket): Promise<void> => new Promise((r) => s.close(() => r()));
+
+describe('PortAllocator', () => {
+  const pairs: RtpSocketPair[] = [];
+  const blockers: dgram.Socket[] = [];
+  afterEach(async () => {
+    await Promise.all(pairs.splice(0).map((p) => p.release()));
+    await Promise.all(blockers.splice(0).map(closeSocket));
+  });
+
+  it('binds RTP on an even port and RTCP on port+1, on 127.0.0.1 by default', async () => {
+    const alloc = new PortAllocator({ min: BASE + 1, max: BASE + 9 });
+    const p = await alloc.allocate();
+    pairs.push(p);
+    expect(p.rtpPort).toBe(BASE + 2);
+    expect(p.rtcpPort).toBe(BASE + 3);
+    expect(p.rtp.address()).toMatchObject({ address: '127.0.0.1', port: BASE + 2 });
+    expect(p.rtcp.address()).toMatchObject({ address: '127.0.0.1', port: BASE + 3 });
+    expect(alloc.inUse).toBe(1);
+  });
+
+  it('skips a pair whose RTP or RTCP port another socket holds (EADDRINUSE)', async () => {
+    blockers.push(await bindBlocker(BASE + 10), await bindBlocker(BASE + 13));
+    const alloc = new PortAllocator({ min: BASE + 10, max: BASE + 19 });
+    const p = await alloc.allocate();
+    pairs.push(p);
+    expect(p.rtpPort).toBe(BASE + 14);
+    expect(alloc.inUse).toBe(1);
+  });
+
+  it('reports exhaustion as ConfnodeError capacity (maps to SIP 503)', async () => {
+    const alloc = new PortAllocator({ min: BASE + 20, max: BASE + 23 });
+    pairs.push(await alloc.allocate(), await alloc.allocate());
+    const err = await alloc.allocate().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfnodeError);
+    expect((err as ConfnodeError).code).toBe('capacity');
+  });
+
+  it('gives up after maxTries busy pairs instead of scanning the whole range', async () => {
+    blockers.push(await bindBlocker(BASE + 30), await bindBlocker(BASE + 32));
+    const alloc = new PortAllocator({ min: BASE + 30, max: BASE + 49, maxTries: 2 });
+    await expect(alloc.allocate()).rejects.toMatchObject({ code: 'capacity' });
+    // The next call starts after the pairs tried, so it finds a free one.
+    const p = await alloc.allocate();
+    pairs.push(p);
+    expect(p.rtpPort).toBe(BASE + 34);
+  });
+
+  it('release() frees both ports so the same pair can be bound again, and is idempotent', async () => {
+    const alloc = new PortAllocator({ min: BASE + 50, max: BASE + 51 });
+    const p = await alloc.allocate();
+    await Promise.all([p.release(), p.release()]);
+    expect(alloc.inUse).toBe(0);
+    const again = await alloc.allocate();
+    pairs.push(again);
+    expect(again.rtpPort).toBe(BASE + 50);
+  });
+
+  it('rejects a range without a single pair, or outside 1024-65535', () => {
+    expect(() => new PortAllocator({ min: 40001, max: 40001 })).toThrow(ConfnodeError);
+    expect(() => new PortAllocator({ min: 80, max: 100 })).toThrow(/bad RTP port range/);
+    expect(() => new PortAllocator({ min: 65534, max: 65536 })).toThrow(ConfnodeError);
+  });
+
+  it('reports an address it cannot bind as a config error, not as capacity', async () => {
+    const alloc = new PortAllocator({ min: BASE + 60, max: BASE + 69 });
+    await expect(alloc.allocate('192.0.2.1')).rejects.toMatchObject({ code: 'config' });
+    expect(alloc.inUse).toBe(0);
+  });
+});

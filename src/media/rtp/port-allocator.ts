@@ -1,0 +1,163 @@
+/**
+ * Hands out RTP/RTCP UDP socket pairs (RTP on an even port, RTCP on port+1) from a configured
+ * range, binding both sockets before returning so a port is never promised and then lost.
+ * Never loops unbounded: exhaustion is a ConfnodeError('capacity') the SIP layer turns into 503.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { ConfnodeError } from '../../common';
+
+export interface PortAllocatorOptions {
+  /** Lowest port of the range (rounded up to even). */
+  min: number;
+  /** Highest port of the range; the last pair must fit (RTCP = RTP + 1 <= max). */
+  max: number;
+  /** Address to bind when allocate() is given none; default 127.0.0.1. */
+  address?: string;
+  /** Pairs tried per allocate() before giving up; default: every pair of the range. */
+  maxTries?: number;
+  /** SO_RCVBUF/SO_SNDBUF for each socket, bytes; default: the OS default. */
+  socketBufferBytes?: number;
+}
+
+/** Two bound sockets; release() closes both and returns the pair to the range. Idempotent. */
+export interface RtpSocketPair {
+  readonly address: string;
+  readonly rtpPort: number;
+  readonly rtcpPort: number;
+  readonly rtp: dgram.Socket;
+  readonly rtcp: dgram.Socket;
+  /** Closes both sockets; resolves when the OS has released them. */
+  release(): Promise<void>;
+}
+
+type BindResult = { socket: dgram.Socket } | { error: NodeJS.ErrnoException };
+
+/** The lookup dgram uses for send(): our targets are IP literals, so skip dns.lookup's nextTick. */
+function literalLookup(
+  host: string,
+  _opts: unknown,
+  cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = net.isIP(host);
+  if (family === 0) {
+    const err: NodeJS.ErrnoException = new Error(`not an IP address: ${host}`);
+    err.code = 'EINVAL';
+    cb(err, '', 0);
+    return;
+  }
+  cb(null, host, family);
+}
+
+function bindOne(address: string, port: number, bufferBytes: number | undefined): Promise<BindResult> {
+  return new Promise((resolve) => {
+    const type = net.isIPv6(address) ? 'udp6' : 'udp4';
+    const socket = dgram.createSocket({
+      type,
+      lookup: literalLookup as unknown as dgram.SocketOptions['lookup'],
+      ...(bufferBytes ? { recvBufferSize: bufferBytes, sendBufferSize: bufferBytes } : {}),
+    });
+    const onError = (error: NodeJS.ErrnoException): void => {
+      socket.close();
+      resolve({ error });
+    };
+    socket.once('error', onError);
+    socket.bind({ port, address, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve({ socket });
+    });
+  });
+}
+
+function closeSocket(socket: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
+
+export class PortAllocator {
+  private readonly min: number;
+  private readonly max: number;
+  private readonly defaultAddress: string;
+  private readonly maxTries: number;
+  private readonly bufferBytes: number | undefined;
+  /** "address|port" of pairs held by this allocator. */
+  private readonly held = new Set<string>();
+  private cursor: number;
+
+  constructor(opts: PortAllocatorOptions) {
+    const min = opts.min + (opts.min % 2);
+    if (!Number.isInteger(min) || !Number.isInteger(opts.max) || min < 1024 || opts.max > 65535 || min + 1 > opts.max) {
+      throw new ConfnodeError('config', `bad RTP port range ${opts.min}-${opts.max}`);
+    }
+    this.min = min;
+    this.max = opts.max;
+    this.defaultAddress = opts.address ?? '127.0.0.1';
+    const pairs = Math.floor((this.max - this.min + 1) / 2);
+    this.maxTries = Math.max(1, Math.min(pairs, opts.maxTries ?? pairs));
+    this.bufferBytes = opts.socketBufferBytes;
+    this.cursor = this.min;
+  }
+
+  /** Pairs currently handed out by this allocator. */
+  get inUse(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Binds the next free pair, starting after the last one handed out (so a just-released pair is
+   * not reused at once), skipping pairs some other process holds (EADDRINUSE).
+   */
+  async allocate(address: string = this.defaultAddress): Promise<RtpSocketPair> {
+    for (let tries = 0; tries < this.maxTries; tries++) {
+      const port = this.cursor;
+      this.cursor = port + 3 > this.max ? this.min : port + 2;
+      const key = `${address}|${port}`;
+      if (this.held.has(key)) continue;
+      this.held.add(key);
+      let pair: RtpSocketPair | null = null;
+      try {
+        pair = await this.tryPair(address, port);
+      } finally {
+        if (!pair) this.held.delete(key);
+      }
+      if (pair) return pair;
+    }
+    throw new ConfnodeError('capacity', `no free RTP port pair in ${this.min}-${this.max} on ${address}`);
+  }
+
+  private async tryPair(address: string, port: number): Promise<RtpSocketPair | null> {
+    const rtp = await bindOne(address, port, this.bufferBytes);
+    if ('error' in rtp) return this.bindFailed(rtp.error, address);
+    const rtcp = await bindOne(address, port + 1, this.bufferBytes);
+    if ('error' in rtcp) {
+      await closeSocket(rtp.socket);
+      return this.bindFailed(rtcp.error, address);
+    }
+    let released: Promise<void> | null = null;
+    const key = `${address}|${port}`;
+    return {
+      address,
+      rtpPort: port,
+      rtcpPort: port + 1,
+      rtp: rtp.socket,
+      rtcp: rtcp.socket,
+      release: () => {
+        released ??= Promise.all([closeSocket(rtp.socket), closeSocket(rtcp.socket)]).then(() => {
+          this.held.delete(key);
+        });
+        return released;
+      },
+    };
+  }
+
+  private bindFailed(err: NodeJS.ErrnoException, address: string): null {
+    if (err.code === 'EADDRINUSE') return null;
+    // Not a busy port: every other port would fail the same way (bad address, no permission).
+    throw new ConfnodeError('config', `cannot bind RTP socket on ${address}: ${err.message}`, { cause: err });
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The node's Prometheus metrics on a registry of its own (never prom-client's global one, so
+ * several nodes can live in one test process). The only module importing prom-client. Values the
+ * node can compute on demand are read from `MetricSources` at scrape time: nothing here is
+ * meant to be called per packet, and label values from the network are bounded.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type RtpDirection = 'in' | 'out';
+
+/** Read at each scrape. Totals are cumulative; a total that goes down is taken as a restart. */
+export interface MetricSources {
+  conferences?(): number;
+  participants?(): Partial<Record<'sip' | 'webrtc', number>>;
+  loadUnits?(): number;
+  capacityUnits?(): number;
+  rtpPackets?(): Partial<Record<RtpDirection, number>>;
+  /** Reason -> cumulative dropped packets, e.g. { 'unknown-ssrc': 3, 'wrong-source': 1 }. */
+  rtpDropped?(): Readonly<Record<string, number>>;
+  mixTickLagSeconds?(): number;
+}
+
+export interface NodeMetricsOptions {
+  /** Added as a `node` label to every series, so nodes sharing a host stay apart. */
+  nodeName?: string;
+  /** Process metrics (CPU, memory, event loop lag, GC); default true. */
+  defaultMetrics?: boolean;
+  sources?: MetricSources;
+}
+
+const SIP_METHODS = new Set([
+  'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'INFO', 'UPDATE', 'PRACK',
+  'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH',
+]);
+
+/** Seconds; a 20 ms mix tick should take well under a millisecond. */
+const MIX_TICK_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.04];
+
+/**
+ * Keeps a label's distinct values few (each is a time series in Prometheus): well-formed values
+ * are kept up to `max` distinct ones, the rest become 'other'.
+ */
+class BoundedLabel {
+  private readonly seen = new Set<string>();
+  constructor(private readonly max: number) {}
+  value(raw: string): string {
+    if (this.seen.has(raw)) return raw;
+    if (!/^[A-Za-z0-9_.-]{1,40}$/.test(raw) || this.seen.size >= this.max) return 'other';
+    this.seen.add(raw);
+    return raw;
+  }
+}
+
+/** Turns cumulative totals read at scrape time into counter increments. */
+class TotalsToCounter<L extends string> {
+  private readonly last = new Map<string, number>();
+  constructor(private readonly counter: Counter<L>, private readonly label: L) {}
+  update(totals: Readonly<Record<string, number | undefined>>, bound: (v: string) => string): void {
+    for (const [key, total] of Object.entries(totals)) {
+      if (total === undefined || !Number.isFinite(total)) continue;
+      const labelValue = bound(key);
+      const previous = this.last.get(labelValue) ?? 0;
+      if (total > previous) this.counter.inc({ [this.label]: labelValue } as Partial<Record<L, string>>, total - previous);
+      this.last.set(labelValue, total);
+    }
+  }
+}
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly conferences: Gauge;
+  readonly participants: Gauge<'protocol'>;
+  readonly loadUnits: Gauge;
+  readonly capacityUnits: Gauge;
+  readonly sipRequests: Counter<'method'>;
+  readonly sipResponses: Counter<'status'>;
+  readonly calls: Counter<'result'>;
+  readonly rtpPackets: Counter<'direction'>;
+  readonly rtpDropped: Counter<'reason'>;
+  readonly mixTick: Histogram;
+  readonly mixTickLag: Gauge;
+  readonly collectErrors: Counter;
+  private sources: MetricSources;
+  private readonly callResults = new BoundedLabel(24);
+  private readonly dropReasons = new BoundedLabel(24);
+  private readonly rtpTotals: TotalsToCounter<'direction'>;
+  private readonly dropTotals: TotalsToCounter<'reason'>;
+
+  constructor(opts: NodeMetricsOptions = {}) {
+    this.sources = { ...opts.sources };
+    if (opts.nodeName !== undefined) this.registry.setDefaultLabels({ node: opts.nodeName });
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, collect: () => void): Gauge =>
+      new Gauge({ name, help, registers, collect: () => this.safely(collect) });
+    this.conferences = gauge('confnode_conferences', 'Conferences with media on this node', () => this.readGauge(this.conferences, this.sources.conferences));
+    this.loadUnits = gauge('confnode_load_units', 'Capacity units in use on this node', () => this.readGauge(this.loadUnits, this.sources.loadUnits));
+    this.capacityUnits = gauge('confnode_capacity_units', 'Capacity units of this node', () => this.readGauge(this.capacityUnits, this.sources.capacityUnits));
+    this.mixTickLag = gauge('confnode_mix_tick_lag_seconds', 'How late the last audio mix tick started', () => this.readGauge(this.mixTickLag, this.sources.mixTickLagSeconds));
+    this.participants = new Gauge({
+      name: 'confnode_participants',
+      help: 'Participants whose media is on this node',
+      labelNames: ['protocol'] as const,
+      registers,
+      collect: () => this.safely(() => this.collectParticipants()),
+    });
+    this.sipRequests = new Counter({ name: 'confnode_sip_requests_total', help: 'SIP requests received', labelNames: ['method'] as const, registers });
+    this.sipResponses = new Counter({ name: 'confnode_sip_responses_total', help: 'SIP responses sent', labelNames: ['status'] as const, registers });
+    this.calls = new Counter({ name: 'confnode_calls_total', help: 'Calls by outcome', labelNames: ['result'] as const, registers });
+    this.rtpPackets = new Counter({
+      name: 'confnode_rtp_packets_total',
+      help: 'RTP packets received and sent',
+      labelNames: ['direction'] as const,
+      registers,
+      collect: () => this.safely(() => this.rtpTotals.update(this.sources.rtpPackets?.() ?? {}, (d) => (d === 'in' ? 'in' : 'out'))),
+    });
+    this.rtpDropped = new Counter({
+      name: 'confnode_rtp_dropped_total',
+      help: 'RTP packets dropped, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+      collect: () => this.safely(() => this.dropTotals.update(this.sources.rtpDropped?.() ?? {}, (r) => this.dropReasons.value(r))),
+    });
+    this.mixTick = new Histogram({ name: 'confnode_mix_tick_seconds', help: 'Time to mix one 20 ms audio tick', buckets: MIX_TICK_BUCKETS, registers });
+    this.collectErrors = new Counter({ name: 'confnode_metrics_collect_errors_total', help: 'Metric sources that threw during a scrape', registers });
+    this.rtpTotals = new TotalsToCounter(this.rtpPackets, 'direction');
+    this.dropTotals = new TotalsToCounter(this.rtpDropped, 'reason');
+  }
+
+  /** Adds or replaces sources (the node's parts exist only after the metrics are created). */
+  setSources(sources: MetricSources): void {
+    this.sources = { ...this.sources, ...sources };
+  }
+
+  /** `method` comes off the wire: unknown methods are counted as 'other'. */
+  countSipRequest(method: string): void {
+    this.sipRequests.inc({ method: SIP_METHODS.has(method) ? method : 'other' });
+  }
+
+  countSipResponse(status: number): void {
+    const ok = Number.isInteger(status) && status >= 100 && status <= 699;
+    this.sipResponses.inc({ status: ok ? String(status) : 'other' });
+  }
+
+  /** E.g. 'answered', 'cancelled', or an error code such as 'not-found' or 'capacity'. */
+  countCall(result: string): void {
+    this.calls.inc({ result: this.callResults.value(result) });
+  }
+
+  observeMixTick(seconds: number): void {
+    this.mixTick.observe(seconds);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private readGauge(g: Gauge, source: (() => number) | undefined): void {
+    if (!source) return;
+    const v = source();
+    if (Number.isFinite(v)) g.set(v);
+  }
+
+  private collectParticipants(): void {
+    const read = this.sources.participants;
+    if (!read) return;
+    const counts = read();
+    this.participants.set({ protocol: 'sip' }, counts.sip ?? 0);
+    this.participants.set({ protocol: 'webrtc' }, counts.webrtc ?? 0);
+  }
+
+  /** A source that throws must not fail the whole scrape: keep the last value, count it. */
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      this.collectErrors.inc();
+    }
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Composition root of one Conferencing Node: reads the CLI and config, wires the SIP signaling
+ * plane, the media plane and the HTTP API, and shuts them down in order on SIGTERM/SIGINT
+ * (BYE to every call first). The only module that reads process.argv and installs signal handlers.
+ */
+import * as path from 'node:path';
+import { errorMessage, systemClock, type Logger } from '../common';
+import { MixClock, PortAllocator } from '../media';
+import { createSipServer, type SipServer } from '../signaling';
+import { AdminLog } from './admin-log';
+import { USAGE, parseCli } from './cli';
+import { ConferenceRegistry } from './conference/registry';
+import { defaultConfig, loadConfigFile, selectNode, type ClusterConfig, type NodeConfig } from './config';
+import { startHttpServer, NodeMetrics } from './http';
+import { createLogger } from './logging';
+import { createMediaRouterFactory } from './media-factory';
+import { NodeApiImpl } from './node-api';
+import { SipConferenceHandler } from './sip-handler';
+
+const VERSION = '0.1.0';
+
+interface Running {
+  stop(): Promise<void>;
+}
+
+export async function runNode(config: ClusterConfig, node: NodeConfig, logger: Logger): Promise<Running> {
+  const clock = systemClock;
+  const adminLog = new AdminLog(logger);
+  const mixClock = new MixClock({ logger });
+  const allocator = new PortAllocator({ address: node.address, min: node.rtp_ports.min, max: node.rtp_ports.max });
+  const metrics = new NodeMetrics({ nodeName: node.name });
+  const registry = new ConferenceRegistry({
+    capacity: node.capacity,
+    logger,
+    createRouter: createMediaRouterFactory({ config, mixClock, logger }),
+  });
+  registry.events.on('conference-started', (c) => adminLog.add('info', 'Conference started', { conference: c.vmr.name }));
+  registry.events.on('conference-ended', (c) => adminLog.add('info', 'Conference ended', { conference: c.vmr.name }));
+
+  const handler = new SipConferenceHandler({ config, node, registry, allocator, clock, logger, adminLog });
+  let sip: SipServer | undefined;
+  let http: { close(): Promise<void> } | undefined;
+  try {
+    sip = await createSipServer({ host: node.address, port: node.sip_port, handler, clock, logger, userAgent: `confnode/${VERSION}` });
+    const api = new NodeApiImpl({ config, node, registry, adminLog, version: VERSION, sip: () => sip });
+    metrics.setSources(api.metricsSource());
+    http = await startHttpServer({
+      host: node.address,
+      port: node.http_port,
+      logger,
+      api,
+      metrics,
+      staticDir: path.resolve(__dirname, '..', '..', 'web'),
+    });
+  } catch (err) {
+    await sip?.close();
+    mixClock.stop();
+    throw err;
+  }
+  const host = node.address.includes(':') ? `[${node.address}]` : node.address;
+  const firstAlias = config.vmrs[0]?.aliases[0];
+  logger.info(
+    { sip: `${host}:${node.sip_port}`, http: `http://${host}:${node.http_port}/` },
+    `confnode ${node.name} ready${firstAlias ? `: dial sip:${firstAlias.split('@')[0]}@${host}:${node.sip_port}` : ''}, page http://${host}:${node.http_port}/`,
+  );
+  let stopping: Promise<void> | undefined;
+  return {
+    stop: () => {
+      stopping ??= (async () => {
+        logger.info({}, 'shutting down: hanging up calls');
+        await sip?.close();
+        await http?.close();
+        mixClock.stop();
+        logger.info({}, 'stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let cli;
+  let config: ClusterConfig;
+  let node: NodeConfig;
+  try {
+    cli = parseCli(process.argv.slice(2));
+    if (cli.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    }
+    config = cli.configPath ? loadConfigFile(cli.configPath) : defaultConfig();
+    node = selectNode(config, cli.nodeName ?? config.nodes[0]?.name ?? 'node1');
+  } catch (err) {
+    process.stderr.write(`confnode: ${errorMessage(err)}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const logger = createLogger({ level: cli.logLevel ?? node.log_level ?? 'info', nodeName: node.name });
+  if (!cli.configPath) {
+    const host = node.address;
+    process.stdout.write(
+      `confnode: single node with embedded defaults\n  SIP: sip:meet@${host}:${node.sip_port} (UDP and TCP)\n  page: http://${host}:${node.http_port}/\n`,
+    );
+  }
+  let running: Running;
+  try {
+    running = await runNode(config, node, logger);
+  } catch (err) {
+    logger.error({ err: errorMessage(err) }, 'start failed');
+    process.stderr.write(`confnode: start failed: ${errorMessage(err)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  let signals = 0;
+  const onSignal = (sig: string): void => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal: sig }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    const force = setTimeout(() => {
+      logger.error({}, 'shutdown took too long: exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: errorMessage(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    logger.error({ err: errorMessage(err), stack: err.stack }, 'uncaught exception');
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.error({ err: errorMessage(err) }, 'unhandled rejection');
+  });
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,187 @@
+/**
+ * The node's NodeApi for the HTTP layer: read-only views of this node's conferences and
+ * participants, plus the two admin actions (end a conference, hang up a participant). Also the
+ * metric sources read at scrape time. Single node for now: the cluster store comes later.
+ */
+import type { SipServer } from '../signaling';
+import type { AdminLog } from './admin-log';
+import type { ConferenceRegistry, ParticipantRecord } from './conference/registry';
+import type { ClusterConfig, NodeConfig } from './config';
+import type {
+  AdminLogEntryView,
+  AdminLogQuery,
+  BackplaneView,
+  ConferenceView,
+  HealthView,
+  MetricSources,
+  NodeApi,
+  NodeStatusView,
+  ParticipantView,
+  RemoteView,
+} from './http';
+
+export interface NodeApiDeps {
+  config: ClusterConfig;
+  node: NodeConfig;
+  registry: ConferenceRegistry;
+  adminLog: AdminLog;
+  version: string;
+  sip: () => SipServer | undefined;
+  startedAt?: number;
+}
+
+interface Totals {
+  in: number;
+  out: number;
+  dropped: number;
+}
+
+function parseRemote(remote: string): RemoteView {
+  const first = remote.indexOf(':');
+  const last = remote.lastIndexOf(':');
+  return { transport: remote.slice(0, first), address: remote.slice(first + 1, last), port: Number(remote.slice(last + 1)) };
+}
+
+export class NodeApiImpl implements NodeApi {
+  private readonly startedAt: number;
+  private draining = false;
+  /** Counters of participants that already left, so node totals never go down. */
+  private readonly retired: Totals = { in: 0, out: 0, dropped: 0 };
+
+  constructor(private readonly deps: NodeApiDeps) {
+    this.startedAt = deps.startedAt ?? Date.now();
+    deps.registry.events.on('participant-left', (_rec, stats) => {
+      if (!stats) return;
+      this.retired.in += stats.packetsIn;
+      this.retired.out += stats.packetsOut;
+      this.retired.dropped += stats.packetsDropped;
+    });
+  }
+
+  setDraining(draining: boolean): void {
+    this.draining = draining;
+  }
+
+  health(): HealthView {
+    return { status: this.draining ? 'draining' : 'ok' };
+  }
+
+  status(): NodeStatusView {
+    const { node, registry, version } = this.deps;
+    return {
+      node: node.name,
+      location: node.location,
+      capacity: registry.capacity,
+      load: Math.round(registry.load * 1000) / 1000,
+      state: this.draining ? 'draining' : 'active',
+      sip: { address: node.address, port: node.sip_port, transports: ['udp', 'tcp'] },
+      http: { address: node.address, port: node.http_port },
+      control: { address: node.address, port: node.control_port },
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      version,
+    };
+  }
+
+  nodes(): NodeStatusView[] {
+    return [this.status()];
+  }
+
+  conferences(): ConferenceView[] {
+    const { node } = this.deps;
+    return this.deps.registry.conferences().map((c) => {
+      const speaker = c.router.activeSpeaker;
+      return {
+        id: c.id,
+        name: c.vmr.name,
+        aliases: [...c.vmr.aliases],
+        startedAt: c.startedAt.toISOString(),
+        participants: c.participants.size,
+        locations: [node.location],
+        mediaNodes: [node.name],
+        proxyNodes: [],
+        ...(speaker ? { activeSpeaker: speaker } : {}),
+      };
+    });
+  }
+
+  participants(): ParticipantView[] {
+    return this.deps.registry.participants().map((p) => this.participantView(p));
+  }
+
+  backplanes(): BackplaneView[] {
+    return [];
+  }
+
+  adminLog(query: AdminLogQuery): AdminLogEntryView[] {
+    let entries = this.deps.adminLog.list();
+    if (query.conference !== undefined) entries = entries.filter((e) => e.conference === query.conference);
+    entries.reverse();
+    return query.limit !== undefined ? entries.slice(0, query.limit) : entries;
+  }
+
+  async endConference(name: string): Promise<{ participants: number } | undefined> {
+    if (!this.deps.registry.conference(name)) return undefined;
+    this.deps.adminLog.add('info', 'Conference ended by the admin API', { conference: name });
+    return { participants: await this.deps.registry.endConference(name) };
+  }
+
+  async hangupParticipant(id: string): Promise<boolean> {
+    const p = this.deps.registry.participant(id);
+    if (!p) return false;
+    await p.hangup();
+    return true;
+  }
+
+  metricsSource(): MetricSources {
+    const { registry } = this.deps;
+    const live = (): Totals => {
+      const t = { ...this.retired };
+      for (const p of registry.participants()) {
+        const s = p.conference.router.participantStats(p.id);
+        if (!s) continue;
+        t.in += s.packetsIn;
+        t.out += s.packetsOut;
+        t.dropped += s.packetsDropped;
+      }
+      return t;
+    };
+    return {
+      conferences: () => registry.conferences().length,
+      participants: () => {
+        const out = { sip: 0, webrtc: 0 };
+        for (const p of registry.participants()) out[p.protocol]++;
+        return out;
+      },
+      loadUnits: () => registry.load,
+      capacityUnits: () => registry.capacity,
+      rtpPackets: () => {
+        const t = live();
+        return { in: t.in, out: t.out };
+      },
+      rtpDropped: () => ({ total: live().dropped }),
+    };
+  }
+
+  private participantView(p: ParticipantRecord): ParticipantView {
+    const { node } = this.deps;
+    const stats = p.conference.router.participantStats(p.id);
+    return {
+      id: p.id,
+      conference: p.conference.vmr.name,
+      protocol: p.protocol,
+      displayName: p.displayName,
+      remote: parseRemote(p.remote),
+      signalingNode: node.name,
+      mediaNode: node.name,
+      mediaLocation: node.location,
+      placementReason: p.placementReason,
+      audioCodec: stats?.audioCodec ?? p.audioCodec ?? 'none',
+      ...(p.videoUnavailableReason ? { videoUnavailableReason: p.videoUnavailableReason } : {}),
+      packetsIn: stats?.packetsIn ?? 0,
+      packetsOut: stats?.packetsOut ?? 0,
+      packetsDropped: stats?.packetsDropped ?? 0,
+      currentSpeaker: p.conference.router.activeSpeaker === p.id,
+      joinedAt: p.joinedAt.toISOString(),
+    };
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * Joins SIP calls to conferences: implements the signaling plane's SessionHandler port. For each
+ * INVITE it finds the VMR from the Request-URI, reserves capacity, negotiates SDP, opens an
+ * RtpEndpoint and adds it to the conference's MediaRouter. Never parses SIP itself.
+ */
+import { randomInt } from 'node:crypto';
+import { ConfnodeError, errorMessage, type Clock, type Logger, type ParticipantId } from '../common';
+import { RtpEndpoint, type AudioFormat, type PortAllocator } from '../media';
+import {
+  buildAnswer,
+  buildOffer,
+  negotiateAnswer,
+  negotiateOffer,
+  type CallEndReason,
+  type CodecCapability,
+  type LocalAudio,
+  type NegotiatedAudio,
+  type SdpResult,
+  type SessionHandler,
+  type SipCall,
+} from '../signaling';
+import type { AdminLog } from './admin-log';
+import { participantCost } from './conference/capacity';
+import type { ConferenceRegistry, ParticipantRecord } from './conference/registry';
+import { findVmrByAlias, type ClusterConfig, type NodeConfig } from './config';
+
+/** What we terminate, in the order we offer it. G.722 has no maintained codec here. */
+export const AUDIO_CAPABILITIES: readonly CodecCapability[] = [
+  { name: 'opus', clockRate: 48000, channels: 2, dynamicPayloadType: 111, fmtp: 'minptime=10;useinbandfec=1' },
+  { name: 'PCMU', clockRate: 8000, channels: 1, staticPayloadType: 0 },
+  { name: 'PCMA', clockRate: 8000, channels: 1, staticPayloadType: 8 },
+];
+
+interface CallState {
+  call: SipCall;
+  participant?: ParticipantRecord;
+  endpoint?: RtpEndpoint;
+  sessionId: string;
+  sdpVersion: number;
+  /** Our offer awaiting the answer in the ACK (offerless INVITE or re-INVITE). */
+  pendingOffer: boolean;
+  ended: boolean;
+}
+
+export interface SipHandlerDeps {
+  config: ClusterConfig;
+  node: NodeConfig;
+  registry: ConferenceRegistry;
+  allocator: PortAllocator;
+  clock: Clock;
+  logger: Logger;
+  adminLog: AdminLog;
+}
+
+function audioFormat(a: NegotiatedAudio): AudioFormat {
+  return {
+    name: a.codec.name,
+    payloadType: a.codec.payloadType,
+    clockRate: a.codec.clockRate,
+    channels: a.codec.channels,
+    ...(a.telephoneEvent ? { telephoneEventPayloadType: a.telephoneEvent.payloadType } : {}),
+  };
+}
+
+export class SipConferenceHandler implements SessionHandler {
+  private readonly calls = new Map<string, CallState>();
+
+  constructor(private readonly deps: SipHandlerDeps) {}
+
+  async onInvite(call: SipCall, offerSdp: string | undefined): Promise<SdpResult> {
+    const { config, registry, logger } = this.deps;
+    const log = logger.child({ callId: call.info.callId, call: call.id });
+    const state: CallState = { call, sessionId: String(randomInt(1, 2 ** 47)), sdpVersion: 1, pendingOffer: false, ended: false };
+    this.calls.set(call.id, state);
+
+    const user = call.info.requestUser ?? '';
+    const vmr = findVmrByAlias(config, user, call.info.requestHost);
+    if (!vmr) {
+      this.deps.adminLog.add('info', `Call rejected: no conference alias '${user}'`, { from: call.info.fromUri });
+      throw new ConfnodeError('not-found', `no conference with alias '${user}'`);
+    }
+    // Negotiate before touching capacity or sockets: a 488 must cost nothing.
+    const negotiation = offerSdp !== undefined ? negotiateOffer(offerSdp, AUDIO_CAPABILITIES) : undefined;
+    const cost = participantCost('audio', config.capacity_costs);
+    let reservation: { release(): void };
+    try {
+      reservation = registry.reserve(vmr, cost);
+    } catch (err) {
+      this.deps.adminLog.add('warn', `Call rejected: ${errorMessage(err)}`, { conference: vmr.name, from: call.info.fromUri });
+      throw err;
+    }
+    let endpoint: RtpEndpoint | undefined;
+    try {
+      endpoint = await RtpEndpoint.open({
+        address: this.deps.node.address,
+        allocator: this.deps.allocator,
+        clock: this.deps.clock,
+        logger: log,
+      });
+      state.endpoint = endpoint;
+      const participant = registry.join(
+        vmr,
+        {
+          protocol: 'sip',
+          displayName: call.info.fromDisplayName ?? call.info.fromUri,
+          remote: `${call.info.remote.transport}:${call.info.remote.address}:${call.info.remote.port}`,
+          cost,
+          hangup: () => call.hangup(),
+        },
+        reservation,
+      );
+      state.participant = participant;
+      const local = this.localAudio(endpoint);
+      if (negotiation?.audio) {
+        this.applyAudio(state, negotiation.audio);
+        log.info({ conference: vmr.name, participant: participant.id, codec: negotiation.audio.codec.name }, 'SIP participant joined');
+        return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation }) };
+      }
+      // Offerless INVITE: offer everything; the media starts when the answer arrives in the ACK.
+      state.pendingOffer = true;
+      participant.conference.router.addRtpParticipant(participant.id as ParticipantId, endpoint, undefined);
+      log.info({ conference: vmr.name, participant: participant.id }, 'SIP participant joined (offer in 200)');
+      return { sdp: buildOffer({ origin: this.origin(state), local, caps: AUDIO_CAPABILITIES }) };
+    } catch (err) {
+      reservation.release();
+      throw err;
+    }
+  }
+
+  onAck(call: SipCall, answerSdp: string | undefined): void {
+    const state = this.calls.get(call.id);
+    if (!state || !state.pendingOffer) return;
+    state.pendingOffer = false;
+    if (answerSdp === undefined) {
+      this.deps.logger.warn({ callId: call.info.callId }, 'ACK without the answer to our offer: hanging up');
+      void call.hangup();
+      return;
+    }
+    try {
+      this.applyAudio(state, negotiateAnswer(answerSdp, AUDIO_CAPABILITIES));
+    } catch (err) {
+      this.deps.logger.warn({ callId: call.info.callId, err: errorMessage(err) }, 'unusable answer in ACK: hanging up');
+      void call.hangup();
+    }
+  }
+
+  async onReinvite(call: SipCall, offerSdp: string | undefined): Promise<SdpResult> {
+    const state = this.calls.get(call.id);
+    if (!state?.endpoint || !state.participant) throw new ConfnodeError('closed', 'no such call');
+    state.sdpVersion++;
+    const local = this.localAudio(state.endpoint);
+    if (offerSdp === undefined) {
+      state.pendingOffer = true;
+      return { sdp: buildOffer({ origin: this.origin(state), local, caps: AUDIO_CAPABILITIES }) };
+    }
+    const negotiation = negotiateOffer(offerSdp, AUDIO_CAPABILITIES);
+    if (negotiation.audio) {
+      this.applyAudio(state, negotiation.audio);
+      this.deps.logger.info(
+        { callId: call.info.callId, participant: state.participant.id, hold: negotiation.audio.onHold, codec: negotiation.audio.codec.name },
+        're-INVITE applied',
+      );
+    }
+    return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation }) };
+  }
+
+  onInfo(call: SipCall, contentType: string | undefined, body: Buffer): void {
+    const state = this.calls.get(call.id);
+    if (!state?.participant) return;
+    // application/dtmf-relay: "Signal=5\r\nDuration=160"; application/dtmf: "5".
+    const text = body.toString('utf8', 0, Math.min(body.length, 256));
+    const m = /^\s*signal\s*=\s*([0-9*#A-Da-d])/im.exec(text) ?? (contentType?.toLowerCase() === 'application/dtmf' ? /^\s*([0-9*#A-Da-d])/.exec(text) : null);
+    if (m?.[1]) state.participant.conference.router.injectDtmf(state.participant.id, m[1].toUpperCase());
+  }
+
+  onEnded(call: SipCall, reason: CallEndReason): void {
+    const state = this.calls.get(call.id);
+    this.calls.delete(call.id);
+    if (!state || state.ended) return;
+    state.ended = true;
+    if (state.participant) {
+      this.deps.registry.leave(state.participant.id);
+      this.deps.logger.info(
+        { callId: call.info.callId, participant: state.participant.id, conference: state.participant.conference.vmr.name, reason },
+        'SIP participant left',
+      );
+    }
+    state.endpoint?.close();
+  }
+
+  private applyAudio(state: CallState, audio: NegotiatedAudio): void {
+    const { endpoint, participant } = state;
+    if (!endpoint || !participant) return;
+    const format = audioFormat(audio);
+    endpoint.setRemote({
+      address: audio.onHold && audio.remote.address === '0.0.0.0' ? '0.0.0.0' : audio.remote.address,
+      rtpPort: audio.remote.rtpPort,
+      ...(audio.remote.rtcpPort !== undefined ? { rtcpPort: audio.remote.rtcpPort } : {}),
+      rtcpMux: audio.remote.rtcpMux,
+      payloadTypes: [format.payloadType, ...(format.telephoneEventPayloadType !== undefined ? [format.telephoneEventPayloadType] : [])],
+    });
+    endpoint.setDirection(audio.remoteDirection === 'sendonly' ? 'recvonly' : audio.remoteDirection === 'recvonly' ? 'sendonly' : audio.remoteDirection);
+    participant.audioCodec = audio.codec.name;
+    const router = participant.conference.router;
+    if (router.hasParticipant(participant.id)) router.updateRtpParticipant(participant.id, format);
+    else router.addRtpParticipant(participant.id, endpoint, format);
+  }
+
+  private localAudio(endpoint: RtpEndpoint): LocalAudio {
+    return { address: endpoint.localAddress, port: endpoint.rtpPort, rtcpPort: endpoint.rtcpPort, rtcpMux: true };
+  }
+
+  private origin(state: CallState): { sessionId: string; version: number } {
+    return { sessionId: state.sessionId, version: state.sdpVersion };
+  }
+}

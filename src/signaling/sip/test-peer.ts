@@ -1,0 +1,162 @@
+/**
+ * Test-only SIP peer over real loopback UDP/TCP sockets: sends hand-written messages and waits
+ * for parsed ones. Used by the UA tests; never imported by production code.
+ */
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import { type SipMessage, type SipRequest, type SipResponse, getHeader } from './message';
+import { parseMessage } from './parser';
+import { StreamFramer } from './framing';
+import { serializeMessage } from './serializer';
+
+type Waiter = { pred: (m: SipMessage) => boolean; resolve: (m: SipMessage) => void };
+
+export class TestPeer {
+  readonly inbox: SipMessage[] = [];
+  private waiters: Waiter[] = [];
+  private udp: dgram.Socket | undefined;
+  private tcp: net.Socket | undefined;
+  private server: net.Server | undefined;
+  port = 0;
+
+  private constructor(readonly transport: 'udp' | 'tcp') {}
+
+  /** UDP peer bound to an ephemeral port. */
+  static async udp(): Promise<TestPeer> {
+    const p = new TestPeer('udp');
+    const s = dgram.createSocket('udp4');
+    p.udp = s;
+    s.on('message', (d) => p.deliver(d));
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    p.port = s.address().port;
+    return p;
+  }
+
+  /** TCP peer connected to the server (its local port is its "port"). */
+  static async tcp(serverPort: number): Promise<TestPeer> {
+    const p = new TestPeer('tcp');
+    const framer = new StreamFramer();
+    const sock = net.connect({ host: '127.0.0.1', port: serverPort });
+    p.tcp = sock;
+    sock.on('data', (chunk: Buffer) => {
+      framer.push(chunk);
+      for (let m = framer.next(); m; m = framer.next()) p.deliver(m);
+    });
+    sock.on('error', () => undefined);
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    p.port = sock.localPort ?? 0;
+    return p;
+  }
+
+  send(msg: string | SipMessage | Buffer, port: number): void {
+    const data = typeof msg === 'string' ? Buffer.from(msg) : Buffer.isBuffer(msg) ? msg : serializeMessage(msg);
+    if (this.udp) this.udp.send(data, port, '127.0.0.1');
+    else this.tcp?.write(data);
+  }
+
+  raw(data: Buffer): void {
+    this.tcp?.write(data);
+  }
+
+  /** Next message (already received or future) matching pred; rejects after timeoutMs. */
+  next(pred: (m: SipMessage) => boolean = () => true, timeoutMs = 3000): Promise<SipMessage> {
+    const idx = this.inbox.findIndex(pred);
+    if (idx >= 0) return Promise.resolve(this.inbox.splice(idx, 1)[0] as SipMessage);
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {
+        pred,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      };
+      this.waiters.push(w);
+      const timer = setTimeout(() => {
+        if (!this.waiters.includes(w)) return;
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(new Error('timed out waiting for a SIP message'));
+      }, timeoutMs);
+    });
+  }
+
+  response(status: number, method?: string): Promise<SipResponse> {
+    return this.next((m) => m.kind === 'response' && m.status === status && (method === undefined || cseqMethod(m) === method)) as Promise<SipResponse>;
+  }
+
+  request(method: string): Promise<SipRequest> {
+    return this.next((m) => m.kind === 'request' && m.method === method) as Promise<SipRequest>;
+  }
+
+  closed(): Promise<void> {
+    return new Promise((r) => (this.tcp ? this.tcp.once('close', () => r()) : r()));
+  }
+
+  async close(): Promise<void> {
+    this.udp?.close();
+    this.tcp?.destroy();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  private deliver(data: Buffer): void {
+    const r = parseMessage(data);
+    if (!r.ok) return;
+    const w = this.waiters.find((x) => x.pred(r.message));
+    if (w) {
+      this.waiters = this.waiters.filter((x) => x !== w);
+      w.resolve(r.message);
+    } else {
+      this.inbox.push(r.message);
+    }
+  }
+}
+
+export function cseqMethod(m: SipMessage): string {
+  return (getHeader(m, 'CSeq') ?? '').trim().split(/\s+/)[1] ?? '';
+}
+
+export interface RequestSpec {
+  method: string;
+  peer: TestPeer;
+  callId: string;
+  cseq: number;
+  branch: string;
+  fromTag?: string;
+  toTag?: string;
+  body?: string;
+  contentType?: string;
+  extra?: string[];
+  /** Override the Via sent-by host (e.g. to test `received`). */
+  viaHost?: string;
+  uri?: string;
+}
+
+/** A request as a UA on `peer` would write it; CSeq method = method (ACK/CANCEL pass their own). */
+export function sipRequest(s: RequestSpec): string {
+  const t = s.peer.transport.toUpperCase();
+  const body = s.body ?? '';
+  const lines = [
+    `${s.method} ${s.uri ?? 'sip:meet@127.0.0.1'} SIP/2.0`,
+    `Via: SIP/2.0/${t} ${s.viaHost ?? '127.0.0.1'}:${s.peer.port};branch=${s.branch};rport`,
+    'Max-Forwards: 70',
+    `From: "Alice" <sip:alice@127.0.0.1>;tag=${s.fromTag ?? 'alice1'}`,
+    `To: <sip:meet@127.0.0.1>${s.toTag ? `;tag=${s.toTag}` : ''}`,
+    `Call-ID: ${s.callId}`,
+    `CSeq: ${s.cseq} ${s.method}`,
+    `Contact: <sip:alice@127.0.0.1:${s.peer.port}${s.peer.transport === 'tcp' ? ';transport=tcp' : ''}>`,
+    'User-Agent: test-peer',
+    ...(s.extra ?? []),
+  ];
+  if (body.length > 0) lines.push(`Content-Type: ${s.contentType ?? 'application/sdp'}`);
+  lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+  return lines.join('\r\n') + '\r\n\r\n' + body;
+}
+
+/** A response to `req` as the peer's UAS would write it (copies Via, From, To, Call-ID, CSeq). */
+export function sipResponseTo(req: SipRequest, status: number, reason: string): string {
+  const lines = [`SIP/2.0 ${status} ${reason}`];
+  for (const h of req.headers) {
+    if (['Via', 'From', 'To', 'Call-ID', 'CSeq'].includes(h.name)) lines.push(`${h.name}: ${h.value}`);
+  }
+  lines.push('Content-Length: 0');
+  return lines.join('\r\n') + '\r\n\r\n';
+}

@@ -1,0 +1,66 @@
+/**
+ * Writes a one-node cluster config (YAML) with free ports into a test's temp dir. Only keys the
+ * node's schema knows are written (it refuses unknown keys). Never uses an address but 127.0.0.1.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePortRange, freePorts } from './ports';
+
+export interface VmrSpec {
+  name: string;
+  aliases: string[];
+}
+
+export interface NodeConfigOptions {
+  dir: string;
+  nodeName?: string;
+  /** Capacity units; an audio-only call costs 0.25. */
+  capacity?: number;
+  mixTalkers?: number;
+  vmrs?: VmrSpec[];
+}
+
+export interface NodeConfig {
+  path: string;
+  nodeName: string;
+  sipPort: number;
+  httpPort: number;
+  controlPort: number;
+  rtp: { min: number; max: number };
+}
+
+export const DEFAULT_VMRS: VmrSpec[] = [
+  { name: 'meet', aliases: ['meet', 'meet@localhost'] },
+  ...[1, 2, 3, 4, 5].map((i) => ({ name: `room${i}`, aliases: [`room${i}`] })),
+];
+
+/** A fresh temp dir for one test file. */
+export function makeTempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `confnode-${prefix}-`));
+}
+
+export async function writeNodeConfig(opts: NodeConfigOptions): Promise<NodeConfig> {
+  const nodeName = opts.nodeName ?? 'n1';
+  const [sipPort, httpPort, controlPort] = (await freePorts(3)) as [number, number, number];
+  const rtp = await freePortRange(200);
+  const vmrs = opts.vmrs ?? DEFAULT_VMRS;
+  const vmrLines = vmrs.map(
+    (v) => `  - { name: ${v.name}, aliases: [${v.aliases.map((a) => JSON.stringify(a)).join(', ')}] }`,
+  );
+  const yaml = [
+    'cluster: { name: test, secret: "test-secret-0123456789", store: memory }',
+    'locations: [ { name: local } ]',
+    'nodes:',
+    `  - { name: ${nodeName}, location: local, address: 127.0.0.1, sip_port: ${sipPort}, ` +
+      `http_port: ${httpPort}, control_port: ${controlPort}, ` +
+      `rtp_ports: { min: ${rtp.min}, max: ${rtp.max} }, capacity: ${opts.capacity ?? 100} }`,
+    `media: { mix_talkers: ${opts.mixTalkers ?? 3} }`,
+    'vmrs:',
+    ...vmrLines,
+    '',
+  ].join('\n');
+  const path = join(opts.dir, `${nodeName}.yaml`);
+  writeFileSync(path, yaml);
+  return { path, nodeName, sipPort, httpPort, controlPort, rtp };
+}
