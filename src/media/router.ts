@@ -86,7 +86,6 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
   addRtpParticipant(id: ParticipantId, endpoint: RtpEndpoint, format: AudioFormat | undefined): void {
     if (this.closed || this.members.has(id)) return;
     const member: RtpMember = { id, endpoint, format: undefined, input: undefined, dtmf: new DtmfRecognizer(), ignored: 0 };
-    member.dtmf.on('digit', (digit) => this.emit('dtmf', id, digit));
     this.members.set(id, member);
     endpoint.onRtp = (pkt) => this.onRtp(member, pkt);
     if (format) this.updateRtpParticipant(id, format);
@@ -123,7 +122,6 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     this.members.delete(id);
     m.endpoint.onRtp = null;
     this.mixer.removeParticipant(id);
-    m.dtmf.removeAllListeners();
   }
 
   /** A digit signalled out of band (SIP INFO) joins the same event stream as RFC 4733 digits. */
@@ -162,7 +160,8 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     if (f && pkt.payloadType === f.payloadType) {
       m.input?.pushRtp(pkt.sequence, pkt.payload);
     } else if (f && pkt.payloadType === f.telephoneEventPayloadType) {
-      m.dtmf.push(pkt.timestamp, pkt.marker, pkt.payload);
+      const digit = m.dtmf.push(pkt.timestamp, pkt.payload);
+      if (digit) this.emit('dtmf', m.id, digit);
     } else {
       m.ignored++;
     }

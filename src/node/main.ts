@@ -26,7 +26,7 @@ interface Running {
 export async function runNode(config: ClusterConfig, node: NodeConfig, logger: Logger): Promise<Running> {
   const clock = systemClock;
   const adminLog = new AdminLog(logger);
-  const mixClock = new MixClock({ logger });
+  const mixClock = new MixClock(clock, { onTickError: (err) => logger.error({ err: errorMessage(err) }, 'mix tick failed') });
   const allocator = new PortAllocator({ address: node.address, min: node.rtp_ports.min, max: node.rtp_ports.max });
   const metrics = new NodeMetrics({ nodeName: node.name });
   const registry = new ConferenceRegistry({
@@ -54,7 +54,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
     });
   } catch (err) {
     await sip?.close();
-    mixClock.stop();
+    mixClock.close();
     throw err;
   }
   const host = node.address.includes(':') ? `[${node.address}]` : node.address;
@@ -70,7 +70,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
         logger.info({}, 'shutting down: hanging up calls');
         await sip?.close();
         await http?.close();
-        mixClock.stop();
+        mixClock.close();
         logger.info({}, 'stopped');
       })();
       return stopping;

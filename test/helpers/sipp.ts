@@ -34,11 +34,8 @@ export interface SippOptions {
   extraArgs?: string[];
 }
 
-export interface SippRun {
+export interface SippRun extends SippPorts {
   proc: Proc;
-  sipPort: number;
-  mediaPort: number;
-  controlPort: number;
   /** Resolves with sipp's exit code (0 = every call succeeded). */
   done: Promise<SippResult>;
 }
@@ -53,10 +50,15 @@ function scenarioPath(s: string): string {
   return s.startsWith('/') ? s : join(SIPP_FIXTURES, s);
 }
 
-/** Starts sipp in the background. */
-export async function startSipp(o: SippOptions): Promise<SippRun> {
-  requireTool('sipp');
-  const [sipPort, mediaPort, controlPort] = (await freePorts(3)) as [number, number, number];
+export interface SippPorts {
+  sipPort: number;
+  mediaPort: number;
+  controlPort: number;
+}
+
+/** sipp's command line for `o` (also used to run sipp inside a namespace plan). */
+export function sippArgs(o: SippOptions, ports: SippPorts): string[] {
+  const { sipPort, mediaPort, controlPort } = ports;
   const timeoutS = o.timeoutS ?? 30;
   const args = [
     o.target,
@@ -84,6 +86,15 @@ export async function startSipp(o: SippOptions): Promise<SippRun> {
   if (o.injectFile) args.push('-inf', o.injectFile);
   for (const [k, v] of Object.entries(o.keys ?? {})) args.push('-key', k, v);
   args.push(...(o.extraArgs ?? []));
+  return args;
+}
+
+/** Starts sipp in the background. */
+export async function startSipp(o: SippOptions): Promise<SippRun> {
+  requireTool('sipp');
+  const [sipPort, mediaPort, controlPort] = (await freePorts(3)) as [number, number, number];
+  const timeoutS = o.timeoutS ?? 30;
+  const args = sippArgs(o, { sipPort, mediaPort, controlPort });
   const proc = new Proc(`sipp ${o.scenario} ${o.transport ?? 'u1'}`, 'sipp', args, { cwd: o.cwd });
   const done = proc.wait((timeoutS + 10) * 1000).then(
     (exit) => ({ code: exit.code, ok: exit.code === 0, tail: sippTail(proc, o.cwd, sipPort) }),
@@ -106,13 +117,16 @@ function readTail(path: string, chars: number): string {
   }
 }
 
-function sippTail(proc: Proc, cwd: string, sipPort: number): string {
+/** sipp's error log and final screen (written into its cwd by the arguments sippArgs() gives). */
+export function sippLogs(cwd: string, sipPort: number): string {
   return [
-    `sipp exit ${JSON.stringify(proc.exit)}`,
-    proc.tail(2000),
     `--- sipp errors log ---\n${readTail(join(cwd, `sipp-${sipPort}-errors.log`), 3000)}`,
     `--- sipp screen ---\n${readTail(join(cwd, `sipp-${sipPort}-screen.log`), 2500)}`,
   ].join('\n');
+}
+
+function sippTail(proc: Proc, cwd: string, sipPort: number): string {
+  return [`sipp exit ${JSON.stringify(proc.exit)}`, proc.tail(2000), sippLogs(cwd, sipPort)].join('\n');
 }
 
 /** Throws (failing the test) with sipp's output and logs unless every call succeeded. */

@@ -266,10 +266,13 @@ function unquote(quoted: string): string {
   return out;
 }
 
-/** Unquoted display-name: tokens separated by LWS (RFC 3261 25.1); a ',' or '@' is malformed. */
+/**
+ * Unquoted display-name: tokens separated by LWS (RFC 3261 25.1); a ',' or '"' is malformed
+ * (RFC 4475 3.1.2.15). Raw UTF-8 is tolerated: some UAs send unquoted non-ASCII names.
+ */
 function plainDisplayName(text: string): string | null {
   const words = text.split(/[ \t]+/).filter((w) => w.length > 0);
-  for (const w of words) if (!isToken(w)) return null;
+  for (const w of words) if (!isToken(w.replace(/[^\x00-\x7f]/g, 'x'))) return null;
   return words.length > 0 ? words.join(' ') : null;
 }
 

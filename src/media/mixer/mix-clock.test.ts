@@ -1,0 +1,113 @@
+import { FakeClock, type Clock, type TimerHandle } from '../../common';
+import { MixClock } from './mix-clock';
+
+/** A FakeClock whose timers fire late by `lateMs`, as Node's timers do. */
+class LateClock implements Clock {
+  constructor(
+    readonly inner: FakeClock,
+    private readonly lateMs: number,
+  ) {}
+  now(): number {
+    return this.inner.now();
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    return this.inner.setTimeout(fn, ms + this.lateMs);
+  }
+}
+
+describe('MixClock', () => {
+  test('ticks every registered function every 20 ms with one timer', () => {
+    const clock = new FakeClock();
+    const mc = new MixClock(clock);
+    const a: number[] = [];
+    const b: number[] = [];
+    mc.register(() => a.push(clock.now()));
+    mc.register(() => b.push(clock.now()));
+    clock.advance(100);
+    expect(a).toEqual([20, 40, 60, 80, 100]);
+    expect(b).toEqual(a);
+    expect(clock.pending()).toBe(1);
+  });
+
+  test('no drift when every timer fires 3 ms late: 50 ticks in 1 s', () => {
+    const fake = new FakeClock();
+    const mc = new MixClock(new LateClock(fake, 3));
+    let n = 0;
+    mc.register(() => n++);
+    fake.advance(1000 + 3);
+    expect(n).toBe(50);
+  });
+
+  test('after a short stall it catches up missed ticks; after a long one it skips the backlog', () => {
+    const fake = new FakeClock();
+    let oneShotLateMs = 0;
+    const clock: Clock = {
+      now: () => fake.now(),
+      setTimeout: (fn, ms) => {
+        const extra = oneShotLateMs;
+        oneShotLateMs = 0;
+        return fake.setTimeout(fn, ms + extra);
+      },
+    };
+    const mc = new MixClock(clock, { maxCatchUpTicks: 3 });
+    const at: number[] = [];
+    mc.register(() => at.push(fake.now()));
+    fake.advance(60);
+    oneShotLateMs = 45; // the wake-up for t=100 comes at 145: ticks 100, 120, 140 run back to back
+    fake.advance(85);
+    expect(at).toEqual([20, 40, 60, 80, 145, 145, 145]);
+    oneShotLateMs = 200; // the wake-up for t=180 comes at 380: 3 catch-up ticks, 8 skipped
+    fake.advance(235);
+    expect(at.slice(7)).toEqual([160, 380, 380, 380]);
+    expect(mc.stats().skipped).toBe(8);
+    fake.advance(100);
+    expect(at.slice(11)).toEqual([400, 420, 440, 460, 480]);
+  });
+
+  test('a throwing tick does not stop the others', () => {
+    const clock = new FakeClock();
+    const errors: unknown[] = [];
+    const mc = new MixClock(clock, { onTickError: (e) => errors.push(e) });
+    let n = 0;
+    mc.register(() => {
+      throw new Error('room broke');
+    });
+    mc.register(() => n++);
+    clock.advance(60);
+    expect(n).toBe(3);
+    expect(errors).toHaveLength(3);
+    expect(mc.stats().tickErrors).toBe(3);
+  });
+
+  test('the timer stops when the last function unregisters, and restarts on register', () => {
+    const clock = new FakeClock();
+    const mc = new MixClock(clock);
+    let n = 0;
+    const off = mc.register(() => n++);
+    clock.advance(40);
+    off();
+    expect(clock.pending()).toBe(0);
+    clock.advance(100);
+    expect(n).toBe(2);
+    mc.register(() => n++);
+    clock.advance(20);
+    expect(n).toBe(3);
+    mc.close();
+    mc.close();
+    expect(clock.pending()).toBe(0);
+  });
+
+  test('unregistering during a round does not skip another function in that round', () => {
+    const clock = new FakeClock();
+    const mc = new MixClock(clock);
+    const calls: string[] = [];
+    const a = (): void => {
+      calls.push('a');
+      mc.unregister(a);
+    };
+    mc.register(a);
+    mc.register(() => calls.push('b'));
+    clock.advance(40);
+    expect(calls).toEqual(['a', 'b', 'b']);
+  });
+});
