@@ -1,7 +1,8 @@
 /**
  * Micro-benchmark of the mix path without sockets: times AudioMixer.tick() for 90 rooms x 4 PCMU
  * and 30 rooms x 4 Opus participants, everyone sending speech-level audio every 20 ms.
- * Run: npx tsc -p bench/tsconfig... or see the report; it never opens sockets or timers.
+ * Build and run: npx tsc --outDir /tmp/bench -p . && node /tmp/bench/bench/mixer-micro.js (or any
+ * TypeScript runner). Opens no sockets and no timers; BENCH_TICKS sets the measured ticks.
  */
 import { createAudioCodec } from '../src/media/codecs/codec';
 import { sineTone } from '../src/media/codecs/tone';
@@ -20,7 +21,7 @@ interface Scenario {
 const TICKS = Number(process.env.BENCH_TICKS ?? 250);
 const WARMUP = 25;
 
-function run(s: Scenario): { tickMs: number; p99Ms: number; packetsPerTick: number } {
+function run(s: Scenario): { tickMs: number; cpuMs: number; p99Ms: number; packetsPerTick: number } {
   // Pre-encode one second of input per participant so the bench times the mixer, not the senders.
   const frames = 50;
   const inputs: Buffer[][] = [];
@@ -40,6 +41,7 @@ function run(s: Scenario): { tickMs: number; p99Ms: number; packetsPerTick: numb
     mixers.push(m);
   }
   const times: number[] = [];
+  let cpuMicros = 0;
   for (let t = 0; t < WARMUP + TICKS; t++) {
     const seq = t & 0xffff;
     for (let r = 0; r < s.rooms; r++) {
@@ -47,12 +49,18 @@ function run(s: Scenario): { tickMs: number; p99Ms: number; packetsPerTick: numb
       for (let p = 0; p < s.perRoom; p++) m?.pushRtp(`r${r}p${p}`, seq, inputs[p]?.[t % frames] ?? Buffer.alloc(0));
     }
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     for (const m of mixers) m.tick();
-    if (t >= WARMUP) times.push(performance.now() - t0);
+    const c1 = process.cpuUsage(c0);
+    if (t >= WARMUP) {
+      times.push(performance.now() - t0);
+      cpuMicros += c1.user + c1.system;
+    }
   }
   times.sort((a, b) => a - b);
   return {
     tickMs: times.reduce((a, b) => a + b, 0) / times.length,
+    cpuMs: cpuMicros / 1000 / times.length,
     p99Ms: times[Math.floor(times.length * 0.99)] ?? 0,
     packetsPerTick: sent / (WARMUP + TICKS),
   };
@@ -66,10 +74,14 @@ const scenarios: Scenario[] = [
 ];
 let total = 0;
 let totalAll = 0;
+const only = process.env.BENCH_ONLY;
 for (const s of scenarios) {
+  if (only && !s.name.includes(only)) continue;
   const r = run(s);
-  if (s.speaking === s.perRoom) totalAll += r.tickMs;
-  else total += r.tickMs;
-  console.log(`${s.name.padEnd(36)} tick ${r.tickMs.toFixed(3)} ms  p99 ${r.p99Ms.toFixed(3)} ms  sent ${r.packetsPerTick.toFixed(0)}/tick`);
+  if (s.speaking === s.perRoom) totalAll += r.cpuMs;
+  else total += r.cpuMs;
+  console.log(
+    `${s.name.padEnd(36)} wall ${r.tickMs.toFixed(3)} ms  cpu ${r.cpuMs.toFixed(3)} ms  p99 wall ${r.p99Ms.toFixed(3)} ms  sent ${r.packetsPerTick.toFixed(0)}/tick`,
+  );
 }
-console.log(`combined (all speaking) ${totalAll.toFixed(2)} ms per 20 ms; (1 speaking) ${total.toFixed(2)} ms per 20 ms`);
+console.log(`combined cpu per 20 ms tick: all speaking ${totalAll.toFixed(2)} ms, 1 speaking ${total.toFixed(2)} ms`);

@@ -14,7 +14,11 @@ export function createAudioCodec(name: AudioCodecName, options: AudioCodecOption
     case 'PCMA':
       return new G711Codec(name);
     case 'opus':
-      return new OpusCodec({ complexity: options.opusComplexity, bitrate: options.opusBitrate });
+      return new OpusCodec({
+        complexity: options.opusComplexity,
+        bitrate: options.opusBitrate,
+        application: options.opusApplication,
+      });
   }
 }
 

@@ -41,8 +41,10 @@ export interface AudioCodec {
 }
 
 export interface AudioCodecOptions {
-  /** Opus encoder complexity 0-10 (default 5). */
+  /** Opus encoder complexity 0-10 (default 3; see opus.ts for measured costs). */
   opusComplexity?: number;
+  /** Opus encoder mode: 'audio' (CELT, default, cheapest) or 'voip' (SILK). */
+  opusApplication?: 'audio' | 'voip';
   /** Opus target bitrate in bit/s (default 32000). */
   opusBitrate?: number;
 }

@@ -272,7 +272,12 @@ function unquote(quoted: string): string {
  */
 function plainDisplayName(text: string): string | null {
   const words = text.split(/[ \t]+/).filter((w) => w.length > 0);
-  for (const w of words) if (!isToken(w.replace(/[^\x00-\x7f]/g, 'x'))) return null;
+  for (const w of words) {
+    for (let i = 0; i < w.length; i++) {
+      const c = w.charCodeAt(i);
+      if (c < 128 && TOKEN[c] !== 1) return null;
+    }
+  }
   return words.length > 0 ? words.join(' ') : null;
 }
 
