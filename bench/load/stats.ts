@@ -131,8 +131,8 @@ export function judgeStep(o: {
   };
 }
 
-/** CPU seconds from /proc/PID/stat content: utime + stime (fields 14 and 15) over `ticksPerSecond`. */
-export function cpuSecondsFromStat(stat: string, ticksPerSecond = 100): number | undefined {
+/** CPU seconds (user, system) from /proc/PID/stat content: fields 14 and 15 over `ticksPerSecond`. */
+export function cpuTimesFromStat(stat: string, ticksPerSecond = 100): { user: number; system: number } | undefined {
   // comm (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
   const close = stat.lastIndexOf(')');
   if (close < 0) return undefined;
@@ -140,5 +140,5 @@ export function cpuSecondsFromStat(stat: string, ticksPerSecond = 100): number |
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
-  return (utime + stime) / ticksPerSecond;
+  return { user: utime / ticksPerSecond, system: stime / ticksPerSecond };
 }

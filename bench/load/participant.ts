@@ -1,0 +1,165 @@
+/**
+ * One simulated plain-RTP participant of the load generator: its own UDP socket on 127.0.0.1,
+ * sends a pre-encoded tone frame per call of sendFrame() with correct sequence numbers and
+ * timestamps, and measures the mixed packets it receives (count, inter-arrival deviation from
+ * 20 ms, and optionally the last payloads for a tone check). Never allocates more than one
+ * 12-byte header per packet sent; never trusts received bytes past the RTP header checks.
+ */
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
+import { isIP } from 'node:net';
+import { CODECS, type BenchCodec } from './audio';
+import { recordDeviation } from './stats';
+
+/** dgram resolves even IP literals through dns.lookup unless told otherwise: skip it. */
+const literalLookup = ((host: string, _o: unknown, cb: (e: Error | null, a: string, f: number) => void) =>
+  cb(null, host, isIP(host) || 4)) as unknown as SocketOptions['lookup'];
+
+const MAX_DEVIATIONS = 4096;
+const KEEP_PAYLOADS = 60;
+
+/** Payload of an RTP datagram, or undefined if it is not RTP v2 (RTCP, garbage). */
+export function rtpPayload(msg: Buffer): Buffer | undefined {
+  if (msg.length < 12) return undefined;
+  const b0 = msg[0] ?? 0;
+  if (b0 >> 6 !== 2) return undefined;
+  const pt = (msg[1] ?? 0) & 0x7f;
+  if (pt >= 72 && pt <= 79) return undefined; // RTCP on a muxed port
+  let off = 12 + (b0 & 0x0f) * 4;
+  if (b0 & 0x10) {
+    if (off + 4 > msg.length) return undefined;
+    off += 4 + msg.readUInt16BE(off + 2) * 4;
+  }
+  let end = msg.length;
+  if (b0 & 0x20) end -= msg[msg.length - 1] ?? 0;
+  if (off > end) return undefined;
+  return msg.subarray(off, end);
+}
+
+export class Participant {
+  readonly sock: Socket;
+  private readonly frames: Buffer[];
+  private readonly payloadType: number;
+  private readonly tsStep: number;
+  private readonly ssrc: number;
+  private seq: number;
+  private ts: number;
+  private frameIndex = 0;
+  private target: { address: string; port: number } | undefined;
+  sent = 0;
+  // Window measurement.
+  private measuring = false;
+  received = 0;
+  receivedTotal = 0;
+  private lastArrival = -1;
+  readonly deviations = new Float32Array(MAX_DEVIATIONS);
+  deviationCount = 0;
+  private pooled: Uint32Array | undefined;
+  /** Last payloads received in the window (copies), for the tone check; only when sampled. */
+  readonly kept: Buffer[] = [];
+
+  private constructor(
+    sock: Socket,
+    readonly room: string,
+    readonly k: number,
+    codec: BenchCodec,
+    frames: Buffer[],
+    readonly sampled: boolean,
+  ) {
+    this.sock = sock;
+    this.frames = frames;
+    this.payloadType = CODECS[codec].payloadType;
+    this.tsStep = CODECS[codec].samplesPer20ms;
+    // Deterministic per participant, distinct enough: the node keys nothing on them but SSRC.
+    this.ssrc = (0x10000000 + (hashRoom(room) * 16 + k) * 7919) >>> 0;
+    this.seq = (k * 1000 + 17) & 0xffff;
+    this.ts = (k * 100_000) >>> 0;
+    sock.on('message', (msg) => this.onMessage(msg));
+  }
+
+  static open(room: string, k: number, codec: BenchCodec, frames: Buffer[], sampled: boolean): Promise<Participant> {
+    return new Promise((resolve, reject) => {
+      const sock = createSocket({ type: 'udp4', lookup: literalLookup });
+      sock.once('error', reject);
+      sock.bind(0, '127.0.0.1', () => resolve(new Participant(sock, room, k, codec, frames, sampled)));
+    });
+  }
+
+  get localPort(): number {
+    return this.sock.address().port;
+  }
+
+  start(target: { address: string; port: number }): void {
+    this.target = target;
+  }
+
+  stop(): void {
+    this.target = undefined;
+  }
+
+  sendFrame(): void {
+    const t = this.target;
+    if (!t) return;
+    const header = Buffer.allocUnsafe(12);
+    header[0] = 0x80;
+    header[1] = this.payloadType | (this.sent === 0 ? 0x80 : 0);
+    header.writeUInt16BE(this.seq, 2);
+    header.writeUInt32BE(this.ts, 4);
+    header.writeUInt32BE(this.ssrc, 8);
+    const payload = this.frames[this.frameIndex] as Buffer;
+    this.sock.send([header, payload], t.port, t.address);
+    this.seq = (this.seq + 1) & 0xffff;
+    this.ts = (this.ts + this.tsStep) >>> 0;
+    this.frameIndex = (this.frameIndex + 1) % this.frames.length;
+    this.sent++;
+  }
+
+  beginWindow(pooled: Uint32Array): void {
+    this.measuring = true;
+    this.pooled = pooled;
+    this.received = 0;
+    this.deviationCount = 0;
+    this.lastArrival = -1;
+    this.kept.length = 0;
+  }
+
+  endWindow(): void {
+    this.measuring = false;
+    this.pooled = undefined;
+  }
+
+  private onMessage(msg: Buffer): void {
+    const payload = rtpPayload(msg);
+    if (!payload) return;
+    this.receivedTotal++;
+    if (!this.measuring) return;
+    const now = performance.now();
+    this.received++;
+    if (this.lastArrival >= 0) {
+      const dev = Math.abs(now - this.lastArrival - 20);
+      if (this.deviationCount < MAX_DEVIATIONS) this.deviations[this.deviationCount++] = dev;
+      if (this.pooled) recordDeviation(this.pooled, dev);
+    }
+    this.lastArrival = now;
+    if (this.sampled) {
+      this.kept.push(Buffer.from(payload));
+      if (this.kept.length > KEEP_PAYLOADS) this.kept.shift();
+    }
+  }
+
+  close(): Promise<void> {
+    this.stop();
+    return new Promise((resolve) => {
+      try {
+        this.sock.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}
+
+function hashRoom(room: string): number {
+  let h = 0;
+  for (let i = 0; i < room.length && i < 64; i++) h = (h * 31 + room.charCodeAt(i)) & 0xfffff;
+  return h;
+}

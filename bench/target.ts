@@ -1,0 +1,124 @@
+/**
+ * The system under bench: a confnode process started from dist/ with a bench config (many room
+ * VMRs, a large RTP range, high capacity, quiet logs), or the bench's own fake UAS to check the
+ * load generator. Reads the target's CPU time from /proc. Stops only the process it started, by
+ * PID (test/helpers/proc.ts kills its own process group).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePortRange, freePorts } from '../test/helpers/ports';
+import { Proc, waitFor } from '../test/helpers/proc';
+import { cpuTimesFromStat } from './load/stats';
+
+export const REPO_ROOT = join(__dirname, '..', '..');
+
+export interface TargetOptions {
+  kind: 'node' | 'fake';
+  /** Compiled node entry (dist/node/main.js). */
+  nodeMain: string;
+  dir: string;
+  rooms: number;
+  mixTalkers: number;
+  rtpPorts: number;
+}
+
+export interface Target {
+  kind: 'node' | 'fake';
+  proc: Proc;
+  sipPort: number;
+  httpPort?: number;
+  /** utime and stime of the target process, in seconds. */
+  cpuTimes(): { user: number; system: number };
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+/** Room VMR aliases used by the bench: room1..roomN. */
+export function roomAlias(i: number): string {
+  return `room${i}`;
+}
+
+export function benchConfigYaml(o: {
+  sipPort: number;
+  httpPort: number;
+  controlPort: number;
+  rtp: { min: number; max: number };
+  rooms: number;
+  mixTalkers: number;
+}): string {
+  const vmrs: string[] = [];
+  for (let i = 1; i <= o.rooms; i++) vmrs.push(`  - { name: ${roomAlias(i)}, aliases: [${roomAlias(i)}] }`);
+  return [
+    '# Written by bench/target.ts for one bench run (loopback only).',
+    'cluster: { name: bench, secret: "bench-secret-0123456789", store: memory }',
+    'locations: [ { name: local } ]',
+    'nodes:',
+    `  - { name: bench1, location: local, address: 127.0.0.1, sip_port: ${o.sipPort}, http_port: ${o.httpPort}, ` +
+      `control_port: ${o.controlPort}, rtp_ports: { min: ${o.rtp.min}, max: ${o.rtp.max} }, capacity: 100000, log_level: warn }`,
+    `media: { mix_talkers: ${o.mixTalkers} }`,
+    'vmrs:',
+    ...vmrs,
+    '',
+  ].join('\n');
+}
+
+function procCpu(pid: number | undefined): { user: number; system: number } {
+  const none = { user: 0, system: 0 };
+  if (pid === undefined) return none;
+  try {
+    return cpuTimesFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8')) ?? none;
+  } catch {
+    return none;
+  }
+}
+
+export async function startTarget(o: TargetOptions): Promise<Target> {
+  const [sipPort, httpPort, controlPort] = (await freePorts(3)) as [number, number, number];
+  let proc: Proc;
+  if (o.kind === 'node') {
+    if (!existsSync(o.nodeMain)) throw new Error(`${o.nodeMain} is missing: build the node first (npx tsc -p tsconfig.build.json)`);
+    const rtp = await freePortRange(o.rtpPorts);
+    const path = join(o.dir, 'bench-node.yaml');
+    writeFileSync(path, benchConfigYaml({ sipPort, httpPort, controlPort, rtp, rooms: o.rooms, mixTalkers: o.mixTalkers }));
+    proc = new Proc('confnode', process.execPath, [o.nodeMain, '--config', path, '--node', 'bench1'], { cwd: REPO_ROOT });
+    try {
+      await waitFor(
+        'node /healthz',
+        async () => {
+          if (proc.exit) throw new Error(`node exited: ${JSON.stringify(proc.exit)}`);
+          const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`, { signal: AbortSignal.timeout(1000) });
+          return res.status === 200 ? true : undefined;
+        },
+        20_000,
+      );
+    } catch (e) {
+      await proc.stop(1000);
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${proc.tail(2000)}`);
+    }
+  } else {
+    proc = new Proc('fake-uas', process.execPath, [join(__dirname, 'load', 'fake-uas.js'), String(sipPort)], { cwd: REPO_ROOT });
+    await waitFor('fake UAS ready', () => (proc.stdout.includes('ready') ? true : undefined), 10_000);
+  }
+  return {
+    kind: o.kind,
+    proc,
+    sipPort,
+    ...(o.kind === 'node' ? { httpPort } : {}),
+    cpuTimes: () => procCpu(proc.pid),
+    alive: () => proc.exit === undefined,
+    stop: async () => {
+      await proc.stop(5000);
+    },
+  };
+}
+
+/** GET a JSON document from the node's HTTP API (undefined on any failure: figures only). */
+export async function getJson(t: Target, path: string): Promise<unknown> {
+  if (t.httpPort === undefined) return undefined;
+  try {
+    const res = await fetch(`http://127.0.0.1:${t.httpPort}${path}`, { signal: AbortSignal.timeout(3000) });
+    return res.status === 200 ? await res.json() : undefined;
+  } catch {
+    return undefined;
+  }
+}
