@@ -53,6 +53,8 @@ interface RtpMember {
   dtmf: DtmfRecognizer;
   /** Packets of unexpected payload types or before negotiation. */
   ignored: number;
+  /** False while the participant waits outside the conference (PIN entry): no mix either way. */
+  admitted: boolean;
 }
 
 export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
@@ -82,10 +84,13 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     return this.members.has(id);
   }
 
-  /** Adds a SIP participant; `format` undefined while our offer awaits its answer (no media yet). */
-  addRtpParticipant(id: ParticipantId, endpoint: RtpEndpoint, format: AudioFormat | undefined): void {
+  /**
+   * Adds a SIP participant; `format` undefined while our offer awaits its answer (no media yet).
+   * A participant added with admitted=false only has its DTMF digits heard (PIN entry) until admit().
+   */
+  addRtpParticipant(id: ParticipantId, endpoint: RtpEndpoint, format: AudioFormat | undefined, admitted = true): void {
     if (this.closed || this.members.has(id)) return;
-    const member: RtpMember = { id, endpoint, format: undefined, input: undefined, dtmf: new DtmfRecognizer(), ignored: 0 };
+    const member: RtpMember = { id, endpoint, format: undefined, input: undefined, dtmf: new DtmfRecognizer(), ignored: 0, admitted };
     this.members.set(id, member);
     endpoint.onRtp = (pkt) => this.onRtp(member, pkt);
     if (format) this.updateRtpParticipant(id, format);
@@ -102,18 +107,31 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     }
     const sameCodec = m.format !== undefined && audioCodecNameOf(m.format.name, m.format.clockRate) === codec;
     m.format = format;
-    if (sameCodec && m.input) return;
+    if ((sameCodec && m.input) || !m.admitted) return;
     if (m.input) this.mixer.removeParticipant(id);
     const pt = format.payloadType;
     const endpoint = m.endpoint;
     m.input = this.mixer.addParticipant(id, {
       recvCodec: codec,
       sendCodec: codec,
+      // Read the payload type per frame: a re-INVITE may renumber it without changing the codec.
       send: (payload, step) => {
-        endpoint.sendRtp(pt, payload, step);
+        endpoint.sendRtp(m.format?.payloadType ?? pt, payload, step);
       },
       jitter: { prefillMs: Math.min(this.opts.jitterBufferMs, 100), maxDelayMs: Math.max(this.opts.jitterBufferMs * 2, 80) },
     });
+  }
+
+  /** Lets a waiting participant (PIN entered) into the mix. */
+  admit(id: ParticipantId): void {
+    const m = this.members.get(id);
+    if (!m || m.admitted) return;
+    m.admitted = true;
+    if (m.format) this.updateRtpParticipant(id, m.format);
+  }
+
+  isAdmitted(id: ParticipantId): boolean {
+    return this.members.get(id)?.admitted ?? false;
   }
 
   removeParticipant(id: ParticipantId): void {
@@ -158,6 +176,7 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
   private onRtp(m: RtpMember, pkt: RtpView): void {
     const f = m.format;
     if (f && pkt.payloadType === f.payloadType) {
+      // Not admitted yet (PIN entry): the caller's audio stays out of the conference.
       m.input?.pushRtp(pkt.sequence, pkt.payload);
     } else if (f && pkt.payloadType === f.telephoneEventPayloadType) {
       const digit = m.dtmf.push(pkt.timestamp, pkt.payload);

@@ -175,6 +175,7 @@ export class NodeApiImpl implements NodeApi {
       mediaNode: node.name,
       mediaLocation: node.location,
       placementReason: p.placementReason,
+      role: p.role,
       audioCodec: stats?.audioCodec ?? p.audioCodec ?? 'none',
       ...(p.videoUnavailableReason ? { videoUnavailableReason: p.videoUnavailableReason } : {}),
       packetsIn: stats?.packetsIn ?? 0,

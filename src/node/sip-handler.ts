@@ -4,7 +4,7 @@
  * RtpEndpoint and adds it to the conference's MediaRouter. Never parses SIP itself.
  */
 import { randomInt } from 'node:crypto';
-import { ConfnodeError, errorMessage, type Clock, type Logger, type ParticipantId } from '../common';
+import { ConfnodeError, errorMessage, type Clock, type Logger, type TimerHandle } from '../common';
 import { RtpEndpoint, type AudioFormat, type PortAllocator } from '../media';
 import {
   buildAnswer,
@@ -21,6 +21,7 @@ import {
 } from '../signaling';
 import type { AdminLog } from './admin-log';
 import { participantCost } from './conference/capacity';
+import { PinGate } from './conference/pin-gate';
 import type { ConferenceRegistry, ParticipantRecord } from './conference/registry';
 import { findVmrByAlias, type ClusterConfig, type NodeConfig } from './config';
 
@@ -40,7 +41,12 @@ interface CallState {
   /** Our offer awaiting the answer in the ACK (offerless INVITE or re-INVITE). */
   pendingOffer: boolean;
   ended: boolean;
+  /** Set while the caller must enter the VMR's PIN. */
+  pin?: { gate: PinGate; timer: TimerHandle; off: () => void };
 }
+
+/** How long a caller has to enter a PIN before we hang up. */
+export const PIN_ENTRY_TIMEOUT_MS = 60_000;
 
 export interface SipHandlerDeps {
   config: ClusterConfig;
@@ -110,6 +116,7 @@ export class SipConferenceHandler implements SessionHandler {
         reservation,
       );
       state.participant = participant;
+      if (vmr.host_pin !== undefined) this.startPinEntry(state, vmr.host_pin, vmr.guest_pin, log);
       const local = this.localAudio(endpoint);
       if (negotiation?.audio) {
         this.applyAudio(state, negotiation.audio);
@@ -118,7 +125,7 @@ export class SipConferenceHandler implements SessionHandler {
       }
       // Offerless INVITE: offer everything; the media starts when the answer arrives in the ACK.
       state.pendingOffer = true;
-      participant.conference.router.addRtpParticipant(participant.id as ParticipantId, endpoint, undefined);
+      participant.conference.router.addRtpParticipant(participant.id, endpoint, undefined, state.pin === undefined);
       log.info({ conference: vmr.name, participant: participant.id }, 'SIP participant joined (offer in 200)');
       return { sdp: buildOffer({ origin: this.origin(state), local, caps: AUDIO_CAPABILITIES }) };
     } catch (err) {
@@ -178,6 +185,7 @@ export class SipConferenceHandler implements SessionHandler {
     this.calls.delete(call.id);
     if (!state || state.ended) return;
     state.ended = true;
+    this.stopPinEntry(state);
     if (state.participant) {
       this.deps.registry.leave(state.participant.id);
       this.deps.logger.info(
@@ -197,13 +205,56 @@ export class SipConferenceHandler implements SessionHandler {
       rtpPort: audio.remote.rtpPort,
       ...(audio.remote.rtcpPort !== undefined ? { rtcpPort: audio.remote.rtcpPort } : {}),
       rtcpMux: audio.remote.rtcpMux,
+      clockRate: audio.codec.clockRate,
       payloadTypes: [format.payloadType, ...(format.telephoneEventPayloadType !== undefined ? [format.telephoneEventPayloadType] : [])],
     });
     endpoint.setDirection(audio.remoteDirection === 'sendonly' ? 'recvonly' : audio.remoteDirection === 'recvonly' ? 'sendonly' : audio.remoteDirection);
     participant.audioCodec = audio.codec.name;
     const router = participant.conference.router;
     if (router.hasParticipant(participant.id)) router.updateRtpParticipant(participant.id, format);
-    else router.addRtpParticipant(participant.id, endpoint, format);
+    else router.addRtpParticipant(participant.id, endpoint, format, state.pin === undefined);
+  }
+
+  /**
+   * The caller stays outside the mix until it keys the host or guest PIN and '#' (RFC 4733 or
+   * SIP INFO); three wrong PINs or the timeout end the call.
+   */
+  private startPinEntry(state: CallState, hostPin: string, guestPin: string | undefined, log: Logger): void {
+    const participant = state.participant;
+    if (!participant) return;
+    const router = participant.conference.router;
+    const gate = new PinGate({ hostPin, ...(guestPin !== undefined ? { guestPin } : {}) });
+    const conference = participant.conference.vmr.name;
+    const timer = this.deps.clock.setTimeout(() => {
+      log.info({ participant: participant.id, conference }, 'PIN not entered in time: hanging up');
+      this.deps.adminLog.add('warn', 'PIN entry timed out', { conference, participant: participant.id });
+      void state.call.hangup();
+    }, PIN_ENTRY_TIMEOUT_MS);
+    const off = router.on('dtmf', (id, digit) => {
+      if (id !== participant.id) return;
+      const outcome = gate.input(digit);
+      if (outcome.kind === 'admitted') {
+        this.stopPinEntry(state);
+        participant.role = outcome.role;
+        router.admit(participant.id);
+        log.info({ participant: participant.id, conference, role: outcome.role }, 'PIN accepted');
+      } else if (outcome.kind === 'rejected') {
+        this.stopPinEntry(state);
+        this.deps.adminLog.add('warn', 'Wrong PIN entered three times: call ended', { conference, participant: participant.id });
+        void state.call.hangup();
+      } else if (outcome.kind === 'wrong') {
+        log.info({ participant: participant.id, conference, attemptsLeft: outcome.attemptsLeft }, 'wrong PIN');
+      }
+    });
+    state.pin = { gate, timer, off };
+    participant.role = 'waiting-for-pin';
+  }
+
+  private stopPinEntry(state: CallState): void {
+    if (!state.pin) return;
+    state.pin.timer.cancel();
+    state.pin.off();
+    state.pin = undefined;
   }
 
   private localAudio(endpoint: RtpEndpoint): LocalAudio {

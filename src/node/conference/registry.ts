@@ -29,6 +29,8 @@ export interface ParticipantRecord {
   cost: number;
   joinedAt: Date;
   placementReason: string;
+  /** 'host' or 'guest' after PIN entry, 'waiting-for-pin' before; 'participant' without PINs. */
+  role: 'host' | 'guest' | 'participant' | 'waiting-for-pin';
   audioCodec?: string;
   videoUnavailableReason?: string;
   /** Ends the participant's call (SIP BYE); the registry's leave() follows from the call ending. */
@@ -126,6 +128,7 @@ export class ConferenceRegistry {
       cost: req.cost,
       joinedAt: new Date(),
       placementReason: 'local',
+      role: 'participant',
       hangup: req.hangup,
     };
     this.committed += req.cost;

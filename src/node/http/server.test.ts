@@ -28,6 +28,7 @@ const participant = {
   mediaNode: 'node1',
   mediaLocation: 'local',
   placementReason: 'least-loaded',
+  role: 'participant',
   audioCodec: 'PCMU',
   packetsIn: 10,
   packetsOut: 9,

@@ -72,6 +72,8 @@ export interface ParticipantView {
   mediaLocation: string;
   /** Why its media went where it did: 'affinity', 'least-loaded', 'overflow-primary', ... */
   placementReason: string;
+  /** 'participant', or with PINs 'waiting-for-pin' until the caller keys one, then 'host' / 'guest'. */
+  role: string;
   audioCodec: string;
   videoCodec?: string;
   /** Why it has no video, e.g. 'no common codec (conference uses H264)'. */

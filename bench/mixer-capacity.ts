@@ -1,0 +1,253 @@
+/**
+ * Mixer capacity bench (workload of /work/shared/bench/mixer/README.md): adds rooms of four
+ * plain-RTP SIP participants step by step, measures a window after a warm-up at each step, stops
+ * at the first step that fails the criteria, then repeats the largest passing step on a fresh
+ * node to show the spread. Figures, not assertions; bounded by a time budget; stops every process
+ * it started in `finally`.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BenchCodec } from './load/audio';
+import { GeneratorClient } from './load/generator-client';
+import type { GeneratorWindow, RoomSpec, ToneResult } from './load/protocol';
+import { fromSparse, judgeStep, mergeInto, newHistogram, percentileOf, type StepVerdict } from './load/stats';
+import { roomAlias, startTarget, type Target } from './target';
+
+export const ROOM_SIZE = 4;
+
+/** Janus AudioBridge 1.1.2 on this kind of machine (the bar). */
+export const JANUS_BAR: Readonly<Record<BenchCodec, { participants: number; cpuPerParticipantPercent: number }>> = {
+  PCMU: { participants: 360, cpuPerParticipantPercent: 0.3 },
+  opus: { participants: 120, cpuPerParticipantPercent: 1 },
+};
+
+export interface CapacityOptions {
+  codec: BenchCodec;
+  /** Cumulative room counts per step, ascending. */
+  steps: number[];
+  repeats: number;
+  warmupMs: number;
+  windowMs: number;
+  /** Call setup pace (INVITEs per second, over all generators). */
+  cps: number;
+  generators: number;
+  mixTalkers: number;
+  targetKind: 'node' | 'fake';
+  nodeMain: string;
+  /** Rooms never exceed this (the node's RTP range and VMR list are sized for it). */
+  maxRooms: number;
+  /** Absolute times (ms since epoch) after which no new step / repetition starts. */
+  stepDeadline: number;
+  repeatDeadline: number;
+  log: (line: string) => void;
+}
+
+export interface StepResult {
+  rooms: number;
+  participants: number;
+  repetition: number;
+  pass: boolean;
+  verdict: StepVerdict;
+  windowS: number;
+  /** Node CPU over the window, % of one core (user, system, total) and per participant. */
+  nodeCpu: { userPercent: number; systemPercent: number; totalPercent: number; perParticipantPercent: number };
+  generators: { cpuPercent: number; loopDelayP99Ms: number; sentPerS: number; lateTicks: number };
+  setup: { ok: number; failed: number; p50Ms: number; p99Ms: number; errors: string[] };
+  receivedPerS: { min: number; median: number };
+  toneSample: ToneResult[];
+  targetAlive: boolean;
+}
+
+export interface CodecCapacity {
+  codec: BenchCodec;
+  bar: { participants: number; cpuPerParticipantPercent: number };
+  steps: StepResult[];
+  repeats: StepResult[];
+  largestPassing?: { rooms: number; participants: number; cpuPerParticipantPercent: number };
+  firstFailing?: { rooms: number; participants: number; failures: string[] };
+  stoppedBecause: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+interface Session {
+  target: Target;
+  gens: GeneratorClient[];
+  rooms: number;
+}
+
+async function openSession(o: CapacityOptions, maxRooms: number): Promise<Session> {
+  const dir = mkdtempSync(join(tmpdir(), 'confnode-bench-'));
+  const target = await startTarget({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: maxRooms, mixTalkers: o.mixTalkers, rtpPorts: 2400 });
+  const gens: GeneratorClient[] = [];
+  try {
+    for (let g = 0; g < o.generators; g++) gens.push(new GeneratorClient(`g${g}`));
+    await Promise.all(gens.map((g) => g.ready()));
+  } catch (e) {
+    await closeSession({ target, gens, rooms: 0 });
+    throw e;
+  }
+  return { target, gens, rooms: 0 };
+}
+
+async function closeSession(s: Session): Promise<void> {
+  await Promise.all(
+    s.gens.map(async (g) => {
+      try {
+        await g.request({ op: 'hangup' }, 'hung-up', 30_000);
+      } catch {
+        // figures only: a generator that cannot hang up is stopped anyway
+      }
+      await g.stop();
+    }),
+  );
+  await s.target.stop();
+}
+
+/** Rooms sampled for the tone check: the first and last room of each step's increment. */
+function roomsToAdd(from: number, to: number): RoomSpec[] {
+  const out: RoomSpec[] = [];
+  for (let i = from + 1; i <= to; i++) out.push({ user: roomAlias(i), size: ROOM_SIZE, sampled: i === from + 1 || i === to });
+  return out;
+}
+
+async function grow(s: Session, o: CapacityOptions, rooms: number): Promise<StepResult['setup']> {
+  const add = roomsToAdd(s.rooms, rooms);
+  const perGen: RoomSpec[][] = s.gens.map(() => []);
+  add.forEach((r, i) => perGen[i % s.gens.length]?.push(r));
+  const cps = o.cps / s.gens.length;
+  const timeoutMs = ((add.length * ROOM_SIZE) / Math.max(1, o.cps)) * 1000 + 30_000;
+  const replies = await Promise.all(
+    s.gens.map((g, i) => g.request({ op: 'join', codec: o.codec, sipPort: s.target.sipPort, rooms: perGen[i] ?? [], cps }, 'joined', timeoutMs)),
+  );
+  s.rooms = rooms;
+  const setupMs = replies.flatMap((r) => r.setupMs);
+  return {
+    ok: replies.reduce((n, r) => n + r.ok, 0),
+    failed: replies.reduce((n, r) => n + r.failed, 0),
+    p50Ms: round(percentileOf(setupMs, 50), 1),
+    p99Ms: round(percentileOf(setupMs, 99), 1),
+    errors: replies.flatMap((r) => r.errors).slice(0, 5),
+  };
+}
+
+async function measure(s: Session, o: CapacityOptions, setup: StepResult['setup'], repetition: number): Promise<StepResult> {
+  const cpu0 = s.target.cpuTimes();
+  await Promise.all(s.gens.map((g) => g.request({ op: 'window-start' }, 'window-started', 10_000)));
+  const t0 = performance.now();
+  await sleep(o.windowMs);
+  const windows: GeneratorWindow[] = await Promise.all(s.gens.map((g) => g.window()));
+  const wallS = (performance.now() - t0) / 1000;
+  const cpu1 = s.target.cpuTimes();
+  const windowS = windows.reduce((m, w) => Math.max(m, w.durationMs), 0) / 1000;
+  const participants = windows.flatMap((w) => w.participants);
+  const pooled = newHistogram();
+  for (const w of windows) mergeInto(pooled, fromSparse(w.pooled));
+  const tones = windows.flatMap((w) => w.tones);
+  const verdict = judgeStep({ participants, expectedPerParticipant: windowS * 50, pooled, toneResults: tones, setupFailures: setup.failed });
+  const n = participants.length;
+  const user = (cpu1.user - cpu0.user) / wallS;
+  const system = (cpu1.system - cpu0.system) / wallS;
+  const perS = participants.map((p) => p.received / windowS);
+  return {
+    rooms: s.rooms,
+    participants: n,
+    repetition,
+    pass: verdict.pass && s.target.alive(),
+    verdict,
+    windowS: round(windowS, 1),
+    nodeCpu: {
+      userPercent: round(user * 100, 1),
+      systemPercent: round(system * 100, 1),
+      totalPercent: round((user + system) * 100, 1),
+      perParticipantPercent: n > 0 ? round(((user + system) * 100) / n, 3) : 0,
+    },
+    generators: {
+      cpuPercent: round((windows.reduce((m, w) => m + w.cpuSeconds, 0) / wallS) * 100, 1),
+      loopDelayP99Ms: windows.reduce((m, w) => Math.max(m, w.loopDelayP99Ms), 0),
+      sentPerS: round(windows.reduce((m, w) => m + w.sent, 0) / wallS, 0),
+      lateTicks: windows.reduce((m, w) => m + w.lateTicks, 0),
+    },
+    setup,
+    receivedPerS: { min: round(Math.min(...perS), 1), median: round(percentileOf(perS, 50), 1) },
+    toneSample: tones.slice(0, 8),
+    targetAlive: s.target.alive(),
+  };
+}
+
+function describe(r: StepResult): string {
+  const v = r.verdict;
+  return (
+    `${r.participants} participants (${r.rooms} rooms${r.repetition > 0 ? `, repeat ${r.repetition}` : ''}): ` +
+    `${r.pass ? 'PASS' : 'FAIL'} rx min ${(v.minReceiveRatio * 100).toFixed(1)}%, p99 dev ${v.pooledP99Ms} ms (worst ${v.worstP99Ms}), ` +
+    `tones ${v.toneChecked - v.toneFailed}/${v.toneChecked}, node CPU ${r.nodeCpu.totalPercent}% ` +
+    `(${r.nodeCpu.perParticipantPercent}%/participant), generators ${r.generators.cpuPercent}% lag p99 ${r.generators.loopDelayP99Ms} ms` +
+    `${v.failures.length > 0 ? ` [${v.failures.join('; ')}]` : ''}`
+  );
+}
+
+async function stepUp(o: CapacityOptions, out: CodecCapacity): Promise<void> {
+  const s = await openSession(o, o.maxRooms);
+  const last = o.steps[o.steps.length - 1] ?? 10;
+  const increment = Math.max(1, last - (o.steps[o.steps.length - 2] ?? 0));
+  try {
+    // After the configured steps all pass, keep adding the last increment (bounded by maxRooms).
+    for (let i = 0; i < 100; i++) {
+      const rooms = i < o.steps.length ? (o.steps[i] ?? last) : last + (i - o.steps.length + 1) * increment;
+      if (rooms > o.maxRooms) {
+        out.stoppedBecause = `reached the bench's room cap (${o.maxRooms} rooms)`;
+        return;
+      }
+      if (Date.now() > o.stepDeadline) {
+        out.stoppedBecause = 'time budget reached before the next step';
+        return;
+      }
+      const setup = await grow(s, o, rooms);
+      await sleep(o.warmupMs);
+      const r = await measure(s, o, setup, 0);
+      out.steps.push(r);
+      o.log(`  ${o.codec} ${describe(r)}`);
+      if (!r.pass) {
+        out.firstFailing = { rooms, participants: r.participants, failures: r.verdict.failures.concat(r.targetAlive ? [] : ['node died']) };
+        out.stoppedBecause = 'criteria failed';
+        return;
+      }
+      out.largestPassing = { rooms, participants: r.participants, cpuPerParticipantPercent: r.nodeCpu.perParticipantPercent };
+    }
+    out.stoppedBecause = 'step limit reached';
+  } finally {
+    await closeSession(s);
+  }
+}
+
+async function repeatLargest(o: CapacityOptions, out: CodecCapacity): Promise<void> {
+  const best = out.largestPassing;
+  if (!best) return;
+  for (let rep = 1; rep <= o.repeats; rep++) {
+    if (Date.now() > o.repeatDeadline) return;
+    const s = await openSession(o, best.rooms);
+    try {
+      const setup = await grow(s, o, best.rooms);
+      await sleep(o.warmupMs);
+      const r = await measure(s, o, setup, rep);
+      out.repeats.push(r);
+      o.log(`  ${o.codec} ${describe(r)}`);
+    } finally {
+      await closeSession(s);
+    }
+  }
+}
+
+export async function runMixerCapacity(o: CapacityOptions): Promise<CodecCapacity> {
+  const out: CodecCapacity = { codec: o.codec, bar: JANUS_BAR[o.codec], steps: [], repeats: [], stoppedBecause: '' };
+  try {
+    await stepUp(o, out);
+    await repeatLargest(o, out);
+  } catch (e) {
+    out.stoppedBecause = `error: ${e instanceof Error ? e.message : String(e)}`;
+    o.log(`  ${o.codec} ${out.stoppedBecause}`);
+  }
+  return out;
+}

@@ -1,0 +1,152 @@
+/**
+ * `npm run bench`: runs the single-node benches (mixer capacity for PCMU and Opus, SIP call setup
+ * with sipp) against a confnode built in dist/, within a time budget (full < ~10 min, --quick
+ * < 2 min), and writes bench/results/{mixer-capacity.json, sip-setup.json, RESULTS.md}. Exit code
+ * 0 unless the bench itself crashes: the figures are not assertions.
+ */
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { killAll } from '../test/helpers/proc';
+import type { BenchCodec } from './load/audio';
+import { runMixerCapacity, type CodecCapacity } from './mixer-capacity';
+import { writeResults, type RunMeta } from './report';
+import { runSipSetup, type SetupResult } from './sip-setup';
+import { REPO_ROOT } from './target';
+
+interface Args {
+  quick: boolean;
+  only: 'all' | 'capacity' | 'sip';
+  codecs: BenchCodec[];
+  target: 'node' | 'fake';
+  generators: number;
+  mixTalkers: number;
+  nodeMain: string;
+  out: string;
+  windowS?: number;
+}
+
+const USAGE = `usage: node dist-bench/bench/run.js [--quick] [--only capacity|sip] [--codec PCMU|opus]
+  [--target node|fake] [--generators N] [--mix-talkers N] [--window-s S] [--node-main PATH] [--out DIR]`;
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = {
+    quick: false,
+    only: 'all',
+    codecs: ['PCMU', 'opus'],
+    target: 'node',
+    generators: 1,
+    mixTalkers: 4,
+    nodeMain: join(REPO_ROOT, 'dist', 'node', 'main.js'),
+    out: join(REPO_ROOT, 'bench', 'results'),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (flag === '--quick') a.quick = true;
+    else if (flag === '--only') a.only = value() === 'sip' ? 'sip' : 'capacity';
+    else if (flag === '--codec') a.codecs = [value() === 'opus' ? 'opus' : 'PCMU'];
+    else if (flag === '--target') a.target = value() === 'fake' ? 'fake' : 'node';
+    else if (flag === '--generators') a.generators = Math.max(1, Math.min(4, Number(value()) || 1));
+    else if (flag === '--mix-talkers') a.mixTalkers = Math.max(1, Math.min(8, Number(value()) || 4));
+    else if (flag === '--window-s') a.windowS = Math.max(2, Math.min(60, Number(value()) || 20));
+    else if (flag === '--node-main') a.nodeMain = value();
+    else if (flag === '--out') a.out = value();
+    else throw new Error(`unknown argument ${flag}\n${USAGE}`);
+  }
+  return a;
+}
+
+/** Steps, windows and time budgets per mode (seconds from the start of the run). */
+const PLAN = {
+  full: {
+    warmupMs: 5000,
+    windowMs: 20_000,
+    repeats: 2,
+    steps: { PCMU: [30, 60, 90, 120, 150], opus: [10, 20, 30, 40, 50] } as Record<BenchCodec, number[]>,
+    maxRooms: { PCMU: 250, opus: 120 } as Record<BenchCodec, number>,
+    budgetS: { PCMU: [170, 240], opus: [390, 460] } as Record<BenchCodec, [number, number]>,
+    sip: { rates: [50, 100, 200], calls: 1000, holdMs: 1000, budgetS: 560 },
+  },
+  quick: {
+    warmupMs: 2000,
+    windowMs: 6000,
+    repeats: 0,
+    steps: { PCMU: [10, 40], opus: [5, 15] } as Record<BenchCodec, number[]>,
+    maxRooms: { PCMU: 40, opus: 15 } as Record<BenchCodec, number>,
+    budgetS: { PCMU: [35, 35], opus: [70, 70] } as Record<BenchCodec, [number, number]>,
+    sip: { rates: [50], calls: 200, holdMs: 500, budgetS: 100 },
+  },
+};
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const plan = args.quick ? PLAN.quick : PLAN.full;
+  const t0 = Date.now();
+  const at = (s: number): number => t0 + s * 1000;
+  const windowMs = args.windowS !== undefined ? args.windowS * 1000 : plan.windowMs;
+  const capacity: CodecCapacity[] = [];
+  const setup: SetupResult[] = [];
+  const meta: RunMeta = {
+    startedAt: new Date(t0).toISOString(),
+    mode: args.quick ? 'quick' : 'full',
+    target: args.target,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    settings: { warmupS: plan.warmupMs / 1000, windowS: windowMs / 1000, repeats: plan.repeats, generators: args.generators, mixTalkers: args.mixTalkers, setupCps: 100 },
+  };
+  try {
+    if (args.only !== 'sip') {
+      for (const codec of args.codecs) {
+        log(`mixer capacity ${codec}: steps ${plan.steps[codec].join(', ')} rooms of 4`);
+        capacity.push(
+          await runMixerCapacity({
+            codec,
+            steps: plan.steps[codec],
+            repeats: plan.repeats,
+            warmupMs: plan.warmupMs,
+            windowMs,
+            cps: 100,
+            generators: args.generators,
+            mixTalkers: args.mixTalkers,
+            targetKind: args.target,
+            nodeMain: args.nodeMain,
+            maxRooms: plan.maxRooms[codec],
+            stepDeadline: at(plan.budgetS[codec][0]),
+            repeatDeadline: at(plan.budgetS[codec][1]),
+            log,
+          }),
+        );
+      }
+    }
+    if (args.only !== 'capacity') {
+      log(`SIP setup: ${plan.sip.rates.join(', ')} cps x ${plan.sip.calls} calls`);
+      try {
+        setup.push(
+          ...(await runSipSetup({ ...plan.sip, nodeMain: args.nodeMain, targetKind: args.target, deadline: at(plan.sip.budgetS), log })),
+        );
+      } catch (e) {
+        log(`SIP setup bench failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  } finally {
+    await killAll();
+    meta.durationS = Math.round((Date.now() - t0) / 1000);
+    writeResults(args.out, meta, capacity, setup);
+    log(`results written to ${args.out} (${meta.durationS} s)`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench crashed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

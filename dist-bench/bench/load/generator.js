@@ -1,0 +1,207 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+/**
+ * Load-generator child process (forked by the bench runner): joins rooms of plain-RTP
+ * participants with SIP, streams their tones every 20 ms from a drift-free 5 ms scheduler, and
+ * reports measurement windows over IPC. Exits when the runner says so or disconnects; never runs
+ * a loop without a bound and never binds beyond 127.0.0.1.
+ */
+const node_perf_hooks_1 = require("node:perf_hooks");
+const audio_1 = require("./audio");
+const participant_1 = require("./participant");
+const sip_uac_1 = require("./sip-uac");
+const stats_1 = require("./stats");
+const TICK_MS = 5;
+const BUCKETS = 20 / TICK_MS;
+const MAX_CATCH_UP_TICKS = 4;
+const MAX_PARTICIPANTS = 4000;
+const members = [];
+const buckets = Array.from({ length: BUCKETS }, () => []);
+let uac;
+let codec = 'PCMU';
+let lateTicks = 0;
+let tickTimer;
+function reply(m) {
+    process.send?.(m);
+}
+/** Sends one frame for every participant of the bucket whose turn each due 5 ms tick is. */
+function startScheduler() {
+    const t0 = performance.now();
+    let tick = 0;
+    const run = () => {
+        const now = performance.now();
+        let done = 0;
+        while (t0 + tick * TICK_MS <= now && done < MAX_CATCH_UP_TICKS) {
+            for (const m of buckets[tick % BUCKETS] ?? [])
+                m.p.sendFrame();
+            tick++;
+            done++;
+        }
+        const behind = Math.floor((now - t0) / TICK_MS) - tick;
+        if (behind > 0) {
+            // Too far behind to catch up honestly: skip (a real phone would not burst either).
+            lateTicks += behind;
+            tick += behind;
+        }
+        tickTimer = setTimeout(run, Math.max(0, t0 + tick * TICK_MS - performance.now()));
+    };
+    run();
+}
+function sleep(ms) {
+    return new Promise((r) => setTimeout(r, ms));
+}
+async function joinOne(room, k, sipUac) {
+    const frames = (0, audio_1.toneFrames)(codec, k);
+    const p = await participant_1.Participant.open(room.user, k, codec, frames, room.sampled);
+    try {
+        const call = await sipUac.invite(room.user, p.localPort, codec);
+        p.start(call.media);
+        const m = { p, call };
+        members.push(m);
+        buckets[members.length % BUCKETS]?.push(m);
+    }
+    catch (e) {
+        await p.close();
+        throw e;
+    }
+}
+async function join(msg) {
+    codec = msg.codec;
+    uac ??= await sip_uac_1.SipUac.open({ host: '127.0.0.1', port: msg.sipPort });
+    const sipUac = uac;
+    const jobs = [];
+    const errors = [];
+    let failed = 0;
+    const setupBefore = members.length;
+    const gapMs = 1000 / Math.max(1, msg.cps);
+    const t0 = performance.now();
+    let n = 0;
+    for (const room of msg.rooms) {
+        for (let k = 0; k < room.size && members.length + jobs.length < MAX_PARTICIPANTS; k++) {
+            const wait = t0 + n * gapMs - performance.now();
+            if (wait > 0)
+                await sleep(wait);
+            n++;
+            jobs.push(joinOne(room, k, sipUac).catch((e) => {
+                failed++;
+                if (errors.length < 5)
+                    errors.push(e instanceof Error ? e.message : String(e));
+            }));
+        }
+    }
+    await Promise.all(jobs);
+    const setupMs = members.slice(setupBefore).map((m) => Math.round(m.call.setupMs * 10) / 10);
+    reply({ op: 'joined', ok: members.length - setupBefore, failed, errors, setupMs });
+}
+// Window state.
+const loopDelay = (0, node_perf_hooks_1.monitorEventLoopDelay)({ resolution: 5 });
+let windowStart = 0;
+let windowCpu = process.cpuUsage();
+let windowSent = 0;
+let windowLate = 0;
+let pooled = (0, stats_1.newHistogram)();
+function totalSent() {
+    return members.reduce((n, m) => n + m.p.sent, 0);
+}
+function windowStartNow() {
+    pooled = (0, stats_1.newHistogram)();
+    for (const m of members)
+        m.p.beginWindow(pooled);
+    windowStart = performance.now();
+    windowCpu = process.cpuUsage();
+    windowSent = totalSent();
+    windowLate = lateTicks;
+    loopDelay.reset();
+    loopDelay.enable();
+    reply({ op: 'window-started' });
+}
+function toneResults() {
+    const out = [];
+    for (const m of members) {
+        if (!m.p.sampled)
+            continue;
+        const roomSize = members.filter((o) => o.p.room === m.p.room).length;
+        const others = [];
+        for (let k = 0; k < roomSize; k++)
+            if (k !== m.p.k)
+                others.push((0, audio_1.toneFrequency)(k));
+        // The last 50 payloads: one second of steady mix.
+        const audio = (0, audio_1.decodePayloads)(codec, m.p.kept.slice(-50));
+        out.push({ room: m.p.room, k: m.p.k, ...(0, audio_1.checkTones)(audio, (0, audio_1.toneFrequency)(m.p.k), others) });
+    }
+    return out;
+}
+function windowStop() {
+    const durationMs = performance.now() - windowStart;
+    const cpu = process.cpuUsage(windowCpu);
+    loopDelay.disable();
+    for (const m of members)
+        m.p.endWindow();
+    const result = {
+        durationMs,
+        participants: members.map((m) => ({
+            room: m.p.room,
+            k: m.p.k,
+            received: m.p.received,
+            p99Ms: Math.round((0, stats_1.percentileOf)(Array.from(m.p.deviations.subarray(0, m.p.deviationCount)), 99) * 10) / 10,
+        })),
+        pooled: (0, stats_1.toSparse)(pooled),
+        tones: toneResults(),
+        sent: totalSent() - windowSent,
+        lateTicks: lateTicks - windowLate,
+        loopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    };
+    reply({ op: 'window', result });
+}
+async function hangup() {
+    let ok = 0;
+    let failed = 0;
+    const all = members.splice(0, members.length);
+    for (const b of buckets)
+        b.length = 0;
+    for (const m of all)
+        m.p.stop();
+    // BYEs in batches of 50 so the node's SIP socket is not flooded.
+    for (let i = 0; i < all.length; i += 50) {
+        const batch = all.slice(i, i + 50);
+        const codes = await Promise.all(batch.map((m) => (uac ? uac.bye(m.call) : Promise.resolve(0))));
+        for (const c of codes)
+            if (c >= 200 && c < 300)
+                ok++;
+            else
+                failed++;
+        await Promise.all(batch.map((m) => m.p.close()));
+    }
+    reply({ op: 'hung-up', ok, failed, nodeByes: uac?.received.get('BYE') ?? 0 });
+}
+async function shutdown() {
+    if (tickTimer)
+        clearTimeout(tickTimer);
+    await Promise.all(members.map((m) => m.p.close()));
+    await uac?.close();
+    process.exit(0);
+}
+process.on('message', (raw) => {
+    const msg = raw;
+    const fail = (e) => reply({ op: 'error', message: e instanceof Error ? e.stack ?? e.message : String(e) });
+    try {
+        if (msg.op === 'join')
+            join(msg).catch(fail);
+        else if (msg.op === 'window-start')
+            windowStartNow();
+        else if (msg.op === 'window-stop')
+            windowStop();
+        else if (msg.op === 'hangup')
+            hangup().catch(fail);
+        else if (msg.op === 'exit')
+            void shutdown();
+    }
+    catch (e) {
+        fail(e);
+    }
+});
+process.on('disconnect', () => void shutdown());
+startScheduler();
+reply({ op: 'ready' });
+//# sourceMappingURL=generator.js.map

@@ -1,0 +1,127 @@
+"use strict";
+/**
+ * Pure measurement helpers of the mixer-capacity bench: a fixed-bin histogram of inter-arrival
+ * deviations (mergeable across participants and processes), percentiles, and the pass/fail
+ * verdict of one step. No I/O, no clock: callers pass times in.
+ */
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.CRITERIA = exports.BINS = exports.BIN_MS = void 0;
+exports.newHistogram = newHistogram;
+exports.recordDeviation = recordDeviation;
+exports.mergeInto = mergeInto;
+exports.histogramCount = histogramCount;
+exports.percentileMs = percentileMs;
+exports.toSparse = toSparse;
+exports.fromSparse = fromSparse;
+exports.percentileOf = percentileOf;
+exports.judgeStep = judgeStep;
+exports.cpuTimesFromStat = cpuTimesFromStat;
+/** Histogram resolution and range: 0.1 ms bins up to 1 s; anything longer lands in the last bin. */
+exports.BIN_MS = 0.1;
+exports.BINS = 10_000;
+function newHistogram() {
+    return new Uint32Array(exports.BINS + 1);
+}
+function recordDeviation(h, deviationMs) {
+    const bin = Math.min(exports.BINS, Math.max(0, Math.floor(deviationMs / exports.BIN_MS)));
+    h[bin] = (h[bin] ?? 0) + 1;
+}
+function mergeInto(into, from) {
+    const n = Math.min(into.length, from.length);
+    for (let i = 0; i < n; i++)
+        into[i] = (into[i] ?? 0) + (from[i] ?? 0);
+}
+function histogramCount(h) {
+    let n = 0;
+    for (let i = 0; i < h.length; i++)
+        n += h[i] ?? 0;
+    return n;
+}
+/** The upper edge (ms) of the bin holding the p-th percentile (0 < p <= 100); 0 when empty. */
+function percentileMs(h, p) {
+    const total = histogramCount(h);
+    if (total === 0)
+        return 0;
+    const rank = Math.ceil((p / 100) * total);
+    let seen = 0;
+    for (let i = 0; i < h.length; i++) {
+        seen += h[i] ?? 0;
+        if (seen >= rank)
+            return Math.round((i + 1) * exports.BIN_MS * 10) / 10;
+    }
+    return Math.round(h.length * exports.BIN_MS * 10) / 10;
+}
+/** Sparse form for IPC/JSON: [bin, count] pairs of non-empty bins. */
+function toSparse(h) {
+    const out = [];
+    for (let i = 0; i < h.length; i++)
+        if ((h[i] ?? 0) > 0)
+            out.push([i, h[i] ?? 0]);
+    return out;
+}
+function fromSparse(pairs) {
+    const h = newHistogram();
+    for (const [bin, count] of pairs)
+        if (bin >= 0 && bin <= exports.BINS)
+            h[bin] = (h[bin] ?? 0) + count;
+    return h;
+}
+/** Exact percentile of a small list of numbers (nearest rank). */
+function percentileOf(values, p) {
+    if (values.length === 0)
+        return 0;
+    const sorted = [...values].sort((a, b) => a - b);
+    const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+    return sorted[idx] ?? 0;
+}
+exports.CRITERIA = { minReceiveRatio: 0.95, maxP99Ms: 10 };
+/**
+ * Applies the workload's criteria: every participant gets >= 95% of the expected packets, the p99
+ * deviation (pooled over all participants) is <= 10 ms, every sampled tone check passes, and no
+ * call failed to set up.
+ */
+function judgeStep(o) {
+    const c = o.criteria ?? exports.CRITERIA;
+    const failures = [];
+    const ratios = o.participants.map((p) => (o.expectedPerParticipant > 0 ? p.received / o.expectedPerParticipant : 0));
+    const minReceiveRatio = ratios.length > 0 ? Math.min(...ratios) : 0;
+    const belowRatio = ratios.filter((r) => r < c.minReceiveRatio).length;
+    const pooledP99Ms = percentileMs(o.pooled, 99);
+    const worstP99Ms = o.participants.reduce((m, p) => Math.max(m, p.p99Ms), 0);
+    const toneFailed = o.toneResults.filter((t) => !t.ok).length;
+    if (o.participants.length === 0)
+        failures.push('no participant measured');
+    if (o.setupFailures > 0)
+        failures.push(`${o.setupFailures} calls failed to set up`);
+    if (belowRatio > 0) {
+        failures.push(`${belowRatio} participants below ${c.minReceiveRatio * 100}% of packets (min ${(minReceiveRatio * 100).toFixed(1)}%)`);
+    }
+    if (pooledP99Ms > c.maxP99Ms)
+        failures.push(`p99 inter-arrival deviation ${pooledP99Ms} ms > ${c.maxP99Ms} ms`);
+    if (toneFailed > 0)
+        failures.push(`${toneFailed} of ${o.toneResults.length} tone checks failed`);
+    return {
+        pass: failures.length === 0,
+        minReceiveRatio: Math.round(minReceiveRatio * 1000) / 1000,
+        belowRatio,
+        pooledP99Ms,
+        worstP99Ms,
+        toneChecked: o.toneResults.length,
+        toneFailed,
+        failures,
+    };
+}
+/** CPU seconds (user, system) from /proc/PID/stat content: fields 14 and 15 over `ticksPerSecond`. */
+function cpuTimesFromStat(stat, ticksPerSecond = 100) {
+    // comm (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
+    const close = stat.lastIndexOf(')');
+    if (close < 0)
+        return undefined;
+    const fields = stat.slice(close + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    if (!Number.isFinite(utime) || !Number.isFinite(stime))
+        return undefined;
+    return { user: utime / ticksPerSecond, system: stime / ticksPerSecond };
+}
+//# sourceMappingURL=stats.js.map

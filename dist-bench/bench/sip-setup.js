@@ -1,0 +1,128 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.SCENARIO = void 0;
+exports.parseRttCsv = parseRttCsv;
+exports.parseStatCsv = parseStatCsv;
+exports.runSipSetup = runSipSetup;
+/**
+ * SIP call-setup bench: sipp 3.6.1 places short calls (bench/scenarios/uac_short_call.xml) at a
+ * few fixed rates against one node and we report successful and failed calls, the achieved setup
+ * rate, and INVITE -> 200 OK p50/p99 from sipp's per-call RTT trace. Figures only; every sipp run
+ * is bounded by -timeout and a kill by PID.
+ */
+const node_fs_1 = require("node:fs");
+const node_os_1 = require("node:os");
+const node_path_1 = require("node:path");
+const ports_1 = require("../test/helpers/ports");
+const proc_1 = require("../test/helpers/proc");
+const tools_1 = require("../test/helpers/tools");
+const stats_1 = require("./load/stats");
+const target_1 = require("./target");
+exports.SCENARIO = (0, node_path_1.join)(__dirname, '..', '..', 'bench', 'scenarios', 'uac_short_call.xml');
+const ROOMS = 50;
+/** Parses sipp's `-trace_rtt` CSV (Date_ms;response_time_ms;rtd_no) into [date, rtt] pairs. */
+function parseRttCsv(text) {
+    const out = [];
+    for (const line of text.split('\n').slice(1)) {
+        const [date, rtt] = line.split(';');
+        const d = Number(date);
+        const r = Number(rtt);
+        if (line.trim() !== '' && Number.isFinite(d) && Number.isFinite(r))
+            out.push([d, r]);
+    }
+    return out;
+}
+/** The last row of sipp's `-stf` statistics CSV as a name -> value map. */
+function parseStatCsv(text) {
+    const lines = text.split('\n').filter((l) => l.trim() !== '');
+    const names = (lines[0] ?? '').split(';');
+    const values = (lines[lines.length - 1] ?? '').split(';');
+    const out = new Map();
+    names.forEach((n, i) => out.set(n, values[i] ?? ''));
+    return out;
+}
+function readOr(path) {
+    try {
+        return (0, node_fs_1.readFileSync)(path, 'utf8');
+    }
+    catch {
+        return '';
+    }
+}
+async function runRate(rate, o, sipTarget, dir) {
+    const [sipPort, mediaPort, controlPort] = (await (0, ports_1.freePorts)(3));
+    const cwd = (0, node_fs_1.mkdtempSync)((0, node_path_1.join)(dir, `r${rate}-`));
+    const inf = (0, node_path_1.join)(cwd, 'rooms.csv');
+    (0, node_fs_1.writeFileSync)(inf, ['SEQUENTIAL', ...Array.from({ length: ROOMS }, (_, i) => `${(0, target_1.roomAlias)(i + 1)};`), ''].join('\n'));
+    const timeoutS = Math.ceil(o.calls / rate + o.holdMs / 1000 + 30);
+    const stat = (0, node_path_1.join)(cwd, 'stat.csv');
+    const args = [
+        sipTarget, '-sf', exports.SCENARIO, '-inf', inf,
+        '-i', '127.0.0.1', '-ci', '127.0.0.1', '-p', String(sipPort), '-mp', String(mediaPort), '-cp', String(controlPort),
+        '-nostdin', '-t', 'u1',
+        '-r', String(rate), '-l', String(Math.max(10, Math.ceil(rate * (o.holdMs / 1000 + 2)))), '-m', String(o.calls), '-d', String(o.holdMs),
+        '-max_retrans', '5', '-timeout', `${timeoutS}s`, '-timeout_error',
+        '-trace_stat', '-stf', stat, '-fd', '1',
+        '-trace_rtt', '-rtt_freq', '1',
+        '-trace_err', '-error_file', (0, node_path_1.join)(cwd, 'errors.log'),
+    ];
+    const proc = new proc_1.Proc(`sipp ${rate}cps`, (0, tools_1.requireTool)('sipp'), args, { cwd });
+    let exit = null;
+    try {
+        exit = (await proc.wait((timeoutS + 15) * 1000)).code;
+    }
+    catch {
+        exit = null;
+    }
+    finally {
+        proc.kill('SIGKILL');
+    }
+    const rttFile = (0, node_fs_1.readdirSync)(cwd).find((f) => f.endsWith('_rtt.csv'));
+    const rtts = rttFile ? parseRttCsv(readOr((0, node_path_1.join)(cwd, rttFile))) : [];
+    const st = parseStatCsv(readOr(stat));
+    const ms = rtts.map(([, r]) => r);
+    const dates = rtts.map(([d]) => d);
+    const span = dates.length > 1 ? (Math.max(...dates) - Math.min(...dates)) / 1000 : 0;
+    const successful = Number(st.get('SuccessfulCall(C)') ?? 0);
+    const failed = Number(st.get('FailedCall(C)') ?? 0);
+    return {
+        rate,
+        calls: o.calls,
+        successful,
+        failed: failed + Math.max(0, o.calls - successful - failed),
+        achievedCps: span > 0 ? Math.round(((rtts.length - 1) / span) * 10) / 10 : 0,
+        inviteTo200: { p50Ms: (0, stats_1.percentileOf)(ms, 50), p99Ms: (0, stats_1.percentileOf)(ms, 99), maxMs: ms.length > 0 ? Math.max(...ms) : 0, samples: ms.length },
+        sippExit: exit,
+        ...(exit === 0 ? {} : { note: readOr((0, node_path_1.join)(cwd, 'errors.log')).split('\n').filter((l) => l.trim() !== '').slice(0, 3).join(' | ').slice(0, 300) }),
+    };
+}
+async function runSipSetup(o) {
+    const dir = (0, node_fs_1.mkdtempSync)((0, node_path_1.join)((0, node_os_1.tmpdir)(), 'confnode-bench-sip-'));
+    const target = await (0, target_1.startTarget)({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: ROOMS, mixTalkers: 3, rtpPorts: 2400 });
+    const out = [];
+    try {
+        for (const rate of o.rates) {
+            if (Date.now() > o.deadline)
+                break;
+            const c0 = target.cpuTimes();
+            const t0 = performance.now();
+            const r = await runRate(rate, o, `127.0.0.1:${target.sipPort}`, dir);
+            const c1 = target.cpuTimes();
+            const wall = (performance.now() - t0) / 1000;
+            const cpu = Math.round(((c1.user + c1.system - c0.user - c0.system) / wall) * 1000) / 10;
+            const res = { ...r, nodeCpuPercent: cpu };
+            out.push(res);
+            o.log(`  ${rate} cps x ${o.calls}: ${res.successful} ok, ${res.failed} failed, achieved ${res.achievedCps} cps, ` +
+                `INVITE->200 p50 ${res.inviteTo200.p50Ms} ms p99 ${res.inviteTo200.p99Ms} ms, node CPU ${cpu}%${res.note ? ` (${res.note})` : ''}`);
+            if (!target.alive())
+                break;
+            // Let the previous run's calls end before the next rate.
+            await new Promise((r2) => setTimeout(r2, 1000));
+        }
+    }
+    finally {
+        await target.stop();
+    }
+    return out;
+}
+//# sourceMappingURL=sip-setup.js.map

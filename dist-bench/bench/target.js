@@ -1,0 +1,103 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.REPO_ROOT = void 0;
+exports.roomAlias = roomAlias;
+exports.benchConfigYaml = benchConfigYaml;
+exports.startTarget = startTarget;
+exports.getJson = getJson;
+/**
+ * The system under bench: a confnode process started from dist/ with a bench config (many room
+ * VMRs, a large RTP range, high capacity, quiet logs), or the bench's own fake UAS to check the
+ * load generator. Reads the target's CPU time from /proc. Stops only the process it started, by
+ * PID (test/helpers/proc.ts kills its own process group).
+ */
+const node_fs_1 = require("node:fs");
+const node_path_1 = require("node:path");
+const ports_1 = require("../test/helpers/ports");
+const proc_1 = require("../test/helpers/proc");
+const stats_1 = require("./load/stats");
+exports.REPO_ROOT = (0, node_path_1.join)(__dirname, '..', '..');
+/** Room VMR aliases used by the bench: room1..roomN. */
+function roomAlias(i) {
+    return `room${i}`;
+}
+function benchConfigYaml(o) {
+    const vmrs = [];
+    for (let i = 1; i <= o.rooms; i++)
+        vmrs.push(`  - { name: ${roomAlias(i)}, aliases: [${roomAlias(i)}] }`);
+    return [
+        '# Written by bench/target.ts for one bench run (loopback only).',
+        'cluster: { name: bench, secret: "bench-secret-0123456789", store: memory }',
+        'locations: [ { name: local } ]',
+        'nodes:',
+        `  - { name: bench1, location: local, address: 127.0.0.1, sip_port: ${o.sipPort}, http_port: ${o.httpPort}, ` +
+            `control_port: ${o.controlPort}, rtp_ports: { min: ${o.rtp.min}, max: ${o.rtp.max} }, capacity: 100000, log_level: warn }`,
+        `media: { mix_talkers: ${o.mixTalkers} }`,
+        'vmrs:',
+        ...vmrs,
+        '',
+    ].join('\n');
+}
+function procCpu(pid) {
+    const none = { user: 0, system: 0 };
+    if (pid === undefined)
+        return none;
+    try {
+        return (0, stats_1.cpuTimesFromStat)((0, node_fs_1.readFileSync)(`/proc/${pid}/stat`, 'utf8')) ?? none;
+    }
+    catch {
+        return none;
+    }
+}
+async function startTarget(o) {
+    const [sipPort, httpPort, controlPort] = (await (0, ports_1.freePorts)(3));
+    let proc;
+    if (o.kind === 'node') {
+        if (!(0, node_fs_1.existsSync)(o.nodeMain))
+            throw new Error(`${o.nodeMain} is missing: build the node first (npx tsc -p tsconfig.build.json)`);
+        const rtp = await (0, ports_1.freePortRange)(o.rtpPorts);
+        const path = (0, node_path_1.join)(o.dir, 'bench-node.yaml');
+        (0, node_fs_1.writeFileSync)(path, benchConfigYaml({ sipPort, httpPort, controlPort, rtp, rooms: o.rooms, mixTalkers: o.mixTalkers }));
+        proc = new proc_1.Proc('confnode', process.execPath, [o.nodeMain, '--config', path, '--node', 'bench1'], { cwd: exports.REPO_ROOT });
+        try {
+            await (0, proc_1.waitFor)('node /healthz', async () => {
+                if (proc.exit)
+                    throw new Error(`node exited: ${JSON.stringify(proc.exit)}`);
+                const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`, { signal: AbortSignal.timeout(1000) });
+                return res.status === 200 ? true : undefined;
+            }, 20_000);
+        }
+        catch (e) {
+            await proc.stop(1000);
+            throw new Error(`${e instanceof Error ? e.message : String(e)}\n${proc.tail(2000)}`);
+        }
+    }
+    else {
+        proc = new proc_1.Proc('fake-uas', process.execPath, [(0, node_path_1.join)(__dirname, 'load', 'fake-uas.js'), String(sipPort)], { cwd: exports.REPO_ROOT });
+        await (0, proc_1.waitFor)('fake UAS ready', () => (proc.stdout.includes('ready') ? true : undefined), 10_000);
+    }
+    return {
+        kind: o.kind,
+        proc,
+        sipPort,
+        ...(o.kind === 'node' ? { httpPort } : {}),
+        cpuTimes: () => procCpu(proc.pid),
+        alive: () => proc.exit === undefined,
+        stop: async () => {
+            await proc.stop(5000);
+        },
+    };
+}
+/** GET a JSON document from the node's HTTP API (undefined on any failure: figures only). */
+async function getJson(t, path) {
+    if (t.httpPort === undefined)
+        return undefined;
+    try {
+        const res = await fetch(`http://127.0.0.1:${t.httpPort}${path}`, { signal: AbortSignal.timeout(3000) });
+        return res.status === 200 ? await res.json() : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+//# sourceMappingURL=target.js.map

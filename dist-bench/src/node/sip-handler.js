@@ -1,0 +1,229 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.SipConferenceHandler = exports.PIN_ENTRY_TIMEOUT_MS = exports.AUDIO_CAPABILITIES = void 0;
+/**
+ * Joins SIP calls to conferences: implements the signaling plane's SessionHandler port. For each
+ * INVITE it finds the VMR from the Request-URI, reserves capacity, negotiates SDP, opens an
+ * RtpEndpoint and adds it to the conference's MediaRouter. Never parses SIP itself.
+ */
+const node_crypto_1 = require("node:crypto");
+const common_1 = require("../common");
+const media_1 = require("../media");
+const signaling_1 = require("../signaling");
+const capacity_1 = require("./conference/capacity");
+const pin_gate_1 = require("./conference/pin-gate");
+const config_1 = require("./config");
+/** What we terminate, in the order we offer it. G.722 has no maintained codec here. */
+exports.AUDIO_CAPABILITIES = [
+    { name: 'opus', clockRate: 48000, channels: 2, dynamicPayloadType: 111, fmtp: 'minptime=10;useinbandfec=1' },
+    { name: 'PCMU', clockRate: 8000, channels: 1, staticPayloadType: 0 },
+    { name: 'PCMA', clockRate: 8000, channels: 1, staticPayloadType: 8 },
+];
+/** How long a caller has to enter a PIN before we hang up. */
+exports.PIN_ENTRY_TIMEOUT_MS = 60_000;
+function audioFormat(a) {
+    return {
+        name: a.codec.name,
+        payloadType: a.codec.payloadType,
+        clockRate: a.codec.clockRate,
+        channels: a.codec.channels,
+        ...(a.telephoneEvent ? { telephoneEventPayloadType: a.telephoneEvent.payloadType } : {}),
+    };
+}
+class SipConferenceHandler {
+    deps;
+    calls = new Map();
+    constructor(deps) {
+        this.deps = deps;
+    }
+    async onInvite(call, offerSdp) {
+        const { config, registry, logger } = this.deps;
+        const log = logger.child({ callId: call.info.callId, call: call.id });
+        const state = { call, sessionId: String((0, node_crypto_1.randomInt)(1, 2 ** 47)), sdpVersion: 1, pendingOffer: false, ended: false };
+        this.calls.set(call.id, state);
+        const user = call.info.requestUser ?? '';
+        const vmr = (0, config_1.findVmrByAlias)(config, user, call.info.requestHost);
+        if (!vmr) {
+            this.deps.adminLog.add('info', `Call rejected: no conference alias '${user}'`, { from: call.info.fromUri });
+            throw new common_1.ConfnodeError('not-found', `no conference with alias '${user}'`);
+        }
+        // Negotiate before touching capacity or sockets: a 488 must cost nothing.
+        const negotiation = offerSdp !== undefined ? (0, signaling_1.negotiateOffer)(offerSdp, exports.AUDIO_CAPABILITIES) : undefined;
+        const cost = (0, capacity_1.participantCost)('audio', config.capacity_costs);
+        let reservation;
+        try {
+            reservation = registry.reserve(vmr, cost);
+        }
+        catch (err) {
+            this.deps.adminLog.add('warn', `Call rejected: ${(0, common_1.errorMessage)(err)}`, { conference: vmr.name, from: call.info.fromUri });
+            throw err;
+        }
+        let endpoint;
+        try {
+            endpoint = await media_1.RtpEndpoint.open({
+                address: this.deps.node.address,
+                allocator: this.deps.allocator,
+                clock: this.deps.clock,
+                logger: log,
+            });
+            state.endpoint = endpoint;
+            const participant = registry.join(vmr, {
+                protocol: 'sip',
+                displayName: call.info.fromDisplayName ?? call.info.fromUri,
+                remote: `${call.info.remote.transport}:${call.info.remote.address}:${call.info.remote.port}`,
+                cost,
+                hangup: () => call.hangup(),
+            }, reservation);
+            state.participant = participant;
+            if (vmr.host_pin !== undefined)
+                this.startPinEntry(state, vmr.host_pin, vmr.guest_pin, log);
+            const local = this.localAudio(endpoint);
+            if (negotiation?.audio) {
+                this.applyAudio(state, negotiation.audio);
+                log.info({ conference: vmr.name, participant: participant.id, codec: negotiation.audio.codec.name }, 'SIP participant joined');
+                return { sdp: (0, signaling_1.buildAnswer)({ origin: this.origin(state), local, negotiation }) };
+            }
+            // Offerless INVITE: offer everything; the media starts when the answer arrives in the ACK.
+            state.pendingOffer = true;
+            participant.conference.router.addRtpParticipant(participant.id, endpoint, undefined, state.pin === undefined);
+            log.info({ conference: vmr.name, participant: participant.id }, 'SIP participant joined (offer in 200)');
+            return { sdp: (0, signaling_1.buildOffer)({ origin: this.origin(state), local, caps: exports.AUDIO_CAPABILITIES }) };
+        }
+        catch (err) {
+            reservation.release();
+            throw err;
+        }
+    }
+    onAck(call, answerSdp) {
+        const state = this.calls.get(call.id);
+        if (!state || !state.pendingOffer)
+            return;
+        state.pendingOffer = false;
+        if (answerSdp === undefined) {
+            this.deps.logger.warn({ callId: call.info.callId }, 'ACK without the answer to our offer: hanging up');
+            void call.hangup();
+            return;
+        }
+        try {
+            this.applyAudio(state, (0, signaling_1.negotiateAnswer)(answerSdp, exports.AUDIO_CAPABILITIES));
+        }
+        catch (err) {
+            this.deps.logger.warn({ callId: call.info.callId, err: (0, common_1.errorMessage)(err) }, 'unusable answer in ACK: hanging up');
+            void call.hangup();
+        }
+    }
+    async onReinvite(call, offerSdp) {
+        const state = this.calls.get(call.id);
+        if (!state?.endpoint || !state.participant)
+            throw new common_1.ConfnodeError('closed', 'no such call');
+        state.sdpVersion++;
+        const local = this.localAudio(state.endpoint);
+        if (offerSdp === undefined) {
+            state.pendingOffer = true;
+            return { sdp: (0, signaling_1.buildOffer)({ origin: this.origin(state), local, caps: exports.AUDIO_CAPABILITIES }) };
+        }
+        const negotiation = (0, signaling_1.negotiateOffer)(offerSdp, exports.AUDIO_CAPABILITIES);
+        if (negotiation.audio) {
+            this.applyAudio(state, negotiation.audio);
+            this.deps.logger.info({ callId: call.info.callId, participant: state.participant.id, hold: negotiation.audio.onHold, codec: negotiation.audio.codec.name }, 're-INVITE applied');
+        }
+        return { sdp: (0, signaling_1.buildAnswer)({ origin: this.origin(state), local, negotiation }) };
+    }
+    onInfo(call, contentType, body) {
+        const state = this.calls.get(call.id);
+        if (!state?.participant)
+            return;
+        // application/dtmf-relay: "Signal=5\r\nDuration=160"; application/dtmf: "5".
+        const text = body.toString('utf8', 0, Math.min(body.length, 256));
+        const m = /^\s*signal\s*=\s*([0-9*#A-Da-d])/im.exec(text) ?? (contentType?.toLowerCase() === 'application/dtmf' ? /^\s*([0-9*#A-Da-d])/.exec(text) : null);
+        if (m?.[1])
+            state.participant.conference.router.injectDtmf(state.participant.id, m[1].toUpperCase());
+    }
+    onEnded(call, reason) {
+        const state = this.calls.get(call.id);
+        this.calls.delete(call.id);
+        if (!state || state.ended)
+            return;
+        state.ended = true;
+        this.stopPinEntry(state);
+        if (state.participant) {
+            this.deps.registry.leave(state.participant.id);
+            this.deps.logger.info({ callId: call.info.callId, participant: state.participant.id, conference: state.participant.conference.vmr.name, reason }, 'SIP participant left');
+        }
+        state.endpoint?.close();
+    }
+    applyAudio(state, audio) {
+        const { endpoint, participant } = state;
+        if (!endpoint || !participant)
+            return;
+        const format = audioFormat(audio);
+        endpoint.setRemote({
+            address: audio.onHold && audio.remote.address === '0.0.0.0' ? '0.0.0.0' : audio.remote.address,
+            rtpPort: audio.remote.rtpPort,
+            ...(audio.remote.rtcpPort !== undefined ? { rtcpPort: audio.remote.rtcpPort } : {}),
+            rtcpMux: audio.remote.rtcpMux,
+            clockRate: audio.codec.clockRate,
+            payloadTypes: [format.payloadType, ...(format.telephoneEventPayloadType !== undefined ? [format.telephoneEventPayloadType] : [])],
+        });
+        endpoint.setDirection(audio.remoteDirection === 'sendonly' ? 'recvonly' : audio.remoteDirection === 'recvonly' ? 'sendonly' : audio.remoteDirection);
+        participant.audioCodec = audio.codec.name;
+        const router = participant.conference.router;
+        if (router.hasParticipant(participant.id))
+            router.updateRtpParticipant(participant.id, format);
+        else
+            router.addRtpParticipant(participant.id, endpoint, format, state.pin === undefined);
+    }
+    /**
+     * The caller stays outside the mix until it keys the host or guest PIN and '#' (RFC 4733 or
+     * SIP INFO); three wrong PINs or the timeout end the call.
+     */
+    startPinEntry(state, hostPin, guestPin, log) {
+        const participant = state.participant;
+        if (!participant)
+            return;
+        const router = participant.conference.router;
+        const gate = new pin_gate_1.PinGate({ hostPin, ...(guestPin !== undefined ? { guestPin } : {}) });
+        const conference = participant.conference.vmr.name;
+        const timer = this.deps.clock.setTimeout(() => {
+            log.info({ participant: participant.id, conference }, 'PIN not entered in time: hanging up');
+            this.deps.adminLog.add('warn', 'PIN entry timed out', { conference, participant: participant.id });
+            void state.call.hangup();
+        }, exports.PIN_ENTRY_TIMEOUT_MS);
+        const off = router.on('dtmf', (id, digit) => {
+            if (id !== participant.id)
+                return;
+            const outcome = gate.input(digit);
+            if (outcome.kind === 'admitted') {
+                this.stopPinEntry(state);
+                participant.role = outcome.role;
+                router.admit(participant.id);
+                log.info({ participant: participant.id, conference, role: outcome.role }, 'PIN accepted');
+            }
+            else if (outcome.kind === 'rejected') {
+                this.stopPinEntry(state);
+                this.deps.adminLog.add('warn', 'Wrong PIN entered three times: call ended', { conference, participant: participant.id });
+                void state.call.hangup();
+            }
+            else if (outcome.kind === 'wrong') {
+                log.info({ participant: participant.id, conference, attemptsLeft: outcome.attemptsLeft }, 'wrong PIN');
+            }
+        });
+        state.pin = { gate, timer, off };
+        participant.role = 'waiting-for-pin';
+    }
+    stopPinEntry(state) {
+        if (!state.pin)
+            return;
+        state.pin.timer.cancel();
+        state.pin.off();
+        state.pin = undefined;
+    }
+    localAudio(endpoint) {
+        return { address: endpoint.localAddress, port: endpoint.rtpPort, rtcpPort: endpoint.rtcpPort, rtcpMux: true };
+    }
+    origin(state) {
+        return { sessionId: state.sessionId, version: state.sdpVersion };
+    }
+}
+exports.SipConferenceHandler = SipConferenceHandler;
+//# sourceMappingURL=sip-handler.js.map
