@@ -44,7 +44,7 @@ function capacitySection(c) {
         '',
         `Stopped because: ${c.stoppedBecause}.`,
         '',
-        '| run | rooms | participants | verdict | min rx | p99 dev (ms, pooled) | worst participant p99 (ms) | tones ok | node CPU (1 core = 100%) | CPU %/participant | generators CPU / loop lag p99 | calls set up | failures |',
+        '| run | rooms | participants | verdict | min rx | p99 dev (ms, pooled) | worst participant p99 (ms) | tones ok | node CPU (1 core = 100%) | CPU %/participant | generators CPU / loop lag p99 | calls set up (step) | failures |',
         '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
         ...[...c.steps, ...c.repeats].map((r) => `| ${stepRow(r)} |`),
         '',
