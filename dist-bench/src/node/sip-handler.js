@@ -147,6 +147,10 @@ class SipConferenceHandler {
         state.ended = true;
         this.stopPinEntry(state);
         if (state.participant) {
+            const media = state.endpoint?.stats();
+            if (media) {
+                this.deps.logger.info({ callId: call.info.callId, participant: state.participant.id, packetsIn: media.packetsIn, packetsOut: media.packetsOut, dropped: media.dropped, lost: media.lost, jitterMs: media.jitterMs, rttMs: media.rttMs }, 'SIP participant media');
+            }
             this.deps.registry.leave(state.participant.id);
             this.deps.logger.info({ callId: call.info.callId, participant: state.participant.id, conference: state.participant.conference.vmr.name, reason }, 'SIP participant left');
         }

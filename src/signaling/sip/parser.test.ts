@@ -158,6 +158,13 @@ describe('parseMessage(): partial requests for a 400', () => {
     expect(r.partial?.headers.map((h) => h.name)).toEqual(['Via', 'From', 'To', 'Call-ID', 'CSeq', 'Max-Forwards']);
   });
 
+  it('keeps the well-formed headers after a line without a colon, so a 400 can still be built', () => {
+    const broken = BASE.replace('From:', 'This line has no colon\r\nFrom:') + '\r\n';
+    const r = parseErr(broken);
+    expect(r.error).toMatch(/without colon/);
+    expect(r.partial?.headers.map((h) => h.name)).toEqual(expect.arrayContaining(['Via', 'From', 'To', 'Call-ID', 'CSeq']));
+  });
+
   it('gives no partial when the start line itself is garbage', () => {
     expect(parseErr('HELLO\r\n\r\n').partial).toBeUndefined();
   });

@@ -127,11 +127,16 @@ function trimLws(text) {
 /** Unfolds continuation lines and fills msg.headers; enforces header count and line length. */
 function parseHeaderLines(lines, msg, limits) {
     let current;
+    // A malformed line fails the message, but the well-formed lines after it are still read so the
+    // caller can answer 400 when Via/From/To/Call-ID/CSeq come later (RFC 3261 8.2.2 / 21.4.1).
+    let firstError;
     for (const line of lines) {
         const first = line.charCodeAt(0);
         if (first === 32 || first === 9) {
-            if (!current)
-                throw new ParseFailure('continuation line before any header');
+            if (!current) {
+                firstError ??= 'continuation line before any header';
+                continue;
+            }
             const more = trimLws(line);
             if (more.length > 0)
                 current.value = current.value.length > 0 ? `${current.value} ${more}` : more;
@@ -140,17 +145,24 @@ function parseHeaderLines(lines, msg, limits) {
             }
             continue;
         }
+        current = undefined;
         const colon = line.indexOf(':');
-        if (colon < 0)
-            throw new ParseFailure('header line without colon');
+        if (colon < 0) {
+            firstError ??= 'header line without colon';
+            continue;
+        }
         const rawName = trimLws(line.slice(0, colon));
-        if (!(0, headers_1.isToken)(rawName))
-            throw new ParseFailure('malformed header name');
+        if (!(0, headers_1.isToken)(rawName)) {
+            firstError ??= 'malformed header name';
+            continue;
+        }
         if (msg.headers.length >= limits.maxHeaders)
             throw new ParseFailure(`more than maxHeaders (${limits.maxHeaders}) headers`);
         current = { name: (0, message_1.canonicalHeaderName)(rawName), value: trimLws(line.slice(colon + 1)) };
         msg.headers.push(current);
     }
+    if (firstError !== undefined)
+        throw new ParseFailure(firstError);
 }
 /** Content-Length as a number, undefined when absent; several must agree. */
 function contentLength(msg) {
