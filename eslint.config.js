@@ -3,7 +3,7 @@ const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'web/**/*.js', 'bench/results/**', '*.config.js'] },
+  { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'coverage/**', 'web/**/*.js', 'bench/results/**', '*.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -8,11 +8,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpus } from 'node:os';
 import type { BenchCodec } from './load/audio';
 import { GeneratorClient } from './load/generator-client';
 import type { GeneratorWindow, RoomSpec, ToneResult } from './load/protocol';
-import { fromSparse, judgeStep, mergeInto, newHistogram, percentileOf, type StepVerdict } from './load/stats';
-import { roomAlias, startTarget, type Target } from './target';
+import { fromSparse, histogramCount, judgeStep, mergeInto, newHistogram, percentileOf, type StepVerdict } from './load/stats';
+import { machineJiffies, roomAlias, startTarget, type Target } from './target';
 
 export const ROOM_SIZE = 4;
 
@@ -53,8 +54,12 @@ export interface StepResult {
   /** Node CPU over the window, % of one core (user, system, total) and per participant. */
   nodeCpu: { userPercent: number; systemPercent: number; totalPercent: number; perParticipantPercent: number };
   generators: { cpuPercent: number; loopDelayP99Ms: number; sentPerS: number; lateTicks: number };
+  /** CPU used on the machine by everything but the node and the generators (% of one core). */
+  otherLoadPercent: number;
   setup: { ok: number; failed: number; p50Ms: number; p99Ms: number; errors: string[] };
   receivedPerS: { min: number; median: number };
+  /** Share of inter-arrivals over 30 ms (missed tick) and under 10 ms (burst), in %. */
+  arrivals: { gapsPercent: number; bunchedPercent: number };
   toneSample: ToneResult[];
   targetAlive: boolean;
 }
@@ -135,12 +140,14 @@ async function grow(s: Session, o: CapacityOptions, rooms: number): Promise<Step
 
 async function measure(s: Session, o: CapacityOptions, setup: StepResult['setup'], repetition: number): Promise<StepResult> {
   const cpu0 = s.target.cpuTimes();
+  const m0 = machineJiffies();
   await Promise.all(s.gens.map((g) => g.request({ op: 'window-start' }, 'window-started', 10_000)));
   const t0 = performance.now();
   await sleep(o.windowMs);
   const windows: GeneratorWindow[] = await Promise.all(s.gens.map((g) => g.window()));
   const wallS = (performance.now() - t0) / 1000;
   const cpu1 = s.target.cpuTimes();
+  const m1 = machineJiffies();
   const windowS = windows.reduce((m, w) => Math.max(m, w.durationMs), 0) / 1000;
   const participants = windows.flatMap((w) => w.participants);
   const pooled = newHistogram();
@@ -151,6 +158,9 @@ async function measure(s: Session, o: CapacityOptions, setup: StepResult['setup'
   const user = (cpu1.user - cpu0.user) / wallS;
   const system = (cpu1.system - cpu0.system) / wallS;
   const perS = participants.map((p) => p.received / windowS);
+  const genCpu = windows.reduce((m, w) => m + w.cpuSeconds, 0) / wallS;
+  // Jiffies count all cores: busy/total * cores = cores in use.
+  const machineCores = m1.total > m0.total ? ((m1.busy - m0.busy) / (m1.total - m0.total)) * cpus().length : 0;
   return {
     rooms: s.rooms,
     participants: n,
@@ -165,12 +175,17 @@ async function measure(s: Session, o: CapacityOptions, setup: StepResult['setup'
       perParticipantPercent: n > 0 ? round(((user + system) * 100) / n, 3) : 0,
     },
     generators: {
-      cpuPercent: round((windows.reduce((m, w) => m + w.cpuSeconds, 0) / wallS) * 100, 1),
+      cpuPercent: round(genCpu * 100, 1),
       loopDelayP99Ms: windows.reduce((m, w) => Math.max(m, w.loopDelayP99Ms), 0),
       sentPerS: round(windows.reduce((m, w) => m + w.sent, 0) / wallS, 0),
       lateTicks: windows.reduce((m, w) => m + w.lateTicks, 0),
     },
+    otherLoadPercent: round(Math.max(0, machineCores - user - system - genCpu) * 100, 0),
     setup,
+    arrivals: {
+      gapsPercent: round((windows.reduce((m, w) => m + w.gaps, 0) / Math.max(1, histogramCount(pooled))) * 100, 2),
+      bunchedPercent: round((windows.reduce((m, w) => m + w.bunched, 0) / Math.max(1, histogramCount(pooled))) * 100, 2),
+    },
     receivedPerS: { min: round(Math.min(...perS), 1), median: round(percentileOf(perS, 50), 1) },
     toneSample: tones.slice(0, 8),
     targetAlive: s.target.alive(),
@@ -181,9 +196,9 @@ function describe(r: StepResult): string {
   const v = r.verdict;
   return (
     `${r.participants} participants (${r.rooms} rooms${r.repetition > 0 ? `, repeat ${r.repetition}` : ''}): ` +
-    `${r.pass ? 'PASS' : 'FAIL'} rx min ${(v.minReceiveRatio * 100).toFixed(1)}%, p99 dev ${v.pooledP99Ms} ms (worst ${v.worstP99Ms}), ` +
+    `${r.pass ? 'PASS' : 'FAIL'} rx min ${(v.minReceiveRatio * 100).toFixed(1)}%, p99 dev ${v.pooledP99Ms} ms (worst ${v.worstP99Ms}; >30 ms ${r.arrivals.gapsPercent}%, <10 ms ${r.arrivals.bunchedPercent}%), ` +
     `tones ${v.toneChecked - v.toneFailed}/${v.toneChecked}, node CPU ${r.nodeCpu.totalPercent}% ` +
-    `(${r.nodeCpu.perParticipantPercent}%/participant), generators ${r.generators.cpuPercent}% lag p99 ${r.generators.loopDelayP99Ms} ms` +
+    `(${r.nodeCpu.perParticipantPercent}%/participant), generators ${r.generators.cpuPercent}% lag p99 ${r.generators.loopDelayP99Ms} ms, other load ${r.otherLoadPercent}%` +
     `${v.failures.length > 0 ? ` [${v.failures.join('; ')}]` : ''}`
   );
 }

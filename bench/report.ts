@@ -27,10 +27,12 @@ function stepRow(r: StepResult): string {
     `${(v.minReceiveRatio * 100).toFixed(1)}%`,
     v.pooledP99Ms,
     v.worstP99Ms,
+    `${r.arrivals.gapsPercent}% / ${r.arrivals.bunchedPercent}%`,
     `${v.toneChecked - v.toneFailed}/${v.toneChecked}`,
     `${r.nodeCpu.totalPercent}% (${r.nodeCpu.userPercent} u / ${r.nodeCpu.systemPercent} s)`,
     r.nodeCpu.perParticipantPercent,
     `${r.generators.cpuPercent}% / ${r.generators.loopDelayP99Ms} ms`,
+    `${r.otherLoadPercent}%`,
     `${r.setup.ok}/${r.setup.ok + r.setup.failed}`,
     v.failures.join('; ') || '',
   ].join(' | ');
@@ -53,8 +55,8 @@ function capacitySection(c: CodecCapacity): string[] {
     '',
     `Stopped because: ${c.stoppedBecause}.`,
     '',
-    '| run | rooms | participants | verdict | min rx | p99 dev (ms, pooled) | worst participant p99 (ms) | tones ok | node CPU (1 core = 100%) | CPU %/participant | generators CPU / loop lag p99 | calls set up (step) | failures |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| run | rooms | participants | verdict | min rx | p99 dev (ms, pooled) | worst participant p99 (ms) | inter-arrivals >30 ms / <10 ms | tones ok | node CPU (1 core = 100%) | CPU %/participant | generators CPU / loop lag p99 | other load on the box | calls set up (step) | failures |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...[...c.steps, ...c.repeats].map((r) => `| ${stepRow(r)} |`),
     '',
   ];

@@ -66,9 +66,9 @@ const PLAN = {
     warmupMs: 5000,
     windowMs: 20_000,
     repeats: 2,
-    steps: { PCMU: [30, 60, 90, 120, 150], opus: [10, 20, 30, 40, 50] } as Record<BenchCodec, number[]>,
+    steps: { PCMU: [30, 45, 60, 75, 90, 105, 120, 150], opus: [10, 15, 20, 25, 30, 40, 50] } as Record<BenchCodec, number[]>,
     maxRooms: { PCMU: 250, opus: 120 } as Record<BenchCodec, number>,
-    budgetS: { PCMU: [170, 240], opus: [390, 460] } as Record<BenchCodec, [number, number]>,
+    budgetS: { PCMU: [190, 260], opus: [430, 500] } as Record<BenchCodec, [number, number]>,
     sip: { rates: [50, 100, 200], calls: 1000, holdMs: 1000, budgetS: 560 },
   },
   quick: {

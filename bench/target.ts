@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePortRange, freePorts } from '../test/helpers/ports';
 import { Proc, waitFor } from '../test/helpers/proc';
-import { cpuTimesFromStat } from './load/stats';
+import { cpuTimesFromStat, machineJiffiesFromStat } from './load/stats';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 
@@ -110,6 +110,15 @@ export async function startTarget(o: TargetOptions): Promise<Target> {
       await proc.stop(5000);
     },
   };
+}
+
+/** The whole machine's busy and total CPU jiffies (all cores), for the load beside the bench. */
+export function machineJiffies(): { busy: number; total: number } {
+  try {
+    return machineJiffiesFromStat(readFileSync('/proc/stat', 'utf8')) ?? { busy: 0, total: 0 };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
 }
 
 /** GET a JSON document from the node's HTTP API (undefined on any failure: figures only). */

@@ -39,6 +39,9 @@ export interface GeneratorWindow {
   /** Pooled deviation histogram, sparse [bin, count]. */
   pooled: Array<[number, number]>;
   tones: ToneResult[];
+  /** Inter-arrivals over 30 ms and under 10 ms, summed over participants. */
+  gaps: number;
+  bunched: number;
   /** RTP frames sent in the window, and 5 ms send ticks that ran late (skipped). */
   sent: number;
   lateTicks: number;

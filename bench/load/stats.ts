@@ -142,3 +142,14 @@ export function cpuTimesFromStat(stat: string, ticksPerSecond = 100): { user: nu
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
   return { user: utime / ticksPerSecond, system: stime / ticksPerSecond };
 }
+
+/** Busy and total jiffies of the whole machine from the first line of /proc/stat. */
+export function machineJiffiesFromStat(stat: string): { busy: number; total: number } | undefined {
+  const line = stat.split('\n', 1)[0] ?? '';
+  if (!line.startsWith('cpu ')) return undefined;
+  const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (v.length < 5 || v.some((x) => !Number.isFinite(x))) return undefined;
+  const total = v.reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
