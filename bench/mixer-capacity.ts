@@ -85,7 +85,7 @@ interface Session {
 
 async function openSession(o: CapacityOptions, maxRooms: number): Promise<Session> {
   const dir = mkdtempSync(join(tmpdir(), 'confnode-bench-'));
-  const target = await startTarget({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: maxRooms, mixTalkers: o.mixTalkers, rtpPorts: 2400 });
+  const target = await startTarget({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: maxRooms, mixTalkers: o.mixTalkers, rtpPorts: maxRooms * ROOM_SIZE * 2 + 100 });
   const gens: GeneratorClient[] = [];
   try {
     for (let g = 0; g < o.generators; g++) gens.push(new GeneratorClient(`g${g}`));

@@ -34,7 +34,7 @@ function stepRow(r: StepResult): string {
     `${r.generators.cpuPercent}% / ${r.generators.loopDelayP99Ms} ms`,
     `${r.otherLoadPercent}%`,
     `${r.setup.ok}/${r.setup.ok + r.setup.failed}`,
-    v.failures.join('; ') || '',
+    cell(v.failures.join('; ')),
   ].join(' | ');
 }
 
@@ -62,6 +62,11 @@ function capacitySection(c: CodecCapacity): string[] {
   ];
 }
 
+/** Free text inside a table cell: no pipes, tabs or newlines. */
+function cell(text: string): string {
+  return text.replace(/[|\t\r\n]+/g, ' / ').slice(0, 300);
+}
+
 function setupSection(rows: SetupResult[]): string[] {
   return [
     '## SIP call setup (sipp 3.6.1, UDP, short calls)',
@@ -70,7 +75,7 @@ function setupSection(rows: SetupResult[]): string[] {
     '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.rate} | ${r.calls} | ${r.successful} | ${r.failed} | ${r.achievedCps} | ${r.inviteTo200.p50Ms} | ${r.inviteTo200.p99Ms} | ${r.inviteTo200.maxMs} | ${r.nodeCpuPercent}% | ${r.note ?? ''} |`,
+        `| ${r.rate} | ${r.calls} | ${r.successful} | ${r.failed} | ${r.achievedCps} | ${r.inviteTo200.p50Ms} | ${r.inviteTo200.p99Ms} | ${r.inviteTo200.maxMs} | ${r.nodeCpuPercent}% | ${cell(r.note ?? '')} |`,
     ),
     '',
     'sipp measures response times with 1 ms resolution.',

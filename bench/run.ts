@@ -4,6 +4,7 @@
  * < 2 min), and writes bench/results/{mixer-capacity.json, sip-setup.json, RESULTS.md}. Exit code
  * 0 unless the bench itself crashes: the figures are not assertions.
  */
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { killAll } from '../test/helpers/proc';
@@ -25,7 +26,7 @@ interface Args {
   windowS?: number;
 }
 
-const USAGE = `usage: node dist-bench/bench/run.js [--quick] [--only capacity|sip] [--codec PCMU|opus]
+const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip] [--codec PCMU|opus]
   [--target node|fake] [--generators N] [--mix-talkers N] [--window-s S] [--node-main PATH] [--out DIR]`;
 
 function parseArgs(argv: string[]): Args {
@@ -87,6 +88,14 @@ function log(line: string): void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === '--report-only') {
+    // Rewrites RESULTS.md from the JSON of the last run (after a change of the report format).
+    const dir = process.argv[3] ?? join(REPO_ROOT, 'bench', 'results');
+    const cap = JSON.parse(readFileSync(join(dir, 'mixer-capacity.json'), 'utf8')) as { meta: RunMeta; codecs: CodecCapacity[] };
+    const sip = JSON.parse(readFileSync(join(dir, 'sip-setup.json'), 'utf8')) as { rates: SetupResult[] };
+    writeResults(dir, cap.meta, cap.codecs, sip.rates);
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   const plan = args.quick ? PLAN.quick : PLAN.full;
   const t0 = Date.now();

@@ -11,7 +11,7 @@ import { freePorts } from '../test/helpers/ports';
 import { Proc } from '../test/helpers/proc';
 import { requireTool } from '../test/helpers/tools';
 import { percentileOf } from './load/stats';
-import { roomAlias, startTarget } from './target';
+import { roomAlias, startTarget, type Target } from './target';
 
 export const SCENARIO = join(__dirname, '..', '..', 'bench', 'scenarios', 'uac_short_call.xml');
 const ROOMS = 50;
@@ -37,6 +37,8 @@ export interface SetupResult {
   sippExit: number | null;
   nodeCpuPercent: number;
   note?: string;
+  /** Node /metrics lines about rejections after this rate (diagnostics). */
+  nodeRejections?: string[];
 }
 
 /** Parses sipp's `-trace_rtt` CSV (Date_ms;response_time_ms;rtd_no) into [date, rtt] pairs. */
@@ -111,13 +113,24 @@ async function runRate(rate: number, o: SetupOptions, sipTarget: string, dir: st
     achievedCps: span > 0 ? Math.round(((rtts.length - 1) / span) * 10) / 10 : 0,
     inviteTo200: { p50Ms: percentileOf(ms, 50), p99Ms: percentileOf(ms, 99), maxMs: ms.length > 0 ? Math.max(...ms) : 0, samples: ms.length },
     sippExit: exit,
-    ...(exit === 0 ? {} : { note: readOr(join(cwd, 'errors.log')).split('\n').filter((l) => l.trim() !== '').slice(0, 3).join(' | ').slice(0, 300) }),
+    ...(exit === 0 ? {} : { note: readOr(join(cwd, 'errors.log')).split('\n').filter((l) => l.trim() !== '').slice(0, 12).filter((l, i) => i < 3 || /Retry-After|^SIP\/2\.0/i.test(l)).join(' | ').slice(0, 400) }),
   };
+}
+
+async function rejectionMetrics(t: Target): Promise<string[]> {
+  if (t.httpPort === undefined) return [];
+  try {
+    const res = await fetch(`http://127.0.0.1:${t.httpPort}/metrics`, { signal: AbortSignal.timeout(3000) });
+    const text = await res.text();
+    return text.split('\n').filter((l) => !l.startsWith('#') && /reject|overload|503|fail/i.test(l)).slice(0, 8);
+  } catch {
+    return [];
+  }
 }
 
 export async function runSipSetup(o: SetupOptions): Promise<SetupResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'confnode-bench-sip-'));
-  const target = await startTarget({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: ROOMS, mixTalkers: 3, rtpPorts: 2400 });
+  const target = await startTarget({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: ROOMS, mixTalkers: 3, rtpPorts: 2000 });
   const out: SetupResult[] = [];
   try {
     for (const rate of o.rates) {
@@ -128,11 +141,12 @@ export async function runSipSetup(o: SetupOptions): Promise<SetupResult[]> {
       const c1 = target.cpuTimes();
       const wall = (performance.now() - t0) / 1000;
       const cpu = Math.round(((c1.user + c1.system - c0.user - c0.system) / wall) * 1000) / 10;
-      const res = { ...r, nodeCpuPercent: cpu };
+      const rejections = await rejectionMetrics(target);
+      const res: SetupResult = { ...r, nodeCpuPercent: cpu, ...(rejections.length > 0 ? { nodeRejections: rejections } : {}) };
       out.push(res);
       o.log(
         `  ${rate} cps x ${o.calls}: ${res.successful} ok, ${res.failed} failed, achieved ${res.achievedCps} cps, ` +
-          `INVITE->200 p50 ${res.inviteTo200.p50Ms} ms p99 ${res.inviteTo200.p99Ms} ms, node CPU ${cpu}%${res.note ? ` (${res.note})` : ''}`,
+          `INVITE->200 p50 ${res.inviteTo200.p50Ms} ms p99 ${res.inviteTo200.p99Ms} ms, node CPU ${cpu}%${res.note ? ` (${res.note})` : ''}${res.nodeRejections ? ` metrics: ${res.nodeRejections.join(', ')}` : ''}`,
       );
       if (!target.alive()) break;
       // Let the previous run's calls end before the next rate.

@@ -6,7 +6,8 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePortRange, freePorts } from '../test/helpers/ports';
+import { createSocket } from 'node:dgram';
+import { freePorts } from '../test/helpers/ports';
 import { Proc, waitFor } from '../test/helpers/proc';
 import { cpuTimesFromStat, machineJiffiesFromStat } from './load/stats';
 
@@ -31,6 +32,34 @@ export interface Target {
   cpuTimes(): { user: number; system: number };
   alive(): boolean;
   stop(): Promise<void>;
+}
+
+function udpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createSocket('udp4');
+    sock.once('error', () => {
+      sock.close();
+      resolve(false);
+    });
+    sock.bind(port, '127.0.0.1', () => sock.close(() => resolve(true)));
+  });
+}
+
+/**
+ * An even-based UDP port range free right now, below the kernel's ephemeral range. The test
+ * helper's freePortRange() reserves its ranges for the life of the process, which a bench that
+ * starts a dozen nodes would exhaust; the previous node is stopped before the next starts.
+ */
+async function freeRtpRange(size: number): Promise<{ min: number; max: number }> {
+  const low = 10000;
+  const high = 32000;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const min = low + 2 * Math.floor(Math.random() * ((high - low - size) / 2));
+    let ok = true;
+    for (let p = min; p < min + size && ok; p++) ok = await udpFree(p);
+    if (ok) return { min, max: min + size - 1 };
+  }
+  throw new Error(`no free range of ${size} UDP ports found`);
 }
 
 /** Room VMR aliases used by the bench: room1..roomN. */
@@ -72,12 +101,23 @@ function procCpu(pid: number | undefined): { user: number; system: number } {
   }
 }
 
+/** `count` free ports outside `range` (the node refuses a config whose ports overlap). */
+async function portsOutside(count: number, range: { min: number; max: number }): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < 100 && out.length < count; i++) {
+    const [p] = (await freePorts(1)) as [number];
+    if (p < range.min || p > range.max) out.push(p);
+  }
+  if (out.length < count) throw new Error('no free ports outside the RTP range');
+  return out;
+}
+
 export async function startTarget(o: TargetOptions): Promise<Target> {
-  const [sipPort, httpPort, controlPort] = (await freePorts(3)) as [number, number, number];
+  const rtp = await freeRtpRange(o.rtpPorts);
+  const [sipPort, httpPort, controlPort] = (await portsOutside(3, rtp)) as [number, number, number];
   let proc: Proc;
   if (o.kind === 'node') {
     if (!existsSync(o.nodeMain)) throw new Error(`${o.nodeMain} is missing: build the node first (npx tsc -p tsconfig.build.json)`);
-    const rtp = await freePortRange(o.rtpPorts);
     const path = join(o.dir, 'bench-node.yaml');
     writeFileSync(path, benchConfigYaml({ sipPort, httpPort, controlPort, rtp, rooms: o.rooms, mixTalkers: o.mixTalkers }));
     proc = new Proc('confnode', process.execPath, [o.nodeMain, '--config', path, '--node', 'bench1'], { cwd: REPO_ROOT });

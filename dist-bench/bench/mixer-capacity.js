@@ -12,6 +12,7 @@ exports.runMixerCapacity = runMixerCapacity;
 const node_fs_1 = require("node:fs");
 const node_os_1 = require("node:os");
 const node_path_1 = require("node:path");
+const node_os_2 = require("node:os");
 const generator_client_1 = require("./load/generator-client");
 const stats_1 = require("./load/stats");
 const target_1 = require("./target");
@@ -25,7 +26,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 async function openSession(o, maxRooms) {
     const dir = (0, node_fs_1.mkdtempSync)((0, node_path_1.join)((0, node_os_1.tmpdir)(), 'confnode-bench-'));
-    const target = await (0, target_1.startTarget)({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: maxRooms, mixTalkers: o.mixTalkers, rtpPorts: 2400 });
+    const target = await (0, target_1.startTarget)({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: maxRooms, mixTalkers: o.mixTalkers, rtpPorts: maxRooms * exports.ROOM_SIZE * 2 + 100 });
     const gens = [];
     try {
         for (let g = 0; g < o.generators; g++)
@@ -76,12 +77,14 @@ async function grow(s, o, rooms) {
 }
 async function measure(s, o, setup, repetition) {
     const cpu0 = s.target.cpuTimes();
+    const m0 = (0, target_1.machineJiffies)();
     await Promise.all(s.gens.map((g) => g.request({ op: 'window-start' }, 'window-started', 10_000)));
     const t0 = performance.now();
     await sleep(o.windowMs);
     const windows = await Promise.all(s.gens.map((g) => g.window()));
     const wallS = (performance.now() - t0) / 1000;
     const cpu1 = s.target.cpuTimes();
+    const m1 = (0, target_1.machineJiffies)();
     const windowS = windows.reduce((m, w) => Math.max(m, w.durationMs), 0) / 1000;
     const participants = windows.flatMap((w) => w.participants);
     const pooled = (0, stats_1.newHistogram)();
@@ -93,6 +96,9 @@ async function measure(s, o, setup, repetition) {
     const user = (cpu1.user - cpu0.user) / wallS;
     const system = (cpu1.system - cpu0.system) / wallS;
     const perS = participants.map((p) => p.received / windowS);
+    const genCpu = windows.reduce((m, w) => m + w.cpuSeconds, 0) / wallS;
+    // Jiffies count all cores: busy/total * cores = cores in use.
+    const machineCores = m1.total > m0.total ? ((m1.busy - m0.busy) / (m1.total - m0.total)) * (0, node_os_2.cpus)().length : 0;
     return {
         rooms: s.rooms,
         participants: n,
@@ -107,12 +113,17 @@ async function measure(s, o, setup, repetition) {
             perParticipantPercent: n > 0 ? round(((user + system) * 100) / n, 3) : 0,
         },
         generators: {
-            cpuPercent: round((windows.reduce((m, w) => m + w.cpuSeconds, 0) / wallS) * 100, 1),
+            cpuPercent: round(genCpu * 100, 1),
             loopDelayP99Ms: windows.reduce((m, w) => Math.max(m, w.loopDelayP99Ms), 0),
             sentPerS: round(windows.reduce((m, w) => m + w.sent, 0) / wallS, 0),
             lateTicks: windows.reduce((m, w) => m + w.lateTicks, 0),
         },
+        otherLoadPercent: round(Math.max(0, machineCores - user - system - genCpu) * 100, 0),
         setup,
+        arrivals: {
+            gapsPercent: round((windows.reduce((m, w) => m + w.gaps, 0) / Math.max(1, (0, stats_1.histogramCount)(pooled))) * 100, 2),
+            bunchedPercent: round((windows.reduce((m, w) => m + w.bunched, 0) / Math.max(1, (0, stats_1.histogramCount)(pooled))) * 100, 2),
+        },
         receivedPerS: { min: round(Math.min(...perS), 1), median: round((0, stats_1.percentileOf)(perS, 50), 1) },
         toneSample: tones.slice(0, 8),
         targetAlive: s.target.alive(),
@@ -121,9 +132,9 @@ async function measure(s, o, setup, repetition) {
 function describe(r) {
     const v = r.verdict;
     return (`${r.participants} participants (${r.rooms} rooms${r.repetition > 0 ? `, repeat ${r.repetition}` : ''}): ` +
-        `${r.pass ? 'PASS' : 'FAIL'} rx min ${(v.minReceiveRatio * 100).toFixed(1)}%, p99 dev ${v.pooledP99Ms} ms (worst ${v.worstP99Ms}), ` +
+        `${r.pass ? 'PASS' : 'FAIL'} rx min ${(v.minReceiveRatio * 100).toFixed(1)}%, p99 dev ${v.pooledP99Ms} ms (worst ${v.worstP99Ms}; >30 ms ${r.arrivals.gapsPercent}%, <10 ms ${r.arrivals.bunchedPercent}%), ` +
         `tones ${v.toneChecked - v.toneFailed}/${v.toneChecked}, node CPU ${r.nodeCpu.totalPercent}% ` +
-        `(${r.nodeCpu.perParticipantPercent}%/participant), generators ${r.generators.cpuPercent}% lag p99 ${r.generators.loopDelayP99Ms} ms` +
+        `(${r.nodeCpu.perParticipantPercent}%/participant), generators ${r.generators.cpuPercent}% lag p99 ${r.generators.loopDelayP99Ms} ms, other load ${r.otherLoadPercent}%` +
         `${v.failures.length > 0 ? ` [${v.failures.join('; ')}]` : ''}`);
 }
 async function stepUp(o, out) {

@@ -19,12 +19,14 @@ function stepRow(r) {
         `${(v.minReceiveRatio * 100).toFixed(1)}%`,
         v.pooledP99Ms,
         v.worstP99Ms,
+        `${r.arrivals.gapsPercent}% / ${r.arrivals.bunchedPercent}%`,
         `${v.toneChecked - v.toneFailed}/${v.toneChecked}`,
         `${r.nodeCpu.totalPercent}% (${r.nodeCpu.userPercent} u / ${r.nodeCpu.systemPercent} s)`,
         r.nodeCpu.perParticipantPercent,
         `${r.generators.cpuPercent}% / ${r.generators.loopDelayP99Ms} ms`,
+        `${r.otherLoadPercent}%`,
         `${r.setup.ok}/${r.setup.ok + r.setup.failed}`,
-        v.failures.join('; ') || '',
+        cell(v.failures.join('; ')),
     ].join(' | ');
 }
 function capacitySection(c) {
@@ -44,11 +46,15 @@ function capacitySection(c) {
         '',
         `Stopped because: ${c.stoppedBecause}.`,
         '',
-        '| run | rooms | participants | verdict | min rx | p99 dev (ms, pooled) | worst participant p99 (ms) | tones ok | node CPU (1 core = 100%) | CPU %/participant | generators CPU / loop lag p99 | calls set up (step) | failures |',
-        '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+        '| run | rooms | participants | verdict | min rx | p99 dev (ms, pooled) | worst participant p99 (ms) | inter-arrivals >30 ms / <10 ms | tones ok | node CPU (1 core = 100%) | CPU %/participant | generators CPU / loop lag p99 | other load on the box | calls set up (step) | failures |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
         ...[...c.steps, ...c.repeats].map((r) => `| ${stepRow(r)} |`),
         '',
     ];
+}
+/** Free text inside a table cell: no pipes, tabs or newlines. */
+function cell(text) {
+    return text.replace(/[|\t\r\n]+/g, ' / ').slice(0, 300);
 }
 function setupSection(rows) {
     return [
@@ -56,7 +62,7 @@ function setupSection(rows) {
         '',
         '| offered rate (cps) | calls | successful | failed | achieved setup rate (cps) | INVITE->200 p50 (ms) | p99 (ms) | max (ms) | node CPU | note |',
         '|---|---|---|---|---|---|---|---|---|---|',
-        ...rows.map((r) => `| ${r.rate} | ${r.calls} | ${r.successful} | ${r.failed} | ${r.achievedCps} | ${r.inviteTo200.p50Ms} | ${r.inviteTo200.p99Ms} | ${r.inviteTo200.maxMs} | ${r.nodeCpuPercent}% | ${r.note ?? ''} |`),
+        ...rows.map((r) => `| ${r.rate} | ${r.calls} | ${r.successful} | ${r.failed} | ${r.achievedCps} | ${r.inviteTo200.p50Ms} | ${r.inviteTo200.p99Ms} | ${r.inviteTo200.maxMs} | ${r.nodeCpuPercent}% | ${cell(r.note ?? '')} |`),
         '',
         'sipp measures response times with 1 ms resolution.',
         '',

@@ -6,6 +6,7 @@ Object.defineProperty(exports, "__esModule", { value: true });
  * < 2 min), and writes bench/results/{mixer-capacity.json, sip-setup.json, RESULTS.md}. Exit code
  * 0 unless the bench itself crashes: the figures are not assertions.
  */
+const node_fs_1 = require("node:fs");
 const node_os_1 = require("node:os");
 const node_path_1 = require("node:path");
 const proc_1 = require("../test/helpers/proc");
@@ -13,7 +14,7 @@ const mixer_capacity_1 = require("./mixer-capacity");
 const report_1 = require("./report");
 const sip_setup_1 = require("./sip-setup");
 const target_1 = require("./target");
-const USAGE = `usage: node dist-bench/bench/run.js [--quick] [--only capacity|sip] [--codec PCMU|opus]
+const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip] [--codec PCMU|opus]
   [--target node|fake] [--generators N] [--mix-talkers N] [--window-s S] [--node-main PATH] [--out DIR]`;
 function parseArgs(argv) {
     const a = {
@@ -63,9 +64,9 @@ const PLAN = {
         warmupMs: 5000,
         windowMs: 20_000,
         repeats: 2,
-        steps: { PCMU: [30, 60, 90, 120, 150], opus: [10, 20, 30, 40, 50] },
+        steps: { PCMU: [30, 45, 60, 75, 90, 105, 120, 150], opus: [10, 15, 20, 25, 30, 40, 50] },
         maxRooms: { PCMU: 250, opus: 120 },
-        budgetS: { PCMU: [170, 240], opus: [390, 460] },
+        budgetS: { PCMU: [190, 260], opus: [430, 500] },
         sip: { rates: [50, 100, 200], calls: 1000, holdMs: 1000, budgetS: 560 },
     },
     quick: {
@@ -82,6 +83,14 @@ function log(line) {
     process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 }
 async function main() {
+    if (process.argv[2] === '--report-only') {
+        // Rewrites RESULTS.md from the JSON of the last run (after a change of the report format).
+        const dir = process.argv[3] ?? (0, node_path_1.join)(target_1.REPO_ROOT, 'bench', 'results');
+        const cap = JSON.parse((0, node_fs_1.readFileSync)((0, node_path_1.join)(dir, 'mixer-capacity.json'), 'utf8'));
+        const sip = JSON.parse((0, node_fs_1.readFileSync)((0, node_path_1.join)(dir, 'sip-setup.json'), 'utf8'));
+        (0, report_1.writeResults)(dir, cap.meta, cap.codecs, sip.rates);
+        return;
+    }
     const args = parseArgs(process.argv.slice(2));
     const plan = args.quick ? PLAN.quick : PLAN.full;
     const t0 = Date.now();

@@ -93,12 +93,24 @@ async function runRate(rate, o, sipTarget, dir) {
         achievedCps: span > 0 ? Math.round(((rtts.length - 1) / span) * 10) / 10 : 0,
         inviteTo200: { p50Ms: (0, stats_1.percentileOf)(ms, 50), p99Ms: (0, stats_1.percentileOf)(ms, 99), maxMs: ms.length > 0 ? Math.max(...ms) : 0, samples: ms.length },
         sippExit: exit,
-        ...(exit === 0 ? {} : { note: readOr((0, node_path_1.join)(cwd, 'errors.log')).split('\n').filter((l) => l.trim() !== '').slice(0, 3).join(' | ').slice(0, 300) }),
+        ...(exit === 0 ? {} : { note: readOr((0, node_path_1.join)(cwd, 'errors.log')).split('\n').filter((l) => l.trim() !== '').slice(0, 12).filter((l, i) => i < 3 || /Retry-After|^SIP\/2\.0/i.test(l)).join(' | ').slice(0, 400) }),
     };
+}
+async function rejectionMetrics(t) {
+    if (t.httpPort === undefined)
+        return [];
+    try {
+        const res = await fetch(`http://127.0.0.1:${t.httpPort}/metrics`, { signal: AbortSignal.timeout(3000) });
+        const text = await res.text();
+        return text.split('\n').filter((l) => !l.startsWith('#') && /reject|overload|503|fail/i.test(l)).slice(0, 8);
+    }
+    catch {
+        return [];
+    }
 }
 async function runSipSetup(o) {
     const dir = (0, node_fs_1.mkdtempSync)((0, node_path_1.join)((0, node_os_1.tmpdir)(), 'confnode-bench-sip-'));
-    const target = await (0, target_1.startTarget)({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: ROOMS, mixTalkers: 3, rtpPorts: 2400 });
+    const target = await (0, target_1.startTarget)({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: ROOMS, mixTalkers: 3, rtpPorts: 2000 });
     const out = [];
     try {
         for (const rate of o.rates) {
@@ -110,10 +122,11 @@ async function runSipSetup(o) {
             const c1 = target.cpuTimes();
             const wall = (performance.now() - t0) / 1000;
             const cpu = Math.round(((c1.user + c1.system - c0.user - c0.system) / wall) * 1000) / 10;
-            const res = { ...r, nodeCpuPercent: cpu };
+            const rejections = await rejectionMetrics(target);
+            const res = { ...r, nodeCpuPercent: cpu, ...(rejections.length > 0 ? { nodeRejections: rejections } : {}) };
             out.push(res);
             o.log(`  ${rate} cps x ${o.calls}: ${res.successful} ok, ${res.failed} failed, achieved ${res.achievedCps} cps, ` +
-                `INVITE->200 p50 ${res.inviteTo200.p50Ms} ms p99 ${res.inviteTo200.p99Ms} ms, node CPU ${cpu}%${res.note ? ` (${res.note})` : ''}`);
+                `INVITE->200 p50 ${res.inviteTo200.p50Ms} ms p99 ${res.inviteTo200.p99Ms} ms, node CPU ${cpu}%${res.note ? ` (${res.note})` : ''}${res.nodeRejections ? ` metrics: ${res.nodeRejections.join(', ')}` : ''}`);
             if (!target.alive())
                 break;
             // Let the previous run's calls end before the next rate.

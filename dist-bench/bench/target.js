@@ -4,6 +4,7 @@ exports.REPO_ROOT = void 0;
 exports.roomAlias = roomAlias;
 exports.benchConfigYaml = benchConfigYaml;
 exports.startTarget = startTarget;
+exports.machineJiffies = machineJiffies;
 exports.getJson = getJson;
 /**
  * The system under bench: a confnode process started from dist/ with a bench config (many room
@@ -13,10 +14,39 @@ exports.getJson = getJson;
  */
 const node_fs_1 = require("node:fs");
 const node_path_1 = require("node:path");
+const node_dgram_1 = require("node:dgram");
 const ports_1 = require("../test/helpers/ports");
 const proc_1 = require("../test/helpers/proc");
 const stats_1 = require("./load/stats");
 exports.REPO_ROOT = (0, node_path_1.join)(__dirname, '..', '..');
+function udpFree(port) {
+    return new Promise((resolve) => {
+        const sock = (0, node_dgram_1.createSocket)('udp4');
+        sock.once('error', () => {
+            sock.close();
+            resolve(false);
+        });
+        sock.bind(port, '127.0.0.1', () => sock.close(() => resolve(true)));
+    });
+}
+/**
+ * An even-based UDP port range free right now, below the kernel's ephemeral range. The test
+ * helper's freePortRange() reserves its ranges for the life of the process, which a bench that
+ * starts a dozen nodes would exhaust; the previous node is stopped before the next starts.
+ */
+async function freeRtpRange(size) {
+    const low = 10000;
+    const high = 32000;
+    for (let attempt = 0; attempt < 20; attempt++) {
+        const min = low + 2 * Math.floor(Math.random() * ((high - low - size) / 2));
+        let ok = true;
+        for (let p = min; p < min + size && ok; p++)
+            ok = await udpFree(p);
+        if (ok)
+            return { min, max: min + size - 1 };
+    }
+    throw new Error(`no free range of ${size} UDP ports found`);
+}
 /** Room VMR aliases used by the bench: room1..roomN. */
 function roomAlias(i) {
     return `room${i}`;
@@ -49,13 +79,25 @@ function procCpu(pid) {
         return none;
     }
 }
+/** `count` free ports outside `range` (the node refuses a config whose ports overlap). */
+async function portsOutside(count, range) {
+    const out = [];
+    for (let i = 0; i < 100 && out.length < count; i++) {
+        const [p] = (await (0, ports_1.freePorts)(1));
+        if (p < range.min || p > range.max)
+            out.push(p);
+    }
+    if (out.length < count)
+        throw new Error('no free ports outside the RTP range');
+    return out;
+}
 async function startTarget(o) {
-    const [sipPort, httpPort, controlPort] = (await (0, ports_1.freePorts)(3));
+    const rtp = await freeRtpRange(o.rtpPorts);
+    const [sipPort, httpPort, controlPort] = (await portsOutside(3, rtp));
     let proc;
     if (o.kind === 'node') {
         if (!(0, node_fs_1.existsSync)(o.nodeMain))
             throw new Error(`${o.nodeMain} is missing: build the node first (npx tsc -p tsconfig.build.json)`);
-        const rtp = await (0, ports_1.freePortRange)(o.rtpPorts);
         const path = (0, node_path_1.join)(o.dir, 'bench-node.yaml');
         (0, node_fs_1.writeFileSync)(path, benchConfigYaml({ sipPort, httpPort, controlPort, rtp, rooms: o.rooms, mixTalkers: o.mixTalkers }));
         proc = new proc_1.Proc('confnode', process.execPath, [o.nodeMain, '--config', path, '--node', 'bench1'], { cwd: exports.REPO_ROOT });
@@ -87,6 +129,15 @@ async function startTarget(o) {
             await proc.stop(5000);
         },
     };
+}
+/** The whole machine's busy and total CPU jiffies (all cores), for the load beside the bench. */
+function machineJiffies() {
+    try {
+        return (0, stats_1.machineJiffiesFromStat)((0, node_fs_1.readFileSync)('/proc/stat', 'utf8')) ?? { busy: 0, total: 0 };
+    }
+    catch {
+        return { busy: 0, total: 0 };
+    }
 }
 /** GET a JSON document from the node's HTTP API (undefined on any failure: figures only). */
 async function getJson(t, path) {

@@ -5,7 +5,8 @@
  */
 import * as path from 'node:path';
 import { errorMessage, systemClock, type Logger } from '../common';
-import { MixClock, PortAllocator } from '../media';
+import { availableParallelism } from 'node:os';
+import { LocalMediaService, WorkerMediaService, type MediaService } from '../media';
 import { createSipServer, type SipServer } from '../signaling';
 import { AdminLog } from './admin-log';
 import { USAGE, parseCli } from './cli';
@@ -13,7 +14,6 @@ import { ConferenceRegistry } from './conference/registry';
 import { defaultConfig, loadConfigFile, selectNode, type ClusterConfig, type NodeConfig } from './config';
 import { startHttpServer, NodeMetrics } from './http';
 import { createLogger } from './logging';
-import { createMediaRouterFactory } from './media-factory';
 import { NodeApiImpl } from './node-api';
 import { SipConferenceHandler } from './sip-handler';
 
@@ -26,23 +26,22 @@ interface Running {
 export async function runNode(config: ClusterConfig, node: NodeConfig, logger: Logger): Promise<Running> {
   const clock = systemClock;
   const adminLog = new AdminLog(logger);
-  const mixClock = new MixClock(clock, { onTickError: (err) => logger.error({ err: errorMessage(err) }, 'mix tick failed') });
-  const allocator = new PortAllocator({ address: node.address, min: node.rtp_ports.min, max: node.rtp_ports.max });
+  const media = createMediaService(config, node, logger);
   const metrics = new NodeMetrics({ nodeName: node.name });
-  const registry = new ConferenceRegistry({
-    capacity: node.capacity,
-    logger,
-    createRouter: createMediaRouterFactory({ config, mixClock, logger }),
+  const registry = new ConferenceRegistry({ capacity: node.capacity, logger, media });
+  // A worker that died took its participants' media with it: end their calls cleanly.
+  media.events.on('lost', (ids) => {
+    for (const id of ids) void registry.participant(id)?.hangup();
   });
   registry.events.on('conference-started', (c) => adminLog.add('info', 'Conference started', { conference: c.vmr.name }));
   registry.events.on('conference-ended', (c) => adminLog.add('info', 'Conference ended', { conference: c.vmr.name }));
 
-  const handler = new SipConferenceHandler({ config, node, registry, allocator, clock, logger, adminLog });
+  const handler = new SipConferenceHandler({ config, node, registry, media, clock, logger, adminLog });
   let sip: SipServer | undefined;
   let http: { close(): Promise<void> } | undefined;
   try {
     sip = await createSipServer({ host: node.address, port: node.sip_port, handler, clock, logger, userAgent: `confnode/${VERSION}` });
-    const api = new NodeApiImpl({ config, node, registry, adminLog, version: VERSION, sip: () => sip });
+    const api = new NodeApiImpl({ config, node, registry, media, adminLog, version: VERSION, sip: () => sip });
     metrics.setSources(api.metricsSource());
     http = await startHttpServer({
       host: node.address,
@@ -54,7 +53,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
     });
   } catch (err) {
     await sip?.close();
-    mixClock.close();
+    await media.close();
     throw err;
   }
   const host = node.address.includes(':') ? `[${node.address}]` : node.address;
@@ -70,12 +69,32 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
         logger.info({}, 'shutting down: hanging up calls');
         await sip?.close();
         await http?.close();
-        mixClock.close();
+        await media.close();
         logger.info({}, 'stopped');
       })();
       return stopping;
     },
   };
+}
+
+/**
+ * Media in worker threads (one conference per worker, least loaded first) so mixing and RTP use
+ * every core and never delay SIP; `media.workers: 0` keeps it on the main thread.
+ */
+function createMediaService(config: ClusterConfig, node: NodeConfig, logger: Logger): MediaService {
+  const m = config.media;
+  const common = {
+    address: node.address,
+    rtpPorts: node.rtp_ports,
+    logger: logger.child({ component: 'media' }),
+    mixTalkers: m.mix_talkers,
+    jitterBufferMs: m.jitter_buffer_ms,
+    opusComplexity: m.opus_complexity,
+  };
+  const workers = m.workers ?? Math.min(4, availableParallelism());
+  if (workers === 0) return new LocalMediaService({ ...common, clock: systemClock });
+  logger.info({ workers }, 'media runs in worker threads');
+  return new WorkerMediaService({ ...common, workers });
 }
 
 async function main(): Promise<void> {

@@ -3,6 +3,7 @@
  * participants, plus the two admin actions (end a conference, hang up a participant). Also the
  * metric sources read at scrape time. Single node for now: the cluster store comes later.
  */
+import type { MediaService } from '../media';
 import type { SipServer } from '../signaling';
 import type { AdminLog } from './admin-log';
 import type { ConferenceRegistry, ParticipantRecord } from './conference/registry';
@@ -24,6 +25,7 @@ export interface NodeApiDeps {
   config: ClusterConfig;
   node: NodeConfig;
   registry: ConferenceRegistry;
+  media: MediaService;
   adminLog: AdminLog;
   version: string;
   sip: () => SipServer | undefined;
@@ -89,7 +91,7 @@ export class NodeApiImpl implements NodeApi {
   conferences(): ConferenceView[] {
     const { node } = this.deps;
     return this.deps.registry.conferences().map((c) => {
-      const speaker = c.router.activeSpeaker;
+      const speaker = this.deps.media.activeSpeaker(c.id);
       return {
         id: c.id,
         name: c.vmr.name,
@@ -137,7 +139,7 @@ export class NodeApiImpl implements NodeApi {
     const live = (): Totals => {
       const t = { ...this.retired };
       for (const p of registry.participants()) {
-        const s = p.conference.router.participantStats(p.id);
+        const s = this.deps.media.participantStats(p.id);
         if (!s) continue;
         t.in += s.packetsIn;
         t.out += s.packetsOut;
@@ -164,7 +166,7 @@ export class NodeApiImpl implements NodeApi {
 
   private participantView(p: ParticipantRecord): ParticipantView {
     const { node } = this.deps;
-    const stats = p.conference.router.participantStats(p.id);
+    const stats = this.deps.media.participantStats(p.id);
     return {
       id: p.id,
       conference: p.conference.vmr.name,
@@ -181,7 +183,7 @@ export class NodeApiImpl implements NodeApi {
       packetsIn: stats?.packetsIn ?? 0,
       packetsOut: stats?.packetsOut ?? 0,
       packetsDropped: stats?.packetsDropped ?? 0,
-      currentSpeaker: p.conference.router.activeSpeaker === p.id,
+      currentSpeaker: this.deps.media.activeSpeaker(p.conference.id) === p.id,
       joinedAt: p.joinedAt.toISOString(),
     };
   }

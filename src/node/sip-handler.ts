@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { ConfnodeError, errorMessage, type Clock, type Logger, type TimerHandle } from '../common';
-import { RtpEndpoint, type AudioFormat, type PortAllocator } from '../media';
+import type { AudioFormat, LocalRtpAddress, MediaService, RtpDirection } from '../media';
 import {
   buildAnswer,
   buildOffer,
@@ -25,9 +25,11 @@ import { PinGate } from './conference/pin-gate';
 import type { ConferenceRegistry, ParticipantRecord } from './conference/registry';
 import { findVmrByAlias, type ClusterConfig, type NodeConfig } from './config';
 
-/** What we terminate, in the order we offer it. G.722 has no maintained codec here. */
+/** What we terminate, in the order we offer it (an answer follows the caller's preference). */
 export const AUDIO_CAPABILITIES: readonly CodecCapability[] = [
   { name: 'opus', clockRate: 48000, channels: 2, dynamicPayloadType: 111, fmtp: 'minptime=10;useinbandfec=1' },
+  // RTP clock 8000 for 16 kHz audio: RFC 3551 section 4.5.2.
+  { name: 'G722', clockRate: 8000, channels: 1, staticPayloadType: 9 },
   { name: 'PCMU', clockRate: 8000, channels: 1, staticPayloadType: 0 },
   { name: 'PCMA', clockRate: 8000, channels: 1, staticPayloadType: 8 },
 ];
@@ -35,7 +37,7 @@ export const AUDIO_CAPABILITIES: readonly CodecCapability[] = [
 interface CallState {
   call: SipCall;
   participant?: ParticipantRecord;
-  endpoint?: RtpEndpoint;
+  local?: LocalRtpAddress;
   sessionId: string;
   sdpVersion: number;
   /** Our offer awaiting the answer in the ACK (offerless INVITE or re-INVITE). */
@@ -52,7 +54,7 @@ export interface SipHandlerDeps {
   config: ClusterConfig;
   node: NodeConfig;
   registry: ConferenceRegistry;
-  allocator: PortAllocator;
+  media: MediaService;
   clock: Clock;
   logger: Logger;
   adminLog: AdminLog;
@@ -95,15 +97,7 @@ export class SipConferenceHandler implements SessionHandler {
       this.deps.adminLog.add('warn', `Call rejected: ${errorMessage(err)}`, { conference: vmr.name, from: call.info.fromUri });
       throw err;
     }
-    let endpoint: RtpEndpoint | undefined;
     try {
-      endpoint = await RtpEndpoint.open({
-        address: this.deps.node.address,
-        allocator: this.deps.allocator,
-        clock: this.deps.clock,
-        logger: log,
-      });
-      state.endpoint = endpoint;
       const participant = registry.join(
         vmr,
         {
@@ -117,7 +111,9 @@ export class SipConferenceHandler implements SessionHandler {
       );
       state.participant = participant;
       if (vmr.host_pin !== undefined) this.startPinEntry(state, vmr.host_pin, vmr.guest_pin, log);
-      const local = this.localAudio(endpoint);
+      const conference = participant.conference;
+      state.local = await this.deps.media.createRtpParticipant({ id: conference.id, name: vmr.name }, participant.id, state.pin === undefined);
+      const local = this.localAudio(state.local);
       if (negotiation?.audio) {
         this.applyAudio(state, negotiation.audio);
         log.info({ conference: vmr.name, participant: participant.id, codec: negotiation.audio.codec.name }, 'SIP participant joined');
@@ -125,7 +121,6 @@ export class SipConferenceHandler implements SessionHandler {
       }
       // Offerless INVITE: offer everything; the media starts when the answer arrives in the ACK.
       state.pendingOffer = true;
-      participant.conference.router.addRtpParticipant(participant.id, endpoint, undefined, state.pin === undefined);
       log.info({ conference: vmr.name, participant: participant.id }, 'SIP participant joined (offer in 200)');
       return { sdp: buildOffer({ origin: this.origin(state), local, caps: AUDIO_CAPABILITIES }) };
     } catch (err) {
@@ -153,9 +148,9 @@ export class SipConferenceHandler implements SessionHandler {
 
   async onReinvite(call: SipCall, offerSdp: string | undefined): Promise<SdpResult> {
     const state = this.calls.get(call.id);
-    if (!state?.endpoint || !state.participant) throw new ConfnodeError('closed', 'no such call');
+    if (!state?.local || !state.participant) throw new ConfnodeError('closed', 'no such call');
     state.sdpVersion++;
-    const local = this.localAudio(state.endpoint);
+    const local = this.localAudio(state.local);
     if (offerSdp === undefined) {
       state.pendingOffer = true;
       return { sdp: buildOffer({ origin: this.origin(state), local, caps: AUDIO_CAPABILITIES }) };
@@ -177,7 +172,7 @@ export class SipConferenceHandler implements SessionHandler {
     // application/dtmf-relay: "Signal=5\r\nDuration=160"; application/dtmf: "5".
     const text = body.toString('utf8', 0, Math.min(body.length, 256));
     const m = /^\s*signal\s*=\s*([0-9*#A-Da-d])/im.exec(text) ?? (contentType?.toLowerCase() === 'application/dtmf' ? /^\s*([0-9*#A-Da-d])/.exec(text) : null);
-    if (m?.[1]) state.participant.conference.router.injectDtmf(state.participant.id, m[1].toUpperCase());
+    if (m?.[1]) this.deps.media.injectDtmf(state.participant.id, m[1].toUpperCase());
   }
 
   onEnded(call: SipCall, reason: CallEndReason): void {
@@ -187,39 +182,34 @@ export class SipConferenceHandler implements SessionHandler {
     state.ended = true;
     this.stopPinEntry(state);
     if (state.participant) {
-      const media = state.endpoint?.stats();
-      if (media) {
-        this.deps.logger.info(
-          { callId: call.info.callId, participant: state.participant.id, packetsIn: media.packetsIn, packetsOut: media.packetsOut, dropped: media.dropped, lost: media.lost, jitterMs: media.jitterMs, rttMs: media.rttMs },
-          'SIP participant media',
-        );
-      }
-      this.deps.registry.leave(state.participant.id);
+      const media = this.deps.media.participantStats(state.participant.id);
       this.deps.logger.info(
-        { callId: call.info.callId, participant: state.participant.id, conference: state.participant.conference.vmr.name, reason },
+        { callId: call.info.callId, participant: state.participant.id, conference: state.participant.conference.vmr.name, reason, ...media },
         'SIP participant left',
       );
+      this.deps.registry.leave(state.participant.id);
     }
-    state.endpoint?.close();
   }
 
   private applyAudio(state: CallState, audio: NegotiatedAudio): void {
-    const { endpoint, participant } = state;
-    if (!endpoint || !participant) return;
+    const { participant } = state;
+    if (!participant || !state.local) return;
     const format = audioFormat(audio);
-    endpoint.setRemote({
-      address: audio.onHold && audio.remote.address === '0.0.0.0' ? '0.0.0.0' : audio.remote.address,
-      rtpPort: audio.remote.rtpPort,
-      ...(audio.remote.rtcpPort !== undefined ? { rtcpPort: audio.remote.rtcpPort } : {}),
-      rtcpMux: audio.remote.rtcpMux,
-      clockRate: audio.codec.clockRate,
-      payloadTypes: [format.payloadType, ...(format.telephoneEventPayloadType !== undefined ? [format.telephoneEventPayloadType] : [])],
+    const direction: RtpDirection =
+      audio.remoteDirection === 'sendonly' ? 'recvonly' : audio.remoteDirection === 'recvonly' ? 'sendonly' : audio.remoteDirection;
+    this.deps.media.updateRtpParticipant(participant.id, {
+      remote: {
+        address: audio.remote.address,
+        rtpPort: audio.remote.rtpPort,
+        ...(audio.remote.rtcpPort !== undefined ? { rtcpPort: audio.remote.rtcpPort } : {}),
+        rtcpMux: audio.remote.rtcpMux,
+        clockRate: audio.codec.clockRate,
+        payloadTypes: [format.payloadType, ...(format.telephoneEventPayloadType !== undefined ? [format.telephoneEventPayloadType] : [])],
+      },
+      direction,
+      format,
     });
-    endpoint.setDirection(audio.remoteDirection === 'sendonly' ? 'recvonly' : audio.remoteDirection === 'recvonly' ? 'sendonly' : audio.remoteDirection);
     participant.audioCodec = audio.codec.name;
-    const router = participant.conference.router;
-    if (router.hasParticipant(participant.id)) router.updateRtpParticipant(participant.id, format);
-    else router.addRtpParticipant(participant.id, endpoint, format, state.pin === undefined);
   }
 
   /**
@@ -229,7 +219,7 @@ export class SipConferenceHandler implements SessionHandler {
   private startPinEntry(state: CallState, hostPin: string, guestPin: string | undefined, log: Logger): void {
     const participant = state.participant;
     if (!participant) return;
-    const router = participant.conference.router;
+    const media = this.deps.media;
     const gate = new PinGate({ hostPin, ...(guestPin !== undefined ? { guestPin } : {}) });
     const conference = participant.conference.vmr.name;
     const timer = this.deps.clock.setTimeout(() => {
@@ -237,13 +227,13 @@ export class SipConferenceHandler implements SessionHandler {
       this.deps.adminLog.add('warn', 'PIN entry timed out', { conference, participant: participant.id });
       void state.call.hangup();
     }, PIN_ENTRY_TIMEOUT_MS);
-    const off = router.on('dtmf', (id, digit) => {
+    const off = media.events.on('dtmf', (id, digit) => {
       if (id !== participant.id) return;
       const outcome = gate.input(digit);
       if (outcome.kind === 'admitted') {
         this.stopPinEntry(state);
         participant.role = outcome.role;
-        router.admit(participant.id);
+        media.admit(participant.id);
         log.info({ participant: participant.id, conference, role: outcome.role }, 'PIN accepted');
       } else if (outcome.kind === 'rejected') {
         this.stopPinEntry(state);
@@ -264,8 +254,8 @@ export class SipConferenceHandler implements SessionHandler {
     state.pin = undefined;
   }
 
-  private localAudio(endpoint: RtpEndpoint): LocalAudio {
-    return { address: endpoint.localAddress, port: endpoint.rtpPort, rtcpPort: endpoint.rtcpPort, rtcpMux: true };
+  private localAudio(local: LocalRtpAddress): LocalAudio {
+    return { address: local.address, port: local.rtpPort, rtcpPort: local.rtcpPort, rtcpMux: true };
   }
 
   private origin(state: CallState): { sessionId: string; version: number } {

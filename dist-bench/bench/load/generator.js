@@ -148,6 +148,8 @@ function windowStop() {
         })),
         pooled: (0, stats_1.toSparse)(pooled),
         tones: toneResults(),
+        gaps: members.reduce((n, m) => n + m.p.gaps, 0),
+        bunched: members.reduce((n, m) => n + m.p.bunched, 0),
         sent: totalSent() - windowSent,
         lateTicks: lateTicks - windowLate,
         // The histogram holds whole timer periods: the lag is what exceeds the 5 ms resolution.

@@ -61,6 +61,9 @@ class Participant {
     lastArrival = -1;
     deviations = new Float32Array(MAX_DEVIATIONS);
     deviationCount = 0;
+    /** Inter-arrivals over 30 ms (a missed mix tick) and under 10 ms (a catch-up burst). */
+    gaps = 0;
+    bunched = 0;
     pooled;
     /** Last payloads received in the window (copies), for the tone check; only when sampled. */
     kept = [];
@@ -116,6 +119,8 @@ class Participant {
         this.pooled = pooled;
         this.received = 0;
         this.deviationCount = 0;
+        this.gaps = 0;
+        this.bunched = 0;
         this.lastArrival = -1;
         this.kept.length = 0;
     }
@@ -133,7 +138,12 @@ class Participant {
         const now = performance.now();
         this.received++;
         if (this.lastArrival >= 0) {
-            const dev = Math.abs(now - this.lastArrival - 20);
+            const gap = now - this.lastArrival;
+            if (gap > 30)
+                this.gaps++;
+            else if (gap < 10)
+                this.bunched++;
+            const dev = Math.abs(gap - 20);
             if (this.deviationCount < MAX_DEVIATIONS)
                 this.deviations[this.deviationCount++] = dev;
             if (this.pooled)

@@ -16,6 +16,7 @@ exports.fromSparse = fromSparse;
 exports.percentileOf = percentileOf;
 exports.judgeStep = judgeStep;
 exports.cpuTimesFromStat = cpuTimesFromStat;
+exports.machineJiffiesFromStat = machineJiffiesFromStat;
 /** Histogram resolution and range: 0.1 ms bins up to 1 s; anything longer lands in the last bin. */
 exports.BIN_MS = 0.1;
 exports.BINS = 10_000;
@@ -123,5 +124,17 @@ function cpuTimesFromStat(stat, ticksPerSecond = 100) {
     if (!Number.isFinite(utime) || !Number.isFinite(stime))
         return undefined;
     return { user: utime / ticksPerSecond, system: stime / ticksPerSecond };
+}
+/** Busy and total jiffies of the whole machine from the first line of /proc/stat. */
+function machineJiffiesFromStat(stat) {
+    const line = stat.split('\n', 1)[0] ?? '';
+    if (!line.startsWith('cpu '))
+        return undefined;
+    const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (v.length < 5 || v.some((x) => !Number.isFinite(x)))
+        return undefined;
+    const total = v.reduce((a, b) => a + b, 0);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
+    return { busy: total - idle, total };
 }
 //# sourceMappingURL=stats.js.map

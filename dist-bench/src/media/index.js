@@ -14,7 +14,7 @@ var __exportStar = (this && this.__exportStar) || function(m, exports) {
     for (var p in m) if (p !== "default" && !Object.prototype.hasOwnProperty.call(exports, p)) __createBinding(exports, m, p);
 };
 Object.defineProperty(exports, "__esModule", { value: true });
-exports.MediaRouter = exports.isRtcp = exports.buildRtp = exports.parseRtp = exports.RtpEndpoint = exports.PortAllocator = exports.DtmfRecognizer = exports.ActiveSpeakerDetector = exports.MixClock = exports.AudioMixer = exports.rms = exports.goertzelPower = exports.dominantFrequency = void 0;
+exports.splitPortRange = exports.WorkerMediaService = exports.LocalMediaService = exports.MediaRouter = exports.isRtcp = exports.buildRtp = exports.parseRtp = exports.RtpEndpoint = exports.PortAllocator = exports.DtmfRecognizer = exports.ActiveSpeakerDetector = exports.MixClock = exports.AudioMixer = exports.rms = exports.goertzelPower = exports.dominantFrequency = void 0;
 __exportStar(require("./codecs/codec"), exports);
 var tone_1 = require("./codecs/tone");
 Object.defineProperty(exports, "dominantFrequency", { enumerable: true, get: function () { return tone_1.dominantFrequency; } });
@@ -38,4 +38,9 @@ Object.defineProperty(exports, "buildRtp", { enumerable: true, get: function () 
 Object.defineProperty(exports, "isRtcp", { enumerable: true, get: function () { return packet_1.isRtcp; } });
 var router_1 = require("./router");
 Object.defineProperty(exports, "MediaRouter", { enumerable: true, get: function () { return router_1.MediaRouter; } });
+var local_service_1 = require("./local-service");
+Object.defineProperty(exports, "LocalMediaService", { enumerable: true, get: function () { return local_service_1.LocalMediaService; } });
+var worker_service_1 = require("./worker/worker-service");
+Object.defineProperty(exports, "WorkerMediaService", { enumerable: true, get: function () { return worker_service_1.WorkerMediaService; } });
+Object.defineProperty(exports, "splitPortRange", { enumerable: true, get: function () { return worker_service_1.splitPortRange; } });
 //# sourceMappingURL=index.js.map

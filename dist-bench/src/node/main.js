@@ -41,6 +41,7 @@ exports.runNode = runNode;
  */
 const path = __importStar(require("node:path"));
 const common_1 = require("../common");
+const node_os_1 = require("node:os");
 const media_1 = require("../media");
 const signaling_1 = require("../signaling");
 const admin_log_1 = require("./admin-log");
@@ -49,29 +50,28 @@ const registry_1 = require("./conference/registry");
 const config_1 = require("./config");
 const http_1 = require("./http");
 const logging_1 = require("./logging");
-const media_factory_1 = require("./media-factory");
 const node_api_1 = require("./node-api");
 const sip_handler_1 = require("./sip-handler");
 const VERSION = '0.1.0';
 async function runNode(config, node, logger) {
     const clock = common_1.systemClock;
     const adminLog = new admin_log_1.AdminLog(logger);
-    const mixClock = new media_1.MixClock(clock, { onTickError: (err) => logger.error({ err: (0, common_1.errorMessage)(err) }, 'mix tick failed') });
-    const allocator = new media_1.PortAllocator({ address: node.address, min: node.rtp_ports.min, max: node.rtp_ports.max });
+    const media = createMediaService(config, node, logger);
     const metrics = new http_1.NodeMetrics({ nodeName: node.name });
-    const registry = new registry_1.ConferenceRegistry({
-        capacity: node.capacity,
-        logger,
-        createRouter: (0, media_factory_1.createMediaRouterFactory)({ config, mixClock, logger }),
+    const registry = new registry_1.ConferenceRegistry({ capacity: node.capacity, logger, media });
+    // A worker that died took its participants' media with it: end their calls cleanly.
+    media.events.on('lost', (ids) => {
+        for (const id of ids)
+            void registry.participant(id)?.hangup();
     });
     registry.events.on('conference-started', (c) => adminLog.add('info', 'Conference started', { conference: c.vmr.name }));
     registry.events.on('conference-ended', (c) => adminLog.add('info', 'Conference ended', { conference: c.vmr.name }));
-    const handler = new sip_handler_1.SipConferenceHandler({ config, node, registry, allocator, clock, logger, adminLog });
+    const handler = new sip_handler_1.SipConferenceHandler({ config, node, registry, media, clock, logger, adminLog });
     let sip;
     let http;
     try {
         sip = await (0, signaling_1.createSipServer)({ host: node.address, port: node.sip_port, handler, clock, logger, userAgent: `confnode/${VERSION}` });
-        const api = new node_api_1.NodeApiImpl({ config, node, registry, adminLog, version: VERSION, sip: () => sip });
+        const api = new node_api_1.NodeApiImpl({ config, node, registry, media, adminLog, version: VERSION, sip: () => sip });
         metrics.setSources(api.metricsSource());
         http = await (0, http_1.startHttpServer)({
             host: node.address,
@@ -84,7 +84,7 @@ async function runNode(config, node, logger) {
     }
     catch (err) {
         await sip?.close();
-        mixClock.close();
+        await media.close();
         throw err;
     }
     const host = node.address.includes(':') ? `[${node.address}]` : node.address;
@@ -97,12 +97,32 @@ async function runNode(config, node, logger) {
                 logger.info({}, 'shutting down: hanging up calls');
                 await sip?.close();
                 await http?.close();
-                mixClock.close();
+                await media.close();
                 logger.info({}, 'stopped');
             })();
             return stopping;
         },
     };
+}
+/**
+ * Media in worker threads (one conference per worker, least loaded first) so mixing and RTP use
+ * every core and never delay SIP; `media.workers: 0` keeps it on the main thread.
+ */
+function createMediaService(config, node, logger) {
+    const m = config.media;
+    const common = {
+        address: node.address,
+        rtpPorts: node.rtp_ports,
+        logger: logger.child({ component: 'media' }),
+        mixTalkers: m.mix_talkers,
+        jitterBufferMs: m.jitter_buffer_ms,
+        opusComplexity: m.opus_complexity,
+    };
+    const workers = m.workers ?? Math.min(4, (0, node_os_1.availableParallelism)());
+    if (workers === 0)
+        return new media_1.LocalMediaService({ ...common, clock: common_1.systemClock });
+    logger.info({ workers }, 'media runs in worker threads');
+    return new media_1.WorkerMediaService({ ...common, workers });
 }
 async function main() {
     let cli;

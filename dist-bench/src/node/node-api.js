@@ -50,7 +50,7 @@ class NodeApiImpl {
     conferences() {
         const { node } = this.deps;
         return this.deps.registry.conferences().map((c) => {
-            const speaker = c.router.activeSpeaker;
+            const speaker = this.deps.media.activeSpeaker(c.id);
             return {
                 id: c.id,
                 name: c.vmr.name,
@@ -95,7 +95,7 @@ class NodeApiImpl {
         const live = () => {
             const t = { ...this.retired };
             for (const p of registry.participants()) {
-                const s = p.conference.router.participantStats(p.id);
+                const s = this.deps.media.participantStats(p.id);
                 if (!s)
                     continue;
                 t.in += s.packetsIn;
@@ -123,7 +123,7 @@ class NodeApiImpl {
     }
     participantView(p) {
         const { node } = this.deps;
-        const stats = p.conference.router.participantStats(p.id);
+        const stats = this.deps.media.participantStats(p.id);
         return {
             id: p.id,
             conference: p.conference.vmr.name,
@@ -140,7 +140,7 @@ class NodeApiImpl {
             packetsIn: stats?.packetsIn ?? 0,
             packetsOut: stats?.packetsOut ?? 0,
             packetsDropped: stats?.packetsDropped ?? 0,
-            currentSpeaker: p.conference.router.activeSpeaker === p.id,
+            currentSpeaker: this.deps.media.activeSpeaker(p.conference.id) === p.id,
             joinedAt: p.joinedAt.toISOString(),
         };
     }

@@ -8,14 +8,15 @@ exports.SipConferenceHandler = exports.PIN_ENTRY_TIMEOUT_MS = exports.AUDIO_CAPA
  */
 const node_crypto_1 = require("node:crypto");
 const common_1 = require("../common");
-const media_1 = require("../media");
 const signaling_1 = require("../signaling");
 const capacity_1 = require("./conference/capacity");
 const pin_gate_1 = require("./conference/pin-gate");
 const config_1 = require("./config");
-/** What we terminate, in the order we offer it. G.722 has no maintained codec here. */
+/** What we terminate, in the order we offer it (an answer follows the caller's preference). */
 exports.AUDIO_CAPABILITIES = [
     { name: 'opus', clockRate: 48000, channels: 2, dynamicPayloadType: 111, fmtp: 'minptime=10;useinbandfec=1' },
+    // RTP clock 8000 for 16 kHz audio: RFC 3551 section 4.5.2.
+    { name: 'G722', clockRate: 8000, channels: 1, staticPayloadType: 9 },
     { name: 'PCMU', clockRate: 8000, channels: 1, staticPayloadType: 0 },
     { name: 'PCMA', clockRate: 8000, channels: 1, staticPayloadType: 8 },
 ];
@@ -58,15 +59,7 @@ class SipConferenceHandler {
             this.deps.adminLog.add('warn', `Call rejected: ${(0, common_1.errorMessage)(err)}`, { conference: vmr.name, from: call.info.fromUri });
             throw err;
         }
-        let endpoint;
         try {
-            endpoint = await media_1.RtpEndpoint.open({
-                address: this.deps.node.address,
-                allocator: this.deps.allocator,
-                clock: this.deps.clock,
-                logger: log,
-            });
-            state.endpoint = endpoint;
             const participant = registry.join(vmr, {
                 protocol: 'sip',
                 displayName: call.info.fromDisplayName ?? call.info.fromUri,
@@ -77,7 +70,9 @@ class SipConferenceHandler {
             state.participant = participant;
             if (vmr.host_pin !== undefined)
                 this.startPinEntry(state, vmr.host_pin, vmr.guest_pin, log);
-            const local = this.localAudio(endpoint);
+            const conference = participant.conference;
+            state.local = await this.deps.media.createRtpParticipant({ id: conference.id, name: vmr.name }, participant.id, state.pin === undefined);
+            const local = this.localAudio(state.local);
             if (negotiation?.audio) {
                 this.applyAudio(state, negotiation.audio);
                 log.info({ conference: vmr.name, participant: participant.id, codec: negotiation.audio.codec.name }, 'SIP participant joined');
@@ -85,7 +80,6 @@ class SipConferenceHandler {
             }
             // Offerless INVITE: offer everything; the media starts when the answer arrives in the ACK.
             state.pendingOffer = true;
-            participant.conference.router.addRtpParticipant(participant.id, endpoint, undefined, state.pin === undefined);
             log.info({ conference: vmr.name, participant: participant.id }, 'SIP participant joined (offer in 200)');
             return { sdp: (0, signaling_1.buildOffer)({ origin: this.origin(state), local, caps: exports.AUDIO_CAPABILITIES }) };
         }
@@ -114,10 +108,10 @@ class SipConferenceHandler {
     }
     async onReinvite(call, offerSdp) {
         const state = this.calls.get(call.id);
-        if (!state?.endpoint || !state.participant)
+        if (!state?.local || !state.participant)
             throw new common_1.ConfnodeError('closed', 'no such call');
         state.sdpVersion++;
-        const local = this.localAudio(state.endpoint);
+        const local = this.localAudio(state.local);
         if (offerSdp === undefined) {
             state.pendingOffer = true;
             return { sdp: (0, signaling_1.buildOffer)({ origin: this.origin(state), local, caps: exports.AUDIO_CAPABILITIES }) };
@@ -137,7 +131,7 @@ class SipConferenceHandler {
         const text = body.toString('utf8', 0, Math.min(body.length, 256));
         const m = /^\s*signal\s*=\s*([0-9*#A-Da-d])/im.exec(text) ?? (contentType?.toLowerCase() === 'application/dtmf' ? /^\s*([0-9*#A-Da-d])/.exec(text) : null);
         if (m?.[1])
-            state.participant.conference.router.injectDtmf(state.participant.id, m[1].toUpperCase());
+            this.deps.media.injectDtmf(state.participant.id, m[1].toUpperCase());
     }
     onEnded(call, reason) {
         const state = this.calls.get(call.id);
@@ -147,35 +141,30 @@ class SipConferenceHandler {
         state.ended = true;
         this.stopPinEntry(state);
         if (state.participant) {
-            const media = state.endpoint?.stats();
-            if (media) {
-                this.deps.logger.info({ callId: call.info.callId, participant: state.participant.id, packetsIn: media.packetsIn, packetsOut: media.packetsOut, dropped: media.dropped, lost: media.lost, jitterMs: media.jitterMs, rttMs: media.rttMs }, 'SIP participant media');
-            }
+            const media = this.deps.media.participantStats(state.participant.id);
+            this.deps.logger.info({ callId: call.info.callId, participant: state.participant.id, conference: state.participant.conference.vmr.name, reason, ...media }, 'SIP participant left');
             this.deps.registry.leave(state.participant.id);
-            this.deps.logger.info({ callId: call.info.callId, participant: state.participant.id, conference: state.participant.conference.vmr.name, reason }, 'SIP participant left');
         }
-        state.endpoint?.close();
     }
     applyAudio(state, audio) {
-        const { endpoint, participant } = state;
-        if (!endpoint || !participant)
+        const { participant } = state;
+        if (!participant || !state.local)
             return;
         const format = audioFormat(audio);
-        endpoint.setRemote({
-            address: audio.onHold && audio.remote.address === '0.0.0.0' ? '0.0.0.0' : audio.remote.address,
-            rtpPort: audio.remote.rtpPort,
-            ...(audio.remote.rtcpPort !== undefined ? { rtcpPort: audio.remote.rtcpPort } : {}),
-            rtcpMux: audio.remote.rtcpMux,
-            clockRate: audio.codec.clockRate,
-            payloadTypes: [format.payloadType, ...(format.telephoneEventPayloadType !== undefined ? [format.telephoneEventPayloadType] : [])],
+        const direction = audio.remoteDirection === 'sendonly' ? 'recvonly' : audio.remoteDirection === 'recvonly' ? 'sendonly' : audio.remoteDirection;
+        this.deps.media.updateRtpParticipant(participant.id, {
+            remote: {
+                address: audio.remote.address,
+                rtpPort: audio.remote.rtpPort,
+                ...(audio.remote.rtcpPort !== undefined ? { rtcpPort: audio.remote.rtcpPort } : {}),
+                rtcpMux: audio.remote.rtcpMux,
+                clockRate: audio.codec.clockRate,
+                payloadTypes: [format.payloadType, ...(format.telephoneEventPayloadType !== undefined ? [format.telephoneEventPayloadType] : [])],
+            },
+            direction,
+            format,
         });
-        endpoint.setDirection(audio.remoteDirection === 'sendonly' ? 'recvonly' : audio.remoteDirection === 'recvonly' ? 'sendonly' : audio.remoteDirection);
         participant.audioCodec = audio.codec.name;
-        const router = participant.conference.router;
-        if (router.hasParticipant(participant.id))
-            router.updateRtpParticipant(participant.id, format);
-        else
-            router.addRtpParticipant(participant.id, endpoint, format, state.pin === undefined);
     }
     /**
      * The caller stays outside the mix until it keys the host or guest PIN and '#' (RFC 4733 or
@@ -185,7 +174,7 @@ class SipConferenceHandler {
         const participant = state.participant;
         if (!participant)
             return;
-        const router = participant.conference.router;
+        const media = this.deps.media;
         const gate = new pin_gate_1.PinGate({ hostPin, ...(guestPin !== undefined ? { guestPin } : {}) });
         const conference = participant.conference.vmr.name;
         const timer = this.deps.clock.setTimeout(() => {
@@ -193,14 +182,14 @@ class SipConferenceHandler {
             this.deps.adminLog.add('warn', 'PIN entry timed out', { conference, participant: participant.id });
             void state.call.hangup();
         }, exports.PIN_ENTRY_TIMEOUT_MS);
-        const off = router.on('dtmf', (id, digit) => {
+        const off = media.events.on('dtmf', (id, digit) => {
             if (id !== participant.id)
                 return;
             const outcome = gate.input(digit);
             if (outcome.kind === 'admitted') {
                 this.stopPinEntry(state);
                 participant.role = outcome.role;
-                router.admit(participant.id);
+                media.admit(participant.id);
                 log.info({ participant: participant.id, conference, role: outcome.role }, 'PIN accepted');
             }
             else if (outcome.kind === 'rejected') {
@@ -222,8 +211,8 @@ class SipConferenceHandler {
         state.pin.off();
         state.pin = undefined;
     }
-    localAudio(endpoint) {
-        return { address: endpoint.localAddress, port: endpoint.rtpPort, rtcpPort: endpoint.rtcpPort, rtcpMux: true };
+    localAudio(local) {
+        return { address: local.address, port: local.rtpPort, rtcpPort: local.rtcpPort, rtcpMux: true };
     }
     origin(state) {
         return { sessionId: state.sessionId, version: state.sdpVersion };

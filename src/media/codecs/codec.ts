@@ -3,6 +3,7 @@
  * Every instance carries per-stream state, so never share one between two streams.
  */
 import { G711Codec } from './g711';
+import { G722Codec } from './g722';
 import { OpusCodec } from './opus';
 import type { AudioCodec, AudioCodecFactory, AudioCodecName, AudioCodecOptions } from './types';
 
@@ -13,6 +14,8 @@ export function createAudioCodec(name: AudioCodecName, options: AudioCodecOption
     case 'PCMU':
     case 'PCMA':
       return new G711Codec(name);
+    case 'G722':
+      return new G722Codec();
     case 'opus':
       return new OpusCodec({
         complexity: options.opusComplexity,
@@ -29,11 +32,13 @@ export function audioCodecFactory(options: AudioCodecOptions = {}): AudioCodecFa
 
 /**
  * Maps an SDP rtpmap encoding name (case-insensitive, RFC 4566) and clock rate to our codec
- * name; undefined for anything the mixer cannot decode (G.722, telephone-event, ...).
+ * name; undefined for anything the mixer cannot decode (G.729, telephone-event, ...).
  */
 export function audioCodecNameOf(encodingName: string, clockRate?: number): AudioCodecName | undefined {
   const n = encodingName.toUpperCase();
   if ((n === 'PCMU' || n === 'PCMA') && (clockRate === undefined || clockRate === 8000)) return n;
   if (n === 'OPUS' && (clockRate === undefined || clockRate === 48000)) return 'opus';
+  // RFC 3551 4.5.2: G.722 samples at 16 kHz but its RTP clock is 8000 (a historical error kept).
+  if (n === 'G722' && (clockRate === undefined || clockRate === 8000)) return 'G722';
   return undefined;
 }

@@ -3,10 +3,10 @@
  * format (16 kHz mono, 20 ms frames). Holds no state and must never import a codec library.
  */
 
-export type AudioCodecName = 'PCMU' | 'PCMA' | 'opus';
+export type AudioCodecName = 'PCMU' | 'PCMA' | 'opus' | 'G722';
 
 /** Every codec name, in the order used to index per-codec arrays (see codecIndex). */
-export const AUDIO_CODEC_NAMES: readonly AudioCodecName[] = ['PCMU', 'PCMA', 'opus'];
+export const AUDIO_CODEC_NAMES: readonly AudioCodecName[] = ['PCMU', 'PCMA', 'opus', 'G722'];
 
 /** The mixer works on 16 kHz mono: wideband enough for Opus talkers, a cheap x2 from G.711. */
 export const MIX_SAMPLE_RATE = 16000;
@@ -17,7 +17,7 @@ export const MAX_DECODED_SAMPLES = (MIX_SAMPLE_RATE / 1000) * 120;
 
 export interface AudioCodec {
   readonly name: AudioCodecName;
-  /** RTP clock rate (8000 for G.711, 48000 for Opus per RFC 7587). */
+  /** RTP clock rate (8000 for G.711 and G.722 per RFC 3551 section 4.5.2, 48000 for Opus per RFC 7587). */
   readonly clockRate: number;
   /** RTP timestamp increment of one 20 ms frame produced by encode(). */
   readonly rtpSamplesPer20ms: number;
@@ -51,6 +51,9 @@ export interface AudioCodecOptions {
 
 export type AudioCodecFactory = (name: AudioCodecName) => AudioCodec;
 
+const CODEC_INDEX: Readonly<Record<AudioCodecName, number>> = { PCMU: 0, PCMA: 1, opus: 2, G722: 3 };
+
+/** Position of `name` in AUDIO_CODEC_NAMES (per-codec arrays are sized from its length). */
 export function codecIndex(name: AudioCodecName): number {
-  return name === 'PCMU' ? 0 : name === 'PCMA' ? 1 : 2;
+  return CODEC_INDEX[name];
 }

@@ -99,7 +99,7 @@ function pcmCodec(name: AudioCodecName): AudioCodec & { encodes: number } {
 }
 
 describe('AudioMixer', () => {
-  test.each<AudioCodecName>(['PCMU', 'PCMA', 'opus'])(
+  test.each<AudioCodecName>(['PCMU', 'PCMA', 'opus', 'G722'])(
     'N-1 (%s): each of 3 tone talkers hears the other two and not itself',
     (codec) => {
       const h = new Harness();
@@ -113,6 +113,24 @@ describe('AudioMixer', () => {
       }
     },
   );
+
+  test('mixed codecs: a G722 room system hears PCMU and Opus talkers; they hear its wideband tone', () => {
+    const h = new Harness();
+    h.add('room', 440, 6000, 'G722');
+    h.add('phone', 1000, 6000, 'PCMU');
+    h.add('browser', 6000, 6000, 'opus');
+    h.run(40);
+    const room = h.heard('room');
+    expect(power(room, 1000) / power(room, 440)).toBeGreaterThan(100);
+    // 6 kHz survives Opus -> 16 kHz mix -> G.722 (upper band): the point of a wideband codec
+    expect(power(room, 6000) / power(room, 440)).toBeGreaterThan(100);
+    for (const id of ['phone', 'browser']) {
+      const s = h.heard(id);
+      expect({ id, ok: power(s, 440) > 1e5 }).toEqual({ id, ok: true });
+    }
+    const browser = h.heard('browser');
+    expect(power(browser, 440) / power(browser, 6000)).toBeGreaterThan(100);
+  });
 
   test('5 participants, maxTalkers 3: the two quieter ones share one mix Buffer of the 3 loudest', () => {
     const h = new Harness({ maxTalkers: 3 });
@@ -141,11 +159,13 @@ describe('AudioMixer', () => {
     h.add('l3', 0, 0, 'PCMA');
     h.add('l4', 0, 0, 'opus');
     h.add('l5', 0, 0, 'opus');
+    h.add('l6', 0, 0, 'G722');
+    h.add('l7', 0, 0, 'G722');
     const ticks = 30;
     h.run(ticks, pcmCodec);
     const st = h.mixer.stats();
     // The shared mix: PCMU is shared by a, b (before they talk) and l1, l2; one encode per tick.
-    expect(st.sharedEncodes).toEqual({ PCMU: ticks, PCMA: ticks, opus: ticks });
+    expect(st.sharedEncodes).toEqual({ PCMU: ticks, PCMA: ticks, opus: ticks, G722: ticks });
     // a and b talk from tick 2 (after the 40 ms prefill): one own encode each per tick.
     expect(st.talkerEncodes).toBe(2 * (ticks - 1));
     for (const id of h.parts.keys()) expect(h.parts.get(id)?.received.length).toBe(ticks);

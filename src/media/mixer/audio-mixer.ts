@@ -119,9 +119,9 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
   private readonly sharedPcm = new Int16Array(MIX_FRAME_SAMPLES);
   private readonly talkerPcm = new Int16Array(MIX_FRAME_SAMPLES);
   private readonly sharedLimiter = new Limiter();
-  private readonly sharedEncoders: (AudioCodec | undefined)[] = [undefined, undefined, undefined];
-  private readonly sharedPayloads: (Buffer | undefined)[] = [undefined, undefined, undefined];
-  private readonly sharedNeeded = [false, false, false];
+  private readonly sharedEncoders: (AudioCodec | undefined)[] = AUDIO_CODEC_NAMES.map(() => undefined);
+  private readonly sharedPayloads: (Buffer | undefined)[] = AUDIO_CODEC_NAMES.map(() => undefined);
+  private readonly sharedNeeded: boolean[] = AUDIO_CODEC_NAMES.map(() => false);
   private readonly detector: ActiveSpeakerDetector<Id>;
   private readonly factory: AudioCodecFactory;
   private readonly maxTalkers: number;
@@ -212,7 +212,7 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
   }
 
   stats(): AudioMixerStats {
-    const sharedEncodes = { PCMU: 0, PCMA: 0, opus: 0 };
+    const sharedEncodes: Record<AudioCodecName, number> = { PCMU: 0, PCMA: 0, opus: 0, G722: 0 };
     for (const name of AUDIO_CODEC_NAMES) sharedEncodes[name] = this.sharedEncoders[codecIndex(name)]?.encodeCount ?? 0;
     return {
       ticks: this.ticks,
@@ -305,7 +305,7 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
   private sendShared(): void {
     const members = this.members;
     const needed = this.sharedNeeded;
-    needed[0] = needed[1] = needed[2] = false;
+    needed.fill(false);
     let any = false;
     for (let i = 0; i < members.length; i++) {
       const m = members[i];
@@ -313,7 +313,7 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
     }
     if (!any) return;
     this.sharedLimiter.process(this.sum, this.sharedPcm, MIX_FRAME_SAMPLES);
-    for (let c = 0; c < 3; c++) {
+    for (let c = 0; c < needed.length; c++) {
       this.sharedPayloads[c] = needed[c] ? this.encodeSafe(this.sharedEncoder(c), this.sharedPcm) : undefined;
     }
     for (let i = 0; i < members.length; i++) {

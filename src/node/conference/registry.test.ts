@@ -1,32 +1,22 @@
-import { FakeClock, silentLogger, type ConferenceId } from '../../common';
-import { MediaRouter, MixClock, audioCodecFactory } from '../../media';
+import { FakeClock, silentLogger } from '../../common';
+import { LocalMediaService } from '../../media';
 import type { VmrConfig } from '../config';
 import { ConferenceRegistry } from './registry';
 
 const VMR: VmrConfig = { name: 'meet', aliases: ['meet'], video_codec: 'H264' };
 const SMALL: VmrConfig = { name: 'small', aliases: ['small'], video_codec: 'H264', max_participants: 2 };
 
-function makeRegistry(capacity: number): { registry: ConferenceRegistry; routers: MediaRouter[] } {
-  const mixClock = new MixClock(new FakeClock());
-  const routers: MediaRouter[] = [];
-  const registry = new ConferenceRegistry({
-    capacity,
+function makeRegistry(capacity: number): { registry: ConferenceRegistry; media: LocalMediaService } {
+  const media = new LocalMediaService({
+    address: '127.0.0.1',
+    rtpPorts: { min: 43000, max: 43099 },
+    clock: new FakeClock(),
     logger: silentLogger,
-    createRouter: (c: { id: ConferenceId; name: string }) => {
-      const r = new MediaRouter({
-        conferenceId: c.id,
-        name: c.name,
-        logger: silentLogger,
-        mixClock,
-        maxTalkers: 3,
-        jitterBufferMs: 60,
-        codecFactory: audioCodecFactory(),
-      });
-      routers.push(r);
-      return r;
-    },
+    mixTalkers: 3,
+    jitterBufferMs: 60,
+    opusComplexity: 3,
   });
-  return { registry, routers };
+  return { registry: new ConferenceRegistry({ capacity, logger: silentLogger, media }), media };
 }
 
 const joinReq = (hangups: string[], name: string) => ({
@@ -92,12 +82,15 @@ describe('ConferenceRegistry', () => {
     expect(await registry.endConference('nope')).toBe(0);
   });
 
-  it('the last leave closes the conference router', () => {
-    const { registry, routers } = makeRegistry(10);
+  it("leave() releases the participant's media and reports its final counters", () => {
+    const { registry, media } = makeRegistry(10);
     const a = registry.join(VMR, joinReq([], 'a'), registry.reserve(VMR, 0.25));
-    const closeSpy = jest.spyOn(routers[0] as MediaRouter, 'close');
+    const removeSpy = jest.spyOn(media, 'removeParticipant');
+    const left: string[] = [];
+    registry.events.on('participant-left', (rec) => left.push(rec.displayName));
     registry.leave(a.id);
     registry.leave(a.id); // unknown id: no-op
-    expect(closeSpy).toHaveBeenCalledTimes(1);
+    expect(removeSpy).toHaveBeenCalledTimes(1);
+    expect(left).toEqual(['a']);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Conference instances on this node: a VMR's instance starts with its first participant and
  * ends after the last one leaves. Owns capacity accounting (load = sum of participant costs) so
- * admission and release can never drift apart. Never touches SIP or sockets directly: it asks
- * the MediaRouter factory for a router and calls participants' hangup functions.
+ * admission and release can never drift apart. Never touches SIP or sockets directly: it releases
+ * media through the MediaService and ends calls through participants' hangup functions.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -14,7 +14,7 @@ import {
   type Logger,
   type ParticipantId,
 } from '../../common';
-import type { MediaRouter, RouterParticipantStats } from '../../media';
+import type { MediaService, RouterParticipantStats } from '../../media';
 import type { VmrConfig } from '../config';
 import { fits } from './capacity';
 
@@ -41,7 +41,6 @@ export interface Conference {
   id: ConferenceId;
   vmr: VmrConfig;
   startedAt: Date;
-  router: MediaRouter;
   participants: Map<ParticipantId, ParticipantRecord>;
 }
 
@@ -56,7 +55,8 @@ export interface RegistryEvents {
 export interface RegistryOptions {
   capacity: number;
   logger: Logger;
-  createRouter(conference: { id: ConferenceId; name: string }): MediaRouter;
+  /** Where participants' media lives; the registry releases it when they leave. */
+  media: MediaService;
 }
 
 export interface JoinRequest {
@@ -113,7 +113,7 @@ export class ConferenceRegistry {
     let conf = this.byName.get(vmr.name);
     if (!conf) {
       const id = asConferenceId(randomUUID());
-      conf = { id, vmr, startedAt: new Date(), router: this.opts.createRouter({ id, name: vmr.name }), participants: new Map() };
+      conf = { id, vmr, startedAt: new Date(), participants: new Map() };
       this.byName.set(vmr.name, conf);
       this.opts.logger.info({ conference: vmr.name, conferenceId: id }, 'conference started');
       this.events.emit('conference-started', conf);
@@ -137,7 +137,7 @@ export class ConferenceRegistry {
     return rec;
   }
 
-  /** Removes a participant; the conference ends (and its router closes) after the last one. */
+  /** Removes a participant; the conference ends after the last one. */
   leave(id: ParticipantId): void {
     const rec = this.participantsById.get(id);
     if (!rec) return;
@@ -145,12 +145,11 @@ export class ConferenceRegistry {
     this.committed -= rec.cost;
     if (this.committed < 1e-9) this.committed = 0;
     const conf = rec.conference;
-    this.events.emit('participant-left', rec, conf.router.participantStats(id));
-    conf.router.removeParticipant(id);
+    this.events.emit('participant-left', rec, this.opts.media.participantStats(id));
+    this.opts.media.removeParticipant(id);
     conf.participants.delete(id);
     if (conf.participants.size === 0 && this.byName.get(conf.vmr.name) === conf) {
       this.byName.delete(conf.vmr.name);
-      conf.router.close();
       this.opts.logger.info({ conference: conf.vmr.name, conferenceId: conf.id }, 'conference ended');
       this.events.emit('conference-ended', conf);
     }

@@ -94,7 +94,9 @@ export const MediaConfigSchema = z
   .object({
     mix_talkers: z.number().int().min(1).max(8).default(3),
     jitter_buffer_ms: z.number().int().min(20).max(400).default(60),
-    opus_complexity: z.number().int().min(0).max(10).default(5),
+    opus_complexity: z.number().int().min(0).max(10).default(3),
+    /** Media worker threads; 0 = media on the main thread; default: one per core, at most 4. */
+    workers: z.number().int().min(0).max(16).optional(),
   })
   .strict();
 

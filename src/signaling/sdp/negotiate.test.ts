@@ -126,3 +126,26 @@ describe('buildOffer()', () => {
     expect(negotiateAnswer(answer, CAPS).codec).toMatchObject({ name: 'PCMA', payloadType: 8 });
   });
 });
+
+describe('G.722 (RFC 3551 section 4.5.2: 16 kHz audio, RTP clock 8000, static PT 9)', () => {
+  const WITH_G722: CodecCapability[] = [
+    CAPS[0] as CodecCapability,
+    { name: 'G722', clockRate: 8000, channels: 1, staticPayloadType: 9 },
+    ...CAPS.slice(1),
+  ];
+
+  it('an offer of G722/8000 on PT 9 (as baresip and room systems send it) negotiates G722 at clock 8000', () => {
+    const n = negotiateOffer(sdp(...HEAD, 'm=audio 4000 RTP/AVP 9 0', 'a=rtpmap:9 G722/8000', 'a=rtpmap:0 PCMU/8000'), WITH_G722);
+    expect(n.audio?.codec).toMatchObject({ name: 'G722', payloadType: 9, clockRate: 8000, channels: 1 });
+  });
+
+  it('PT 9 without an rtpmap is G722/8000 from the static table', () => {
+    const n = negotiateOffer(sdp(...HEAD, 'm=audio 4000 RTP/AVP 9 0'), WITH_G722);
+    expect(n.audio?.codec).toMatchObject({ name: 'G722', payloadType: 9, clockRate: 8000 });
+  });
+
+  it('G722/16000 (the sampling rate, a common mistake) does not match: the next offered codec wins', () => {
+    const n = negotiateOffer(sdp(...HEAD, 'm=audio 4000 RTP/AVP 9 0', 'a=rtpmap:9 G722/16000'), WITH_G722);
+    expect(n.audio?.codec).toMatchObject({ name: 'PCMU', payloadType: 0 });
+  });
+});

@@ -22,6 +22,7 @@ exports.audioCodecNameOf = audioCodecNameOf;
  * Every instance carries per-stream state, so never share one between two streams.
  */
 const g711_1 = require("./g711");
+const g722_1 = require("./g722");
 const opus_1 = require("./opus");
 __exportStar(require("./types"), exports);
 function createAudioCodec(name, options = {}) {
@@ -29,6 +30,8 @@ function createAudioCodec(name, options = {}) {
         case 'PCMU':
         case 'PCMA':
             return new g711_1.G711Codec(name);
+        case 'G722':
+            return new g722_1.G722Codec();
         case 'opus':
             return new opus_1.OpusCodec({
                 complexity: options.opusComplexity,
@@ -43,7 +46,7 @@ function audioCodecFactory(options = {}) {
 }
 /**
  * Maps an SDP rtpmap encoding name (case-insensitive, RFC 4566) and clock rate to our codec
- * name; undefined for anything the mixer cannot decode (G.722, telephone-event, ...).
+ * name; undefined for anything the mixer cannot decode (G.729, telephone-event, ...).
  */
 function audioCodecNameOf(encodingName, clockRate) {
     const n = encodingName.toUpperCase();
@@ -51,6 +54,9 @@ function audioCodecNameOf(encodingName, clockRate) {
         return n;
     if (n === 'OPUS' && (clockRate === undefined || clockRate === 48000))
         return 'opus';
+    // RFC 3551 4.5.2: G.722 samples at 16 kHz but its RTP clock is 8000 (a historical error kept).
+    if (n === 'G722' && (clockRate === undefined || clockRate === 8000))
+        return 'G722';
     return undefined;
 }
 //# sourceMappingURL=codec.js.map

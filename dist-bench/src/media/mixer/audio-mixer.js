@@ -57,9 +57,9 @@ class AudioMixer extends common_1.TypedEmitter {
     sharedPcm = new Int16Array(types_1.MIX_FRAME_SAMPLES);
     talkerPcm = new Int16Array(types_1.MIX_FRAME_SAMPLES);
     sharedLimiter = new limiter_1.Limiter();
-    sharedEncoders = [undefined, undefined, undefined];
-    sharedPayloads = [undefined, undefined, undefined];
-    sharedNeeded = [false, false, false];
+    sharedEncoders = types_1.AUDIO_CODEC_NAMES.map(() => undefined);
+    sharedPayloads = types_1.AUDIO_CODEC_NAMES.map(() => undefined);
+    sharedNeeded = types_1.AUDIO_CODEC_NAMES.map(() => false);
     detector;
     factory;
     maxTalkers;
@@ -145,7 +145,7 @@ class AudioMixer extends common_1.TypedEmitter {
         };
     }
     stats() {
-        const sharedEncodes = { PCMU: 0, PCMA: 0, opus: 0 };
+        const sharedEncodes = { PCMU: 0, PCMA: 0, opus: 0, G722: 0 };
         for (const name of types_1.AUDIO_CODEC_NAMES)
             sharedEncodes[name] = this.sharedEncoders[(0, types_1.codecIndex)(name)]?.encodeCount ?? 0;
         return {
@@ -245,7 +245,7 @@ class AudioMixer extends common_1.TypedEmitter {
     sendShared() {
         const members = this.members;
         const needed = this.sharedNeeded;
-        needed[0] = needed[1] = needed[2] = false;
+        needed.fill(false);
         let any = false;
         for (let i = 0; i < members.length; i++) {
             const m = members[i];
@@ -255,7 +255,7 @@ class AudioMixer extends common_1.TypedEmitter {
         if (!any)
             return;
         this.sharedLimiter.process(this.sum, this.sharedPcm, types_1.MIX_FRAME_SAMPLES);
-        for (let c = 0; c < 3; c++) {
+        for (let c = 0; c < needed.length; c++) {
             this.sharedPayloads[c] = needed[c] ? this.encodeSafe(this.sharedEncoder(c), this.sharedPcm) : undefined;
         }
         for (let i = 0; i < members.length; i++) {

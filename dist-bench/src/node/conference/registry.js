@@ -4,8 +4,8 @@ exports.ConferenceRegistry = void 0;
 /**
  * Conference instances on this node: a VMR's instance starts with its first participant and
  * ends after the last one leaves. Owns capacity accounting (load = sum of participant costs) so
- * admission and release can never drift apart. Never touches SIP or sockets directly: it asks
- * the MediaRouter factory for a router and calls participants' hangup functions.
+ * admission and release can never drift apart. Never touches SIP or sockets directly: it releases
+ * media through the MediaService and ends calls through participants' hangup functions.
  */
 const node_crypto_1 = require("node:crypto");
 const common_1 = require("../../common");
@@ -55,7 +55,7 @@ class ConferenceRegistry {
         let conf = this.byName.get(vmr.name);
         if (!conf) {
             const id = (0, common_1.asConferenceId)((0, node_crypto_1.randomUUID)());
-            conf = { id, vmr, startedAt: new Date(), router: this.opts.createRouter({ id, name: vmr.name }), participants: new Map() };
+            conf = { id, vmr, startedAt: new Date(), participants: new Map() };
             this.byName.set(vmr.name, conf);
             this.opts.logger.info({ conference: vmr.name, conferenceId: id }, 'conference started');
             this.events.emit('conference-started', conf);
@@ -78,7 +78,7 @@ class ConferenceRegistry {
         this.participantsById.set(rec.id, rec);
         return rec;
     }
-    /** Removes a participant; the conference ends (and its router closes) after the last one. */
+    /** Removes a participant; the conference ends after the last one. */
     leave(id) {
         const rec = this.participantsById.get(id);
         if (!rec)
@@ -88,12 +88,11 @@ class ConferenceRegistry {
         if (this.committed < 1e-9)
             this.committed = 0;
         const conf = rec.conference;
-        this.events.emit('participant-left', rec, conf.router.participantStats(id));
-        conf.router.removeParticipant(id);
+        this.events.emit('participant-left', rec, this.opts.media.participantStats(id));
+        this.opts.media.removeParticipant(id);
         conf.participants.delete(id);
         if (conf.participants.size === 0 && this.byName.get(conf.vmr.name) === conf) {
             this.byName.delete(conf.vmr.name);
-            conf.router.close();
             this.opts.logger.info({ conference: conf.vmr.name, conferenceId: conf.id }, 'conference ended');
             this.events.emit('conference-ended', conf);
         }

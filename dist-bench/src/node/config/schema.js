@@ -86,7 +86,9 @@ exports.MediaConfigSchema = zod_1.z
     .object({
     mix_talkers: zod_1.z.number().int().min(1).max(8).default(3),
     jitter_buffer_ms: zod_1.z.number().int().min(20).max(400).default(60),
-    opus_complexity: zod_1.z.number().int().min(0).max(10).default(5),
+    opus_complexity: zod_1.z.number().int().min(0).max(10).default(3),
+    /** Media worker threads; 0 = media on the main thread; default: one per core, at most 4. */
+    workers: zod_1.z.number().int().min(0).max(16).optional(),
 })
     .strict();
 const pinSchema = zod_1.z

@@ -1,0 +1,162 @@
+/**
+ * LocalMediaService: conferences' media in the calling thread: one PortAllocator, one MixClock,
+ * one MediaRouter per conference, one RtpEndpoint per plain-RTP participant. Media workers run
+ * one of these each; a node without workers runs one on its main thread.
+ */
+import { ConfnodeError, TypedEmitter, type Clock, type ConferenceId, type Logger, type ParticipantId } from '../common';
+import { audioCodecFactory } from './codecs/codec';
+import { MixClock } from './mixer/mix-clock';
+import { MediaRouter, type RouterParticipantStats } from './router';
+import { PortAllocator } from './rtp/port-allocator';
+import { RtpEndpoint } from './rtp/rtp-endpoint';
+import type {
+  LocalRtpAddress,
+  MediaConferenceRef,
+  MediaService,
+  MediaServiceEvents,
+  MediaServiceStats,
+  RtpParticipantUpdate,
+} from './service';
+
+export interface LocalMediaOptions {
+  address: string;
+  rtpPorts: { min: number; max: number };
+  clock: Clock;
+  logger: Logger;
+  mixTalkers: number;
+  jitterBufferMs: number;
+  opusComplexity: number;
+}
+
+interface Member {
+  conference: ConferenceId;
+  endpoint: RtpEndpoint;
+  router: MediaRouter;
+}
+
+export class LocalMediaService implements MediaService {
+  readonly events: TypedEmitter<MediaServiceEvents>;
+  private readonly allocator: PortAllocator;
+  private readonly mixClock: MixClock;
+  private readonly routers = new Map<ConferenceId, MediaRouter>();
+  private readonly members = new Map<ParticipantId, Member>();
+  private readonly codecFactory;
+  private closed = false;
+
+  constructor(private readonly opts: LocalMediaOptions) {
+    this.events = new TypedEmitter<MediaServiceEvents>((err, event) =>
+      opts.logger.error({ event: String(event), err: String(err) }, 'media event listener failed'),
+    );
+    this.allocator = new PortAllocator({ address: opts.address, min: opts.rtpPorts.min, max: opts.rtpPorts.max });
+    this.mixClock = new MixClock(opts.clock, {
+      onTickError: (err) => opts.logger.error({ err: String(err) }, 'mix tick failed'),
+    });
+    this.codecFactory = audioCodecFactory({ opusComplexity: opts.opusComplexity });
+  }
+
+  async createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean): Promise<LocalRtpAddress> {
+    if (this.closed) throw new ConfnodeError('closed', 'media service is closed');
+    if (this.members.has(participant)) throw new ConfnodeError('bad-request', `participant ${participant} already has media`);
+    const endpoint = await RtpEndpoint.open({
+      address: this.opts.address,
+      allocator: this.allocator,
+      clock: this.opts.clock,
+      logger: this.opts.logger.child({ participant, conference: conference.name }),
+    });
+    const router = this.router(conference);
+    router.addRtpParticipant(participant, endpoint, undefined, admitted);
+    this.members.set(participant, { conference: conference.id, endpoint, router });
+    return { address: endpoint.localAddress, rtpPort: endpoint.rtpPort, rtcpPort: endpoint.rtcpPort };
+  }
+
+  updateRtpParticipant(participant: ParticipantId, update: RtpParticipantUpdate): void {
+    const m = this.members.get(participant);
+    if (!m) return;
+    m.endpoint.setRemote(update.remote);
+    m.endpoint.setDirection(update.direction);
+    m.router.updateRtpParticipant(participant, update.format);
+  }
+
+  admit(participant: ParticipantId): void {
+    this.members.get(participant)?.router.admit(participant);
+  }
+
+  injectDtmf(participant: ParticipantId, digit: string): void {
+    this.members.get(participant)?.router.injectDtmf(participant, digit);
+  }
+
+  removeParticipant(participant: ParticipantId): void {
+    const m = this.members.get(participant);
+    if (!m) return;
+    this.members.delete(participant);
+    m.router.removeParticipant(participant);
+    void m.endpoint.close();
+    if (m.router.size === 0) {
+      m.router.close();
+      this.routers.delete(m.conference);
+    }
+  }
+
+  participantStats(participant: ParticipantId): RouterParticipantStats | undefined {
+    return this.members.get(participant)?.router.participantStats(participant);
+  }
+
+  /** Every participant's stats at once (worker snapshots). */
+  allParticipantStats(): Array<[ParticipantId, RouterParticipantStats]> {
+    const out: Array<[ParticipantId, RouterParticipantStats]> = [];
+    for (const [id, m] of this.members) {
+      const s = m.router.participantStats(id);
+      if (s) out.push([id, s]);
+    }
+    return out;
+  }
+
+  hasConference(conference: ConferenceId): boolean {
+    return this.routers.has(conference);
+  }
+
+  activeSpeaker(conference: ConferenceId): ParticipantId | undefined {
+    return this.routers.get(conference)?.activeSpeaker;
+  }
+
+  stats(): MediaServiceStats {
+    const clock = this.mixClock.stats();
+    return {
+      conferences: this.routers.size,
+      participants: this.members.size,
+      maxMixRoundMs: clock.maxRoundMs,
+      skippedMixRounds: clock.skipped,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const closing = [...this.members.values()].map((m) => m.endpoint.close());
+    for (const r of this.routers.values()) r.close();
+    this.routers.clear();
+    this.members.clear();
+    this.mixClock.close();
+    await Promise.allSettled(closing);
+  }
+
+  private router(conference: MediaConferenceRef): MediaRouter {
+    let router = this.routers.get(conference.id);
+    if (!router) {
+      router = new MediaRouter({
+        conferenceId: conference.id,
+        name: conference.name,
+        logger: this.opts.logger,
+        mixClock: this.mixClock,
+        maxTalkers: this.opts.mixTalkers,
+        jitterBufferMs: this.opts.jitterBufferMs,
+        codecFactory: this.codecFactory,
+      });
+      const id = conference.id;
+      router.on('activeSpeaker', (p) => this.events.emit('activeSpeaker', id, p));
+      router.on('dtmf', (p, digit) => this.events.emit('dtmf', p, digit));
+      this.routers.set(id, router);
+    }
+    return router;
+  }
+}

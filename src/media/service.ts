@@ -1,0 +1,61 @@
+/**
+ * MediaService: the one interface the node uses for media, whether conferences run in this
+ * thread (LocalMediaService) or in media worker threads (WorkerMediaService). Calls that change
+ * state are ordered per participant; stats are snapshots (never a round trip per API request).
+ */
+import type { ConferenceId, ParticipantId, TypedEmitter } from '../common';
+import type { RtpDirection, RtpRemote } from './rtp/rtp-endpoint';
+import type { AudioFormat, RouterParticipantStats } from './router';
+
+export interface MediaConferenceRef {
+  id: ConferenceId;
+  name: string;
+}
+
+export interface LocalRtpAddress {
+  address: string;
+  rtpPort: number;
+  rtcpPort: number;
+}
+
+/** What a (re-)negotiation decided for a plain-RTP participant. */
+export interface RtpParticipantUpdate {
+  remote: RtpRemote;
+  direction: RtpDirection;
+  format: AudioFormat;
+}
+
+export interface MediaServiceStats {
+  conferences: number;
+  participants: number;
+  /** Worst mix round seen since start, ms (all threads). */
+  maxMixRoundMs: number;
+  /** Mix rounds dropped after stalls (all threads). */
+  skippedMixRounds: number;
+}
+
+export type MediaServiceEvents = {
+  dtmf: [participant: ParticipantId, digit: string];
+  activeSpeaker: [conference: ConferenceId, participant: ParticipantId | undefined];
+  /** Media of these participants is gone (a worker died): their calls should end. */
+  lost: [participants: ParticipantId[]];
+};
+
+export interface MediaService {
+  readonly events: TypedEmitter<MediaServiceEvents>;
+  /**
+   * Opens an RTP endpoint for a participant of a conference (starting the conference's media
+   * where needed). admitted=false keeps it outside the mix (PIN entry) until admit().
+   */
+  createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean): Promise<LocalRtpAddress>;
+  updateRtpParticipant(participant: ParticipantId, update: RtpParticipantUpdate): void;
+  admit(participant: ParticipantId): void;
+  /** A digit signalled out of band (SIP INFO) joins the RFC 4733 digit events. */
+  injectDtmf(participant: ParticipantId, digit: string): void;
+  /** Closes the participant's endpoint; the conference's media ends with its last participant. */
+  removeParticipant(participant: ParticipantId): void;
+  participantStats(participant: ParticipantId): RouterParticipantStats | undefined;
+  activeSpeaker(conference: ConferenceId): ParticipantId | undefined;
+  stats(): MediaServiceStats;
+  close(): Promise<void>;
+}

@@ -1,0 +1,40 @@
+/**
+ * Messages between the node's main thread and a media worker (structured clone, plain data).
+ * Requests that need an answer carry `req`; everything else is fire-and-forget, ordered.
+ */
+import type { ConferenceId, ParticipantId } from '../../common';
+import type { RouterParticipantStats } from '../router';
+import type { LocalRtpAddress, MediaConferenceRef, MediaServiceStats, RtpParticipantUpdate } from '../service';
+
+export interface MediaWorkerData {
+  index: number;
+  address: string;
+  rtpPorts: { min: number; max: number };
+  mixTalkers: number;
+  jitterBufferMs: number;
+  opusComplexity: number;
+  snapshotMs: number;
+}
+
+export type ToWorker =
+  | { op: 'create'; req: number; conference: MediaConferenceRef; participant: ParticipantId; admitted: boolean }
+  | { op: 'update'; participant: ParticipantId; update: RtpParticipantUpdate }
+  | { op: 'admit'; participant: ParticipantId }
+  | { op: 'dtmf'; participant: ParticipantId; digit: string }
+  | { op: 'remove'; participant: ParticipantId }
+  | { op: 'close'; req: number };
+
+export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type FromWorker =
+  | { op: 'reply'; req: number; ok: true; value?: LocalRtpAddress }
+  | { op: 'reply'; req: number; ok: false; code: string; message: string }
+  | { op: 'dtmf'; participant: ParticipantId; digit: string }
+  | { op: 'activeSpeaker'; conference: ConferenceId; participant: ParticipantId | undefined }
+  | {
+      op: 'snapshot';
+      participants: Array<[ParticipantId, RouterParticipantStats]>;
+      speakers: Array<[ConferenceId, ParticipantId | undefined]>;
+      stats: MediaServiceStats;
+    }
+  | { op: 'log'; level: WorkerLogLevel; fields: Record<string, unknown>; msg: string };

@@ -1,0 +1,261 @@
+/**
+ * WorkerMediaService: spreads conferences over media worker threads so mixing and RTP use every
+ * core while the main thread keeps SIP and HTTP responsive. A conference lives in one worker
+ * (its mix needs all its participants); new conferences go to the least loaded worker. Stats
+ * come from periodic snapshots. A worker that dies loses its participants ('lost') and is
+ * replaced. Never blocks the caller on a worker except for creating an endpoint.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ConfnodeError, TypedEmitter, type ConferenceId, type ErrorCode, type Logger, type ParticipantId } from '../../common';
+import type { RouterParticipantStats } from '../router';
+import type {
+  LocalRtpAddress,
+  MediaConferenceRef,
+  MediaService,
+  MediaServiceEvents,
+  MediaServiceStats,
+  RtpParticipantUpdate,
+} from '../service';
+import type { FromWorker, MediaWorkerData, ToWorker } from './protocol';
+
+export interface WorkerMediaOptions {
+  workers: number;
+  address: string;
+  rtpPorts: { min: number; max: number };
+  logger: Logger;
+  mixTalkers: number;
+  jitterBufferMs: number;
+  opusComplexity: number;
+  /** How often workers post stats (default 500 ms). */
+  snapshotMs?: number;
+  /** Timeout of a request to a worker (default 5000 ms). */
+  requestTimeoutMs?: number;
+}
+
+interface Pending {
+  resolve(value: LocalRtpAddress | undefined): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+interface Slot {
+  index: number;
+  data: MediaWorkerData;
+  worker: Worker;
+  participants: Set<ParticipantId>;
+  conferences: Map<ConferenceId, number>;
+  stats: MediaServiceStats;
+  closing: boolean;
+}
+
+/** Splits [min, max] into `n` slices that each start on an even port. */
+export function splitPortRange(range: { min: number; max: number }, n: number): Array<{ min: number; max: number }> {
+  const pairs = Math.floor((range.max - range.min + 1) / 2);
+  if (pairs < n) throw new ConfnodeError('config', `RTP port range ${range.min}-${range.max} is too small for ${n} media workers`);
+  const per = Math.floor(pairs / n);
+  return Array.from({ length: n }, (_, i) => {
+    const min = range.min + i * per * 2;
+    const max = i === n - 1 ? range.max : min + per * 2 - 1;
+    return { min, max };
+  });
+}
+
+export class WorkerMediaService implements MediaService {
+  readonly events: TypedEmitter<MediaServiceEvents>;
+  private readonly slots: Slot[] = [];
+  private readonly byParticipant = new Map<ParticipantId, Slot>();
+  private readonly conferenceOf = new Map<ParticipantId, ConferenceId>();
+  private readonly byConference = new Map<ConferenceId, Slot>();
+  private readonly snapshot = new Map<ParticipantId, RouterParticipantStats>();
+  private readonly speakers = new Map<ConferenceId, ParticipantId | undefined>();
+  private readonly pending = new Map<number, Pending>();
+  private nextReq = 1;
+  private closed = false;
+  private readonly script = path.join(__dirname, 'worker-main.js');
+
+  constructor(private readonly opts: WorkerMediaOptions) {
+    this.events = new TypedEmitter<MediaServiceEvents>((err, event) =>
+      opts.logger.error({ event: String(event), err: String(err) }, 'media event listener failed'),
+    );
+    const ranges = splitPortRange(opts.rtpPorts, opts.workers);
+    ranges.forEach((rtpPorts, index) => {
+      const data: MediaWorkerData = {
+        index,
+        address: opts.address,
+        rtpPorts,
+        mixTalkers: opts.mixTalkers,
+        jitterBufferMs: opts.jitterBufferMs,
+        opusComplexity: opts.opusComplexity,
+        snapshotMs: opts.snapshotMs ?? 500,
+      };
+      this.slots.push(this.spawn(index, data));
+    });
+  }
+
+  async createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean): Promise<LocalRtpAddress> {
+    if (this.closed) throw new ConfnodeError('closed', 'media service is closed');
+    const slot = this.byConference.get(conference.id) ?? this.leastLoaded();
+    this.byConference.set(conference.id, slot);
+    slot.conferences.set(conference.id, (slot.conferences.get(conference.id) ?? 0) + 1);
+    slot.participants.add(participant);
+    this.byParticipant.set(participant, slot);
+    this.conferenceOf.set(participant, conference.id);
+    try {
+      const value = await this.request(slot, (req) => ({ op: 'create', req, conference, participant, admitted }));
+      if (!value) throw new ConfnodeError('internal', 'media worker returned no address');
+      return value;
+    } catch (err) {
+      this.forget(participant);
+      throw err;
+    }
+  }
+
+  updateRtpParticipant(participant: ParticipantId, update: RtpParticipantUpdate): void {
+    this.post(participant, { op: 'update', participant, update });
+  }
+
+  admit(participant: ParticipantId): void {
+    this.post(participant, { op: 'admit', participant });
+  }
+
+  injectDtmf(participant: ParticipantId, digit: string): void {
+    this.post(participant, { op: 'dtmf', participant, digit });
+  }
+
+  removeParticipant(participant: ParticipantId): void {
+    this.post(participant, { op: 'remove', participant });
+    this.forget(participant);
+  }
+
+  participantStats(participant: ParticipantId): RouterParticipantStats | undefined {
+    if (!this.byParticipant.has(participant)) return undefined;
+    return this.snapshot.get(participant) ?? { packetsIn: 0, packetsOut: 0, packetsDropped: 0, audioCodec: undefined, talker: false, levelDbov: -127 };
+  }
+
+  activeSpeaker(conference: ConferenceId): ParticipantId | undefined {
+    return this.speakers.get(conference);
+  }
+
+  stats(): MediaServiceStats {
+    const out: MediaServiceStats = { conferences: this.byConference.size, participants: this.byParticipant.size, maxMixRoundMs: 0, skippedMixRounds: 0 };
+    for (const s of this.slots) {
+      out.maxMixRoundMs = Math.max(out.maxMixRoundMs, s.stats.maxMixRoundMs);
+      out.skippedMixRounds += s.stats.skippedMixRounds;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled(
+      this.slots.map(async (slot) => {
+        slot.closing = true;
+        await this.request(slot, (req) => ({ op: 'close', req })).catch(() => undefined);
+        await slot.worker.terminate();
+      }),
+    );
+  }
+
+  private spawn(index: number, data: MediaWorkerData): Slot {
+    const worker = new Worker(this.script, { workerData: data });
+    const slot: Slot = {
+      index,
+      data,
+      worker,
+      participants: new Set(),
+      conferences: new Map(),
+      stats: { conferences: 0, participants: 0, maxMixRoundMs: 0, skippedMixRounds: 0 },
+      closing: false,
+    };
+    worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
+    worker.on('error', (err) => this.opts.logger.error({ worker: index, err: err.message, stack: err.stack }, 'media worker failed'));
+    worker.on('exit', (code) => this.onExit(slot, code));
+    return slot;
+  }
+
+  private onExit(slot: Slot, code: number): void {
+    if (slot.closing || this.closed) return;
+    const lost = [...slot.participants];
+    this.opts.logger.error({ worker: slot.index, code, participants: lost.length }, 'media worker exited: restarting it');
+    for (const p of lost) this.forget(p);
+    for (const [req, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new ConfnodeError('internal', 'media worker exited'));
+      this.pending.delete(req);
+    }
+    const fresh = this.spawn(slot.index, slot.data);
+    this.slots[this.slots.indexOf(slot)] = fresh;
+    if (lost.length > 0) this.events.emit('lost', lost);
+  }
+
+  private onMessage(slot: Slot, m: FromWorker): void {
+    switch (m.op) {
+      case 'reply': {
+        const p = this.pending.get(m.req);
+        if (!p) return;
+        this.pending.delete(m.req);
+        clearTimeout(p.timer);
+        if (m.ok) p.resolve(m.value);
+        else p.reject(new ConfnodeError(m.code as ErrorCode, m.message));
+        return;
+      }
+      case 'dtmf':
+        this.events.emit('dtmf', m.participant, m.digit);
+        return;
+      case 'activeSpeaker':
+        this.speakers.set(m.conference, m.participant);
+        this.events.emit('activeSpeaker', m.conference, m.participant);
+        return;
+      case 'snapshot':
+        for (const [id, s] of m.participants) if (this.byParticipant.get(id) === slot) this.snapshot.set(id, s);
+        slot.stats = m.stats;
+        return;
+      case 'log':
+        this.opts.logger[m.level]({ ...m.fields, worker: slot.index }, m.msg);
+        return;
+    }
+  }
+
+  private request(slot: Slot, build: (req: number) => ToWorker): Promise<LocalRtpAddress | undefined> {
+    const req = this.nextReq++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(req);
+        reject(new ConfnodeError('timeout', `media worker ${slot.index} did not answer in time`));
+      }, this.opts.requestTimeoutMs ?? 5000);
+      this.pending.set(req, { resolve, reject, timer });
+      slot.worker.postMessage(build(req));
+    });
+  }
+
+  private post(participant: ParticipantId, msg: ToWorker): void {
+    this.byParticipant.get(participant)?.worker.postMessage(msg);
+  }
+
+  private forget(participant: ParticipantId): void {
+    const slot = this.byParticipant.get(participant);
+    const conf = this.conferenceOf.get(participant);
+    if (!slot || conf === undefined) return;
+    this.byParticipant.delete(participant);
+    this.conferenceOf.delete(participant);
+    this.snapshot.delete(participant);
+    slot.participants.delete(participant);
+    const left = (slot.conferences.get(conf) ?? 1) - 1;
+    if (left > 0) {
+      slot.conferences.set(conf, left);
+      return;
+    }
+    slot.conferences.delete(conf);
+    this.byConference.delete(conf);
+    this.speakers.delete(conf);
+  }
+
+  private leastLoaded(): Slot {
+    let best = this.slots[0];
+    for (const s of this.slots) if (best === undefined || s.participants.size < best.participants.size) best = s;
+    if (!best) throw new ConfnodeError('internal', 'no media worker');
+    return best;
+  }
+}
