@@ -375,17 +375,32 @@ describe('SIP UA over UDP: retransmissions, limits, malformed input, NAT', () =>
 describe('SIP UA: flood and ordering protection', () => {
   it('transactions over maxTransactions get a stateless 503 (memory bound against floods)', async () => {
     handler = new TestHandler();
+    // INVITEs the handler never answers keep their transactions busy (Proceeding).
+    handler.inviteImpl = () => new Promise<SdpResult>(() => undefined);
     server = await createSipServer({ host: '127.0.0.1', port: 0, handler, maxTransactions: 2, closeTimeoutMs: 300 });
     const p = await peer('udp');
     for (let i = 0; i < 2; i++) {
       const a = ids();
-      p.send(sipRequest({ method: 'OPTIONS', peer: p, callId: a.callId, cseq: 1, branch: a.branch }), server.port);
-      await p.response(200, 'OPTIONS'); // Timer J keeps each one alive for 64*T1
+      p.send(sipRequest({ method: 'INVITE', peer: p, callId: a.callId, cseq: 1, branch: a.branch, body: OFFER }), server.port);
+      await p.response(100, 'INVITE');
     }
     const c = ids();
     p.send(sipRequest({ method: 'OPTIONS', peer: p, callId: c.callId, cseq: 1, branch: c.branch }), server.port);
     expect(getHeader(await p.response(503, 'OPTIONS'), 'Retry-After')).toBeDefined();
     expect(server.stats().transactions.rejectedOverLimit).toBe(1);
+  });
+
+  it('at the limit, answered non-INVITE transactions waiting out Timer J give way to new requests', async () => {
+    handler = new TestHandler();
+    server = await createSipServer({ host: '127.0.0.1', port: 0, handler, maxTransactions: 2, closeTimeoutMs: 300 });
+    const p = await peer('udp');
+    for (let i = 0; i < 5; i++) {
+      const a = ids();
+      p.send(sipRequest({ method: 'OPTIONS', peer: p, callId: a.callId, cseq: 1, branch: a.branch }), server.port);
+      await p.response(200, 'OPTIONS');
+    }
+    expect(server.stats().transactions.rejectedOverLimit).toBe(0);
+    expect(server.stats().transactions.evictedCompleted).toBe(3);
   });
 
   it('an in-dialog request with a lower CSeq gets 500 (RFC 3261 12.2.2)', async () => {

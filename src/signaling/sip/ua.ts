@@ -29,7 +29,7 @@ export interface SipServerOptions {
   timers?: Partial<SipTimerConfig>;
   userAgent?: string;
   maxCalls?: number;
-  /** Live transactions at once; over it new requests get a stateless 503 (default 4096). */
+  /** Live transactions at once; over it completed non-INVITE ones give way, else new requests get a stateless 503 (default 16384). */
   maxTransactions?: number;
   /** How long close() waits for BYEs to be answered (default 5000 ms). */
   closeTimeoutMs?: number;
@@ -92,7 +92,7 @@ class UserAgent implements SipServer {
     this.layer = new TransactionLayer({
       clock: this.clock,
       timers: this.timers,
-      maxTransactions: opts.maxTransactions ?? 4096,
+      maxTransactions: opts.maxTransactions ?? 16384,
       sendResponse: (res, src, onError) => this.transport?.sendResponse(res, src, onError),
       sendRequest: (req, target, onError) => (this.transport ? this.transport.sendRequest(req, target, onError) : onError()),
       core: {

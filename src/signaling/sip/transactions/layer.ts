@@ -56,6 +56,8 @@ export interface TransactionLayerStats {
   serverTransactions: number;
   clientTransactions: number;
   rejectedOverLimit: number;
+  /** Completed non-INVITE server transactions dropped early to make room at the limit. */
+  evictedCompleted: number;
   unmatchedResponses: number;
   droppedNoVia: number;
 }
@@ -64,6 +66,7 @@ export class TransactionLayer {
   private readonly server = new Map<string, ServerTransaction>();
   private readonly client = new Map<string, ClientTransaction>();
   private rejectedOverLimit = 0;
+  private evicted = 0;
   private unmatchedResponses = 0;
   private droppedNoVia = 0;
 
@@ -86,7 +89,7 @@ export class TransactionLayer {
       existing.receiveRequest(req);
       return;
     }
-    if (this.size() >= this.opts.maxTransactions) {
+    if (this.size() >= this.opts.maxTransactions && !this.evictCompleted()) {
       this.rejectedOverLimit++;
       const res = createResponse(req, 503, 'Service Unavailable', { headers: [{ name: 'Retry-After', value: '5' }] });
       this.opts.sendResponse(res, src, () => undefined);
@@ -121,6 +124,23 @@ export class TransactionLayer {
     return tx;
   }
 
+  /**
+   * At the limit, a non-INVITE server transaction that already answered (Completed, only waiting
+   * out Timer J to absorb retransmissions) gives way to new work: the worst case is a late
+   * retransmitted BYE answered 481. Without this, 32 s of Timer J at a high call rate would fill
+   * the table with finished work and refuse new calls.
+   */
+  private evictCompleted(): boolean {
+    for (const tx of this.server.values()) {
+      if (tx instanceof NonInviteServerTransaction && tx.state === 'completed') {
+        tx.terminate();
+        this.evicted++;
+        return true;
+      }
+    }
+    return false;
+  }
+
   size(): number {
     return this.server.size + this.client.size;
   }
@@ -130,6 +150,7 @@ export class TransactionLayer {
       serverTransactions: this.server.size,
       clientTransactions: this.client.size,
       rejectedOverLimit: this.rejectedOverLimit,
+      evictedCompleted: this.evicted,
       unmatchedResponses: this.unmatchedResponses,
       droppedNoVia: this.droppedNoVia,
     };
