@@ -55,7 +55,7 @@ class UserAgent {
         this.layer = new layer_1.TransactionLayer({
             clock: this.clock,
             timers: this.timers,
-            maxTransactions: opts.maxTransactions ?? 4096,
+            maxTransactions: opts.maxTransactions ?? 16384,
             sendResponse: (res, src, onError) => this.transport?.sendResponse(res, src, onError),
             sendRequest: (req, target, onError) => (this.transport ? this.transport.sendRequest(req, target, onError) : onError()),
             core: {

@@ -15,6 +15,7 @@ class TransactionLayer {
     server = new Map();
     client = new Map();
     rejectedOverLimit = 0;
+    evicted = 0;
     unmatchedResponses = 0;
     droppedNoVia = 0;
     constructor(opts) {
@@ -39,7 +40,7 @@ class TransactionLayer {
             existing.receiveRequest(req);
             return;
         }
-        if (this.size() >= this.opts.maxTransactions) {
+        if (this.size() >= this.opts.maxTransactions && !this.evictCompleted()) {
             this.rejectedOverLimit++;
             const res = (0, build_1.createResponse)(req, 503, 'Service Unavailable', { headers: [{ name: 'Retry-After', value: '5' }] });
             this.opts.sendResponse(res, src, () => undefined);
@@ -72,6 +73,22 @@ class TransactionLayer {
         tx.start();
         return tx;
     }
+    /**
+     * At the limit, a non-INVITE server transaction that already answered (Completed, only waiting
+     * out Timer J to absorb retransmissions) gives way to new work: the worst case is a late
+     * retransmitted BYE answered 481. Without this, 32 s of Timer J at a high call rate would fill
+     * the table with finished work and refuse new calls.
+     */
+    evictCompleted() {
+        for (const tx of this.server.values()) {
+            if (tx instanceof non_invite_server_1.NonInviteServerTransaction && tx.state === 'completed') {
+                tx.terminate();
+                this.evicted++;
+                return true;
+            }
+        }
+        return false;
+    }
     size() {
         return this.server.size + this.client.size;
     }
@@ -80,6 +97,7 @@ class TransactionLayer {
             serverTransactions: this.server.size,
             clientTransactions: this.client.size,
             rejectedOverLimit: this.rejectedOverLimit,
+            evictedCompleted: this.evicted,
             unmatchedResponses: this.unmatchedResponses,
             droppedNoVia: this.droppedNoVia,
         };
