@@ -34,6 +34,7 @@ export interface CapacityOptions {
   cps: number;
   generators: number;
   mixTalkers: number;
+  workers?: number;
   targetKind: 'node' | 'fake';
   nodeMain: string;
   /** Rooms never exceed this (the node's RTP range and VMR list are sized for it). */
@@ -85,7 +86,7 @@ interface Session {
 
 async function openSession(o: CapacityOptions, maxRooms: number): Promise<Session> {
   const dir = mkdtempSync(join(tmpdir(), 'confnode-bench-'));
-  const target = await startTarget({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: maxRooms, mixTalkers: o.mixTalkers, rtpPorts: maxRooms * ROOM_SIZE * 2 + 100 });
+  const target = await startTarget({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: maxRooms, mixTalkers: o.mixTalkers, ...(o.workers !== undefined ? { workers: o.workers } : {}), rtpPorts: maxRooms * ROOM_SIZE * 2 + 100 });
   const gens: GeneratorClient[] = [];
   try {
     for (let g = 0; g < o.generators; g++) gens.push(new GeneratorClient(`g${g}`));

@@ -21,13 +21,15 @@ interface Args {
   target: 'node' | 'fake';
   generators: number;
   mixTalkers: number;
+  /** media.workers of the node under test (default: the node's own default). */
+  workers?: number;
   nodeMain: string;
   out: string;
   windowS?: number;
 }
 
 const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip] [--codec PCMU|opus]
-  [--target node|fake] [--generators N] [--mix-talkers N] [--window-s S] [--node-main PATH] [--out DIR]`;
+  [--target node|fake] [--generators N] [--mix-talkers N] [--workers N] [--window-s S] [--node-main PATH] [--out DIR]`;
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
@@ -53,6 +55,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--target') a.target = value() === 'fake' ? 'fake' : 'node';
     else if (flag === '--generators') a.generators = Math.max(1, Math.min(4, Number(value()) || 1));
     else if (flag === '--mix-talkers') a.mixTalkers = Math.max(1, Math.min(8, Number(value()) || 4));
+    else if (flag === '--workers') a.workers = Math.max(0, Math.min(16, Number(value()) || 0));
     else if (flag === '--window-s') a.windowS = Math.max(2, Math.min(60, Number(value()) || 20));
     else if (flag === '--node-main') a.nodeMain = value();
     else if (flag === '--out') a.out = value();
@@ -108,7 +111,7 @@ async function main(): Promise<void> {
     mode: args.quick ? 'quick' : 'full',
     target: args.target,
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
-    settings: { warmupS: plan.warmupMs / 1000, windowS: windowMs / 1000, repeats: plan.repeats, generators: args.generators, mixTalkers: args.mixTalkers, setupCps: 100 },
+    settings: { warmupS: plan.warmupMs / 1000, windowS: windowMs / 1000, repeats: plan.repeats, generators: args.generators, mixTalkers: args.mixTalkers, workers: args.workers ?? 'default', setupCps: 100 },
   };
   try {
     if (args.only !== 'sip') {
@@ -124,6 +127,7 @@ async function main(): Promise<void> {
             cps: 100,
             generators: args.generators,
             mixTalkers: args.mixTalkers,
+            ...(args.workers !== undefined ? { workers: args.workers } : {}),
             targetKind: args.target,
             nodeMain: args.nodeMain,
             maxRooms: plan.maxRooms[codec],

@@ -20,6 +20,8 @@ export interface TargetOptions {
   dir: string;
   rooms: number;
   mixTalkers: number;
+  /** media.workers of the node; undefined = the node's default. */
+  workers?: number;
   rtpPorts: number;
 }
 
@@ -74,6 +76,8 @@ export function benchConfigYaml(o: {
   rtp: { min: number; max: number };
   rooms: number;
   mixTalkers: number;
+  /** media.workers of the node; undefined = the node's default. */
+  workers?: number;
 }): string {
   const vmrs: string[] = [];
   for (let i = 1; i <= o.rooms; i++) vmrs.push(`  - { name: ${roomAlias(i)}, aliases: [${roomAlias(i)}] }`);
@@ -84,7 +88,7 @@ export function benchConfigYaml(o: {
     'nodes:',
     `  - { name: bench1, location: local, address: 127.0.0.1, sip_port: ${o.sipPort}, http_port: ${o.httpPort}, ` +
       `control_port: ${o.controlPort}, rtp_ports: { min: ${o.rtp.min}, max: ${o.rtp.max} }, capacity: 100000, log_level: warn }`,
-    `media: { mix_talkers: ${o.mixTalkers} }`,
+    `media: { mix_talkers: ${o.mixTalkers}${o.workers !== undefined ? `, workers: ${o.workers}` : ''} }`,
     'vmrs:',
     ...vmrs,
     '',
@@ -119,7 +123,7 @@ export async function startTarget(o: TargetOptions): Promise<Target> {
   if (o.kind === 'node') {
     if (!existsSync(o.nodeMain)) throw new Error(`${o.nodeMain} is missing: build the node first (npx tsc -p tsconfig.build.json)`);
     const path = join(o.dir, 'bench-node.yaml');
-    writeFileSync(path, benchConfigYaml({ sipPort, httpPort, controlPort, rtp, rooms: o.rooms, mixTalkers: o.mixTalkers }));
+    writeFileSync(path, benchConfigYaml({ sipPort, httpPort, controlPort, rtp, rooms: o.rooms, mixTalkers: o.mixTalkers, ...(o.workers !== undefined ? { workers: o.workers } : {}) }));
     proc = new Proc('confnode', process.execPath, [o.nodeMain, '--config', path, '--node', 'bench1'], { cwd: REPO_ROOT });
     try {
       await waitFor(
