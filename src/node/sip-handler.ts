@@ -139,7 +139,7 @@ export class SipConferenceHandler implements SessionHandler {
       return;
     }
     try {
-      this.applyAudio(state, negotiateAnswer(answerSdp, AUDIO_CAPABILITIES));
+      this.applyAudio(state, negotiateAnswer(answerSdp, AUDIO_CAPABILITIES).audio);
     } catch (err) {
       this.deps.logger.warn({ callId: call.info.callId, err: errorMessage(err) }, 'unusable answer in ACK: hanging up');
       void call.hangup();

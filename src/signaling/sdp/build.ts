@@ -5,12 +5,14 @@
 import type {
   CodecCapability,
   LocalAudio,
+  LocalVideo,
+  NegotiatedVideo,
   MediaDirection,
   NegotiatedAudio,
   NegotiatedCodec,
   OfferNegotiation,
 } from './types';
-import { answerDirection } from './negotiate';
+import { answerDirection } from './sdp-lines';
 
 export interface SdpOrigin {
   /** Numeric string, stable for the session. */
@@ -48,8 +50,24 @@ export interface AnswerOptions {
   origin: SdpOrigin;
   local: LocalAudio;
   negotiation: OfferNegotiation;
+  /** Our video endpoint; without it an accepted video stream is answered with port 0. */
+  localVideo?: LocalVideo;
   /** Our direction; defaults to the RFC 3264 complement of the remote's. */
   direction?: MediaDirection;
+}
+
+/** Our video m-line: the conference codec with NACK, PLI and FIR feedback (RFC 4585, 5104). */
+function videoLines(v: NegotiatedVideo, local: LocalVideo, direction: MediaDirection): string[] {
+  const pt = v.codec.payloadType;
+  return [
+    `m=video ${local.port} RTP/AVP ${pt}`,
+    ...codecLines(v.codec),
+    `a=rtcp-fb:${pt} nack`,
+    `a=rtcp-fb:${pt} nack pli`,
+    `a=rtcp-fb:${pt} ccm fir`,
+    `a=rtcp:${local.rtcpPort}`,
+    `a=${direction}`,
+  ];
 }
 
 export function buildAnswer(opts: AnswerOptions): string {
@@ -58,6 +76,12 @@ export function buildAnswer(opts: AnswerOptions): string {
   for (const outcome of negotiation.media) {
     if (outcome.kind === 'rejected') {
       lines.push(`m=${outcome.type} 0 ${outcome.protocol} ${outcome.formats || '0'}`);
+      continue;
+    }
+    if (outcome.kind === 'video') {
+      const v = outcome.video;
+      if (opts.localVideo) lines.push(...videoLines(v, opts.localVideo, opts.direction ?? answerDirection(v.remoteDirection)));
+      else lines.push(`m=video 0 RTP/AVP ${v.codec.payloadType}`);
       continue;
     }
     const a: NegotiatedAudio = outcome.audio;

@@ -1,4 +1,4 @@
 export * from './types';
-export { negotiateOffer, negotiateAnswer, parseSdp, answerDirection, describePayload } from './negotiate';
+export { negotiateOffer, negotiateAnswer, parseSdp, answerDirection, describePayload, videoCodecMatches, type NegotiateOptions } from './negotiate';
 export { buildAnswer, buildOffer } from './build';
 export type { SdpOrigin, AnswerOptions, OfferOptions } from './build';

@@ -96,7 +96,7 @@ describe('buildAnswer()', () => {
     expect(answer).toContain('a=recvonly');
     expect(answer).toContain('m=video 0 RTP/AVP 96');
     // Our own answer must parse back with the same codec.
-    const back = negotiateAnswer(answer, CAPS);
+    const back = negotiateAnswer(answer, CAPS).audio;
     expect(back.codec.name).toBe('PCMU');
     expect(back.telephoneEvent?.payloadType).toBe(101);
   });
@@ -123,7 +123,7 @@ describe('buildOffer()', () => {
     expect(offer).toContain('m=audio 40010 RTP/AVP 111 0 8 101');
     expect(offer).toContain('a=rtpmap:111 opus/48000/2');
     const answer = sdp(...HEAD, 'm=audio 6000 RTP/AVP 8 101', 'a=rtpmap:101 telephone-event/8000');
-    expect(negotiateAnswer(answer, CAPS).codec).toMatchObject({ name: 'PCMA', payloadType: 8 });
+    expect(negotiateAnswer(answer, CAPS).audio.codec).toMatchObject({ name: 'PCMA', payloadType: 8 });
   });
 });
 
@@ -147,5 +147,49 @@ describe('G.722 (RFC 3551 section 4.5.2: 16 kHz audio, RTP clock 8000, static PT
   it('G722/16000 (the sampling rate, a common mistake) does not match: the next offered codec wins', () => {
     const n = negotiateOffer(sdp(...HEAD, 'm=audio 4000 RTP/AVP 9 0', 'a=rtpmap:9 G722/16000'), WITH_G722);
     expect(n.audio?.codec).toMatchObject({ name: 'PCMU', payloadType: 0 });
+  });
+});
+
+describe('video negotiation (one conference video codec, no transcoding)', () => {
+  const AV = (videoLines: string[]): string =>
+    sdp(...HEAD, 'm=audio 4000 RTP/AVP 0', 'm=video 4002 RTP/AVP ' + videoLines[0], ...videoLines.slice(1));
+
+  it('accepts H264 packetization-mode=1 constrained baseline with its RTCP feedback', () => {
+    const n = negotiateOffer(
+      AV(['96 97', 'a=rtpmap:96 H264/90000', 'a=fmtp:96 profile-level-id=42e01f;packetization-mode=1', 'a=rtcp-fb:96 nack', 'a=rtcp-fb:96 nack pli', 'a=rtpmap:97 VP8/90000']),
+      CAPS,
+      { videoCodec: 'H264' },
+    );
+    expect(n.video?.codec).toMatchObject({ name: 'H264', payloadType: 96 });
+    expect(n.video?.feedback).toEqual({ nack: true, pli: true, fir: false });
+    expect(n.video?.remote.rtpPort).toBe(4002);
+  });
+
+  it.each([
+    ['H264 packetization-mode=0 only', ['96', 'a=rtpmap:96 H264/90000', 'a=fmtp:96 packetization-mode=0'], 'H264', 'conference uses H264 packetization-mode=1'],
+    ['H264 High profile only', ['96', 'a=rtpmap:96 H264/90000', 'a=fmtp:96 profile-level-id=640028;packetization-mode=1'], 'H264', 'H264'],
+    ['only VP8 in an H264 conference', ['97', 'a=rtpmap:97 VP8/90000'], 'H264', 'H264'],
+    ['only H264 in a VP8 conference', ['96', 'a=rtpmap:96 H264/90000', 'a=fmtp:96 packetization-mode=1'], 'VP8', 'conference uses VP8'],
+  ] as const)('%s: audio only, and the reason says why', (_name, video, codec, reason) => {
+    const n = negotiateOffer(AV([...video]), CAPS, { videoCodec: codec });
+    expect(n.video).toBeUndefined();
+    expect(n.audio.codec.name).toBe('PCMU');
+    expect(n.videoRejectedReason).toContain(reason);
+  });
+
+  it('buildAnswer() answers accepted video with our port, codec and feedback, or port 0 without a video endpoint', () => {
+    const n = negotiateOffer(AV(['97', 'a=rtpmap:97 VP8/90000']), CAPS, { videoCodec: 'VP8' });
+    const local = { address: '127.0.0.1', port: 40000, rtcpPort: 40001, rtcpMux: false };
+    const withVideo = buildAnswer({ origin: { sessionId: '1', version: 1 }, local, negotiation: n, localVideo: { address: '127.0.0.1', port: 40002, rtcpPort: 40003 } });
+    expect(withVideo).toContain('m=video 40002 RTP/AVP 97\r\na=rtpmap:97 VP8/90000\r\na=rtcp-fb:97 nack\r\na=rtcp-fb:97 nack pli\r\na=rtcp-fb:97 ccm fir');
+    const back = negotiateOffer(withVideo, CAPS, { videoCodec: 'VP8' });
+    expect(back.video?.feedback).toEqual({ nack: true, pli: true, fir: true });
+    const without = buildAnswer({ origin: { sessionId: '1', version: 1 }, local, negotiation: n });
+    expect(without).toContain('m=video 0 RTP/AVP 97');
+  });
+
+  it('without a conference video codec every video m-line is refused (port 0), audio still negotiates', () => {
+    const n = negotiateOffer(AV(['97', 'a=rtpmap:97 VP8/90000']), CAPS);
+    expect(n.media[1]).toMatchObject({ kind: 'rejected', reason: 'video not supported here' });
   });
 });

@@ -1,67 +1,23 @@
 /**
- * SDP offer/answer (RFC 3264) for plain RTP/AVP audio: picks the first codec of the offer that we
- * support (the offerer's preference wins), telephone-event (RFC 4733), the remote address, RTCP
- * port or rtcp-mux, and hold. Pure: parses with sdp-transform, never touches sockets.
+ * SDP offer/answer (RFC 3264) for plain RTP/AVP endpoints: audio picks the first codec of the
+ * offer that we support (the offerer's preference wins) plus telephone-event (RFC 4733); video is
+ * accepted only in the conference's codec (no video transcoding), else rejected with a reason the
+ * API shows. Pure: parses with sdp-transform, never touches sockets.
  */
-import * as sdpTransform from 'sdp-transform';
+import type * as sdpTransform from 'sdp-transform';
 import { ConfnodeError } from '../../common';
+import { lineTransport, offeredCodecs, parseSdp, type ParsedMedia } from './sdp-lines';
 import type {
   CodecCapability,
-  MediaDirection,
+  ConferenceVideoCodec,
   NegotiatedAudio,
   NegotiatedCodec,
+  NegotiatedVideo,
   OfferNegotiation,
   OfferedMediaOutcome,
 } from './types';
 
-type ParsedMedia = sdpTransform.SessionDescription['media'][number];
-
-/** RFC 3551 static audio payload types we may see without an rtpmap. */
-const STATIC_AUDIO: Readonly<Record<number, { name: string; clockRate: number; channels: number }>> = {
-  0: { name: 'PCMU', clockRate: 8000, channels: 1 },
-  3: { name: 'GSM', clockRate: 8000, channels: 1 },
-  4: { name: 'G723', clockRate: 8000, channels: 1 },
-  8: { name: 'PCMA', clockRate: 8000, channels: 1 },
-  9: { name: 'G722', clockRate: 8000, channels: 1 },
-  18: { name: 'G729', clockRate: 8000, channels: 1 },
-};
-
-const MAX_SDP_BYTES = 16384;
-
-export function parseSdp(sdp: string): sdpTransform.SessionDescription {
-  if (sdp.length > MAX_SDP_BYTES) throw new ConfnodeError('bad-request', 'SDP too large');
-  let parsed: sdpTransform.SessionDescription;
-  try {
-    parsed = sdpTransform.parse(sdp);
-  } catch (err) {
-    throw new ConfnodeError('bad-request', 'SDP does not parse', { cause: err });
-  }
-  if (parsed.version !== 0 || !Array.isArray(parsed.media)) {
-    throw new ConfnodeError('bad-request', 'SDP without v=0 or media');
-  }
-  return parsed;
-}
-
-function payloadList(m: ParsedMedia): number[] {
-  return String(m.payloads ?? '')
-    .trim()
-    .split(/\s+/)
-    .filter((p) => /^\d{1,3}$/.test(p))
-    .map(Number)
-    .filter((p) => p <= 127);
-}
-
-/** Codec description of one payload type of an m-line (rtpmap first, then the static table). */
-export function describePayload(m: ParsedMedia, pt: number): NegotiatedCodec | undefined {
-  const map = (m.rtp ?? []).find((r) => r.payload === pt);
-  const fmtp = (m.fmtp ?? []).find((f) => f.payload === pt)?.config;
-  if (map) {
-    const channels = map.encoding ? Number(map.encoding) || 1 : 1;
-    return { name: map.codec, payloadType: pt, clockRate: map.rate ?? 8000, channels, ...(fmtp ? { fmtp } : {}) };
-  }
-  const st = STATIC_AUDIO[pt];
-  return st ? { ...st, payloadType: pt } : undefined;
-}
+export { answerDirection, describePayload, parseSdp } from './sdp-lines';
 
 function matchesCapability(c: NegotiatedCodec, cap: CodecCapability): boolean {
   if (c.name.toLowerCase() !== cap.name.toLowerCase() || c.clockRate !== cap.clockRate) return false;
@@ -69,28 +25,8 @@ function matchesCapability(c: NegotiatedCodec, cap: CodecCapability): boolean {
   return cap.name.toLowerCase() === 'opus' ? true : c.channels === cap.channels;
 }
 
-function directionOf(m: ParsedMedia, session: sdpTransform.SessionDescription): MediaDirection {
-  const d = m.direction ?? (session as { direction?: MediaDirection }).direction;
-  return d ?? 'sendrecv';
-}
-
-export function answerDirection(remote: MediaDirection): MediaDirection {
-  switch (remote) {
-    case 'sendonly':
-      return 'recvonly';
-    case 'recvonly':
-      return 'sendonly';
-    default:
-      return remote;
-  }
-}
-
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-function validAddress(ip: string): boolean {
-  const v4 = IPV4.exec(ip);
-  if (v4) return v4.slice(1).every((o) => Number(o) <= 255);
-  return /^[0-9a-fA-F:.]+$/.test(ip) && ip.includes(':');
+function rejected(m: ParsedMedia, reason: string): OfferedMediaOutcome {
+  return { kind: 'rejected', type: m.type, protocol: m.protocol, formats: String(m.payloads ?? ''), reason };
 }
 
 function negotiateAudioLine(
@@ -99,73 +35,120 @@ function negotiateAudioLine(
   session: sdpTransform.SessionDescription,
   caps: readonly CodecCapability[],
 ): OfferedMediaOutcome {
-  const formats = String(m.payloads ?? '');
-  const reject = (reason: string): OfferedMediaOutcome => ({
-    kind: 'rejected',
-    type: m.type,
-    protocol: m.protocol,
-    formats,
-    reason,
-  });
-  if (m.port === 0) return reject('disabled by offerer');
-  if (m.protocol !== 'RTP/AVP' && m.protocol !== 'RTP/AVPF') return reject(`unsupported profile ${m.protocol}`);
-  const address = m.connection?.ip ?? session.connection?.ip;
-  if (!address || !validAddress(address)) return reject('no valid connection address');
-  if (!Number.isInteger(m.port) || m.port < 1 || m.port > 65535) return reject('bad port');
-
-  const offered = payloadList(m)
-    .map((pt) => describePayload(m, pt))
-    .filter((c): c is NegotiatedCodec => c !== undefined);
+  const t = lineTransport(m, session);
+  if (!t.ok) return rejected(m, t.reason);
+  const offered = offeredCodecs(m);
   const codec = offered.find((c) => caps.some((cap) => matchesCapability(c, cap)));
-  if (!codec) return reject('no common codec');
+  if (!codec) return rejected(m, 'no common codec');
   const events = offered.filter((c) => c.name.toLowerCase() === 'telephone-event');
   const telephoneEvent = events.find((e) => e.clockRate === codec.clockRate) ?? events[0];
-
-  const rtcpMux = m.rtcpMux === 'rtcp-mux';
-  const rtcpPort = rtcpMux ? undefined : (m.rtcp?.port ?? m.port + 1);
-  const remoteDirection = directionOf(m, session);
   const audio: NegotiatedAudio = {
     mid,
     codec,
     ...(telephoneEvent ? { telephoneEvent } : {}),
-    remote: { address, rtpPort: m.port, ...(rtcpPort !== undefined ? { rtcpPort } : {}), rtcpMux },
-    remoteDirection,
-    onHold: remoteDirection === 'sendonly' || remoteDirection === 'inactive' || address === '0.0.0.0',
+    remote: t.remote,
+    remoteDirection: t.remoteDirection,
+    onHold: t.onHold,
     ...(m.ptime ? { ptime: m.ptime } : {}),
   };
   return { kind: 'audio', audio };
 }
 
+function fmtpParams(fmtp: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (fmtp ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+  }
+  return out;
+}
+
 /**
- * Negotiates an offer against our audio capabilities. Only the first usable audio m-line is
- * accepted; every other m-line is rejected (video arrives with a later issue).
- * Throws ConfnodeError('no-common-codec') when no audio stream can be accepted (SIP 488).
+ * H.264 is acceptable with packetization-mode=1 (what browsers send: FU-A fragments) and the
+ * Constrained Baseline or Baseline profile (profile_idc 0x42); VP8 as such.
  */
-export function negotiateOffer(sdp: string, caps: readonly CodecCapability[]): OfferNegotiation {
+export function videoCodecMatches(c: NegotiatedCodec, codec: ConferenceVideoCodec): boolean {
+  if (c.name.toUpperCase() !== codec || c.clockRate !== 90000) return false;
+  if (codec === 'VP8') return true;
+  const p = fmtpParams(c.fmtp);
+  if (p.get('packetization-mode') !== '1') return false;
+  const profile = p.get('profile-level-id');
+  return profile === undefined || /^42[0-9a-f]{4}$/i.test(profile);
+}
+
+function rtcpFeedback(m: ParsedMedia, pt: number): NegotiatedVideo['feedback'] {
+  const fb = (m.rtcpFb ?? []).filter((f) => String(f.payload) === String(pt) || f.payload === '*');
+  const has = (type: string, sub?: string): boolean => fb.some((f) => f.type === type && (f.subtype ?? undefined) === sub);
+  return { nack: has('nack'), pli: has('nack', 'pli'), fir: has('ccm', 'fir') };
+}
+
+function negotiateVideoLine(
+  m: ParsedMedia,
+  mid: number,
+  session: sdpTransform.SessionDescription,
+  conferenceCodec: ConferenceVideoCodec,
+): OfferedMediaOutcome {
+  const t = lineTransport(m, session);
+  if (!t.ok) return rejected(m, t.reason);
+  const codec = offeredCodecs(m).find((c) => videoCodecMatches(c, conferenceCodec));
+  if (!codec) {
+    const detail = conferenceCodec === 'H264' ? 'H264 packetization-mode=1' : 'VP8';
+    return rejected(m, `no common video codec (conference uses ${detail})`);
+  }
+  const video: NegotiatedVideo = {
+    mid,
+    codec,
+    remote: t.remote,
+    remoteDirection: t.remoteDirection,
+    onHold: t.onHold,
+    feedback: rtcpFeedback(m, codec.payloadType),
+  };
+  return { kind: 'video', video };
+}
+
+export interface NegotiateOptions {
+  /** The conference's video codec; without it every video m-line is rejected. */
+  videoCodec?: ConferenceVideoCodec;
+}
+
+/**
+ * Negotiates an offer: the first usable audio m-line and (with options.videoCodec) the first
+ * usable video m-line; every other m-line is rejected. Throws ConfnodeError('no-common-codec')
+ * when no audio stream can be accepted (SIP 488): video alone does not make a call.
+ */
+export function negotiateOffer(sdp: string, caps: readonly CodecCapability[], options: NegotiateOptions = {}): OfferNegotiation {
   const session = parseSdp(sdp);
   let audio: NegotiatedAudio | undefined;
+  let video: NegotiatedVideo | undefined;
+  let videoRejectedReason: string | undefined;
   const media = session.media.map((m, mid): OfferedMediaOutcome => {
-    if (m.type !== 'audio') {
-      return { kind: 'rejected', type: m.type, protocol: m.protocol, formats: String(m.payloads ?? ''), reason: 'media type not supported' };
+    if (m.type === 'audio') {
+      if (audio) return rejected(m, 'second audio stream');
+      const outcome = negotiateAudioLine(m, mid, session, caps);
+      if (outcome.kind === 'audio') audio = outcome.audio;
+      return outcome;
     }
-    if (audio) {
-      return { kind: 'rejected', type: m.type, protocol: m.protocol, formats: String(m.payloads ?? ''), reason: 'second audio stream' };
+    if (m.type === 'video') {
+      if (video) return rejected(m, 'second video stream');
+      if (!options.videoCodec) return rejected(m, 'video not supported here');
+      const outcome = negotiateVideoLine(m, mid, session, options.videoCodec);
+      if (outcome.kind === 'video') video = outcome.video;
+      else if (outcome.kind === 'rejected' && outcome.reason !== 'disabled by offerer') videoRejectedReason ??= outcome.reason;
+      return outcome;
     }
-    const outcome = negotiateAudioLine(m, mid, session, caps);
-    if (outcome.kind === 'audio') audio = outcome.audio;
-    return outcome;
+    return rejected(m, 'media type not supported');
   });
   if (!audio) {
-    const reasons = media.map((o) => (o.kind === 'rejected' ? `${o.type}: ${o.reason}` : '')).join('; ');
+    const reasons = media.map((o) => (o.kind === 'rejected' ? `${o.type}: ${o.reason}` : '')).filter(Boolean).join('; ');
     throw new ConfnodeError('no-common-codec', `no acceptable audio stream (${reasons || 'no media'})`);
   }
-  return { audio, media };
+  return { audio, ...(video ? { video } : {}), ...(videoRejectedReason && !video ? { videoRejectedReason } : {}), media };
 }
 
 /**
  * Reads the answer to an offer we made (offerless INVITE: our offer in the 200, the answer in
  * the ACK). The answerer must pick from what we offered.
  */
-export function negotiateAnswer(sdp: string, caps: readonly CodecCapability[]): NegotiatedAudio {
-  return negotiateOffer(sdp, caps).audio as NegotiatedAudio;
+export function negotiateAnswer(sdp: string, caps: readonly CodecCapability[], options: NegotiateOptions = {}): OfferNegotiation {
+  return negotiateOffer(sdp, caps, options);
 }

@@ -47,15 +47,38 @@ export interface NegotiatedAudio {
   ptime?: number;
 }
 
-/** Per offered m-line: accepted audio, or the reason it was rejected (port 0 in the answer). */
+export type ConferenceVideoCodec = 'H264' | 'VP8';
+
+export interface NegotiatedVideo {
+  mid: number;
+  codec: NegotiatedCodec;
+  remote: RemoteMediaAddress;
+  remoteDirection: MediaDirection;
+  onHold: boolean;
+  /** RTCP feedback the offerer supports for the codec (RFC 4585/5104). */
+  feedback: { nack: boolean; pli: boolean; fir: boolean };
+}
+
+/** Per offered m-line: accepted audio or video, or the reason it was rejected (port 0 in the answer). */
 export type OfferedMediaOutcome =
   | { kind: 'audio'; audio: NegotiatedAudio }
+  | { kind: 'video'; video: NegotiatedVideo }
   | { kind: 'rejected'; type: string; protocol: string; formats: string; reason: string };
 
 export interface OfferNegotiation {
-  /** The first acceptable audio stream, if any. */
-  audio: NegotiatedAudio | undefined;
+  /** The first acceptable audio stream. */
+  audio: NegotiatedAudio;
+  /** The first acceptable video stream in the conference's codec, if any. */
+  video?: NegotiatedVideo;
+  /** Why the offered video was refused (e.g. 'no common video codec (conference uses VP8)'). */
+  videoRejectedReason?: string;
   media: OfferedMediaOutcome[];
+}
+
+export interface LocalVideo {
+  address: string;
+  port: number;
+  rtcpPort: number;
 }
 
 export interface LocalAudio {
