@@ -231,6 +231,22 @@ describe('RtpEndpoint on loopback', () => {
     }
   });
 
+  it('RFC 4585: requestKeyframe() sends a PLI that the sender of the stream sees as a keyframe request', async () => {
+    const a = await endpoint();
+    const b = await endpoint();
+    a.setRemote(remote(b.rtpPort, { rtcpPort: b.rtcpPort }));
+    b.setRemote(remote(a.rtpPort, { rtcpPort: a.rtcpPort }));
+    let asked = 0;
+    b.onKeyframeRequest = () => asked++;
+    expect(a.requestKeyframe()).toBe(false); // nothing received yet: no SSRC to ask
+    b.sendRtp(0, Buffer.alloc(160), 160);
+    await waitFor(() => a.stats().packetsIn === 1);
+    expect(a.requestKeyframe()).toBe(true);
+    await waitFor(() => asked === 1);
+    expect(b.stats().keyframeRequestsIn).toBe(1);
+    expect(a.stats().keyframeRequestsOut).toBe(1);
+  });
+
   it('hold (c=0.0.0.0) sends neither RTP nor RTCP, and resuming sends again', async () => {
     const [ep, phone] = [await endpoint(), await peer()];
     ep.setRemote(remote(phone.port, { rtcpMux: true }));

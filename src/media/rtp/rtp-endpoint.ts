@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import type dgram from 'node:dgram';
 import { ConfnodeError, errorMessage, type Clock, type Logger, type TimerHandle } from '../../common';
 import { buildRtp, isRtcp, parseRtp, type RtpView } from './packet';
+import { buildPli, keyframeRequestTarget } from './feedback';
 import { buildRtcp, ntpFromUnixMs, ntpMiddle32, parseRtcp, type ReportBlock, type RtcpPacket } from './rtcp';
 import { RtpReceiveStats, rttFromReportBlock } from './stats';
 import type { PortAllocator, RtpSocketPair } from './port-allocator';
@@ -58,6 +59,9 @@ export interface RtpEndpointStats {
   dropped: Record<RtpDropReason, number>;
   socketErrors: number;
   callbackErrors: number;
+  /** PLI/FIR received for our stream, and sent by requestKeyframe(). */
+  keyframeRequestsIn: number;
+  keyframeRequestsOut: number;
   localSsrc: number;
   remoteSsrc: number | null;
   latched: { address: string; port: number } | null;
@@ -111,6 +115,8 @@ export class RtpEndpoint {
   readonly ssrc: number;
   /** Called synchronously for each accepted packet; the view shares the datagram's memory. */
   onRtp: ((pkt: RtpView, endpoint: RtpEndpoint) => void) | null = null;
+  /** The remote asked us for a keyframe (RTCP PLI or FIR for our SSRC). Control rate. */
+  onKeyframeRequest: ((endpoint: RtpEndpoint) => void) | null = null;
 
   private readonly pair: RtpSocketPair;
   private readonly clock: Clock;
@@ -160,6 +166,8 @@ export class RtpEndpoint {
   };
   private socketErrors = 0;
   private callbackErrors = 0;
+  private keyframeRequestsIn = 0;
+  private keyframeRequestsOut = 0;
   private rttMs: number | null = null;
   private remoteReport: RtpEndpointStats['remoteReport'] = null;
 
@@ -254,6 +262,8 @@ export class RtpEndpoint {
       dropped: { ...this.dropped },
       socketErrors: this.socketErrors,
       callbackErrors: this.callbackErrors,
+      keyframeRequestsIn: this.keyframeRequestsIn,
+      keyframeRequestsOut: this.keyframeRequestsOut,
       localSsrc: this.ssrc,
       remoteSsrc: this.remoteSsrc < 0 ? null : this.remoteSsrc,
       latched: this.rtpLatch.address === null ? null : { address: this.rtpLatch.address, port: this.rtpLatch.port },
@@ -379,6 +389,22 @@ export class RtpEndpoint {
   }
 
   private applyRtcp(p: RtcpPacket, now: number): void {
+    if (p.type === 'unknown') {
+      const target = keyframeRequestTarget(p, this.ssrc);
+      // Some endpoints send media SSRC 0 in a PLI: it can only mean our stream.
+      if (target !== undefined && (target === this.ssrc || target === 0)) {
+        this.keyframeRequestsIn++;
+        const cb = this.onKeyframeRequest;
+        if (cb) {
+          try {
+            cb(this);
+          } catch (err) {
+            if (this.callbackErrors++ === 0) this.logger.error({ err: errorMessage(err) }, 'onKeyframeRequest callback threw');
+          }
+        }
+      }
+      return;
+    }
     if (p.type === 'sr' || p.type === 'rr') {
       if (p.type === 'sr' && p.ssrc === this.remoteSsrc) this.recv?.onSenderReport(p.ntpSec, p.ntpFrac, now);
       for (const block of p.reports) if (block.ssrc === this.ssrc) this.applyReportBlock(block, now);
@@ -448,6 +474,20 @@ export class RtpEndpoint {
       this.sendReport();
       this.scheduleReport();
     }, delay);
+  }
+
+  /**
+   * Asks the remote for a keyframe (RFC 4585 PLI in a compound with an empty RR). Throttling is
+   * the caller's business: a video switch and a new viewer each call this once.
+   */
+  requestKeyframe(): boolean {
+    const target = this.rtcpTarget();
+    if (!target || this.remoteSsrc < 0) return false;
+    const buf = buildRtcp([{ type: 'rr', ssrc: this.ssrc, reports: [] }, buildPli(this.ssrc, this.remoteSsrc)]);
+    target.socket.send(buf, target.port, target.address);
+    this.rtcpOut++;
+    this.keyframeRequestsOut++;
+    return true;
   }
 
   private sendReport(): void {
