@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { errorMessage, systemClock, type Logger } from '../common';
 import { availableParallelism } from 'node:os';
 import { LocalMediaService, WorkerMediaService, type MediaService } from '../media';
-import { createSipServer, type SipServer } from '../signaling';
+import { createSipServer, createWebRtcSignaling, type SipServer, type WebRtcSignalingServer } from '../signaling';
 import { AdminLog } from './admin-log';
 import { USAGE, parseCli } from './cli';
 import { ConferenceRegistry } from './conference/registry';
@@ -16,6 +16,7 @@ import { startHttpServer, NodeMetrics } from './http';
 import { createLogger } from './logging';
 import { NodeApiImpl } from './node-api';
 import { SipConferenceHandler } from './sip-handler';
+import { WebRtcConferenceHandler } from './webrtc-handler';
 
 const VERSION = '0.1.0';
 
@@ -37,6 +38,9 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   registry.events.on('conference-ended', (c) => adminLog.add('info', 'Conference ended', { conference: c.vmr.name }));
 
   const handler = new SipConferenceHandler({ config, node, registry, media, clock, logger, adminLog });
+  // Browsers: WebSocket signaling on the HTTP server's port, path /ws.
+  const browsers = new WebRtcConferenceHandler({ config, registry, media, clock, logger: logger.child({ component: 'webrtc' }), adminLog });
+  const signaling: WebRtcSignalingServer = createWebRtcSignaling({ handler: browsers, clock, logger: logger.child({ component: 'ws' }), path: '/ws' });
   let sip: SipServer | undefined;
   let http: { close(): Promise<void> } | undefined;
   try {
@@ -50,9 +54,12 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
       api,
       metrics,
       staticDir: path.resolve(__dirname, '..', '..', 'web'),
+      upgrade: (req, socket, head) => signaling.handleUpgrade(req, socket, head),
     });
   } catch (err) {
     await sip?.close();
+    await signaling.close();
+    browsers.close();
     await media.close();
     throw err;
   }
@@ -68,6 +75,8 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
       stopping ??= (async () => {
         logger.info({}, 'shutting down: hanging up calls');
         await sip?.close();
+        await signaling.close();
+        browsers.close();
         await http?.close();
         await media.close();
         logger.info({}, 'stopped');
@@ -91,7 +100,8 @@ function createMediaService(config: ClusterConfig, node: NodeConfig, logger: Log
     jitterBufferMs: m.jitter_buffer_ms,
     opusComplexity: m.opus_complexity,
   };
-  const workers = m.workers ?? Math.min(4, availableParallelism());
+  // One core stays for the main thread (SIP, HTTP) and the OS: measured better on 2 cores than 2 workers.
+  const workers = m.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1));
   if (workers === 0) return new LocalMediaService({ ...common, clock: systemClock });
   logger.info({ workers }, 'media runs in worker threads');
   return new WorkerMediaService({ ...common, workers });
