@@ -12,3 +12,12 @@ export type { MediaService, MediaServiceEvents, MediaServiceStats, MediaConferen
 export { LocalMediaService, type LocalMediaOptions } from './local-service';
 export { WorkerMediaService, splitPortRange, type WorkerMediaOptions } from './worker/worker-service';
 export type { RtpDirection, RtpRemote } from './rtp/rtp-endpoint';
+export {
+  WebRtcEndpoint,
+  WebRtcFanout,
+  KeyframeThrottle,
+  dropMdnsCandidates,
+  type WebRtcEndpointOptions,
+  type WebRtcEndpointStats,
+  type PlainAudioSource,
+} from './werift';

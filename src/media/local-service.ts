@@ -1,7 +1,8 @@
 /**
  * LocalMediaService: conferences' media in the calling thread: one PortAllocator, one MixClock,
- * one MediaRouter per conference, one RtpEndpoint per plain-RTP participant. Media workers run
- * one of these each; a node without workers runs one on its main thread.
+ * one MediaRouter per conference, one RtpEndpoint per plain-RTP participant and one
+ * WebRtcEndpoint per browser. Media workers run one of these each; a node without workers runs
+ * one on its main thread. Never lets one participant's failure throw into another's call.
  */
 import { ConfnodeError, TypedEmitter, type Clock, type ConferenceId, type Logger, type ParticipantId } from '../common';
 import { audioCodecFactory } from './codecs/codec';
@@ -9,6 +10,7 @@ import { MixClock } from './mixer/mix-clock';
 import { MediaRouter, type RouterParticipantStats } from './router';
 import { PortAllocator } from './rtp/port-allocator';
 import { RtpEndpoint } from './rtp/rtp-endpoint';
+import { WebRtcEndpoint } from './werift';
 import type {
   LocalRtpAddress,
   MediaConferenceRef,
@@ -26,13 +28,17 @@ export interface LocalMediaOptions {
   mixTalkers: number;
   jitterBufferMs: number;
   opusComplexity: number;
+  /** UDP ports for browsers' ICE sockets (default: free ephemeral ports on `address`). */
+  icePortRange?: [number, number];
+  /** How long a browser has to answer a server offer (default 15 s). */
+  webrtcAnswerTimeoutMs?: number;
+  /** How long a browser's ICE/DTLS may take to (re)connect (default 20 s). */
+  webrtcConnectTimeoutMs?: number;
 }
 
-interface Member {
-  conference: ConferenceId;
-  endpoint: RtpEndpoint;
-  router: MediaRouter;
-}
+type Member =
+  | { kind: 'rtp'; conference: ConferenceId; endpoint: RtpEndpoint; router: MediaRouter }
+  | { kind: 'webrtc'; conference: ConferenceId; endpoint: WebRtcEndpoint; router: MediaRouter };
 
 export class LocalMediaService implements MediaService {
   readonly events: TypedEmitter<MediaServiceEvents>;
@@ -65,13 +71,41 @@ export class LocalMediaService implements MediaService {
     });
     const router = this.router(conference);
     router.addRtpParticipant(participant, endpoint, undefined, admitted);
-    this.members.set(participant, { conference: conference.id, endpoint, router });
+    this.members.set(participant, { kind: 'rtp', conference: conference.id, endpoint, router });
     return { address: endpoint.localAddress, rtpPort: endpoint.rtpPort, rtcpPort: endpoint.rtcpPort };
+  }
+
+  async createWebRtcParticipant(conference: MediaConferenceRef, participant: ParticipantId, videoCodec: 'H264' | 'VP8'): Promise<void> {
+    if (this.closed) throw new ConfnodeError('closed', 'media service is closed');
+    if (this.members.has(participant)) throw new ConfnodeError('bad-request', `participant ${participant} already has media`);
+    const endpoint = new WebRtcEndpoint({
+      participant,
+      videoCodec,
+      address: this.opts.address,
+      clock: this.opts.clock,
+      logger: this.opts.logger.child({ participant, conference: conference.name }),
+      icePortRange: this.opts.icePortRange,
+      answerTimeoutMs: this.opts.webrtcAnswerTimeoutMs,
+      connectTimeoutMs: this.opts.webrtcConnectTimeoutMs,
+    });
+    endpoint.on('offer', (sdp) => this.events.emit('webrtcOffer', participant, sdp));
+    endpoint.on('failed', (reason) => this.events.emit('webrtcFailed', participant, reason));
+    const router = this.router(conference);
+    router.addWebRtcParticipant(participant, endpoint);
+    this.members.set(participant, { kind: 'webrtc', conference: conference.id, endpoint, router });
+  }
+
+  webrtcOffer(participant: ParticipantId, sdp: string): Promise<string> {
+    return this.webrtcEndpoint(participant).acceptOffer(sdp);
+  }
+
+  webrtcAnswer(participant: ParticipantId, sdp: string): Promise<void> {
+    return this.webrtcEndpoint(participant).acceptAnswer(sdp);
   }
 
   updateRtpParticipant(participant: ParticipantId, update: RtpParticipantUpdate): void {
     const m = this.members.get(participant);
-    if (!m) return;
+    if (!m || m.kind !== 'rtp') return;
     m.endpoint.setRemote(update.remote);
     m.endpoint.setDirection(update.direction);
     m.router.updateRtpParticipant(participant, update.format);
@@ -140,6 +174,12 @@ export class LocalMediaService implements MediaService {
     await Promise.allSettled(closing);
   }
 
+  private webrtcEndpoint(participant: ParticipantId): WebRtcEndpoint {
+    const m = this.members.get(participant);
+    if (!m || m.kind !== 'webrtc') throw new ConfnodeError('not-found', `participant ${participant} has no WebRTC media`);
+    return m.endpoint;
+  }
+
   private router(conference: MediaConferenceRef): MediaRouter {
     let router = this.routers.get(conference.id);
     if (!router) {
@@ -151,6 +191,7 @@ export class LocalMediaService implements MediaService {
         maxTalkers: this.opts.mixTalkers,
         jitterBufferMs: this.opts.jitterBufferMs,
         codecFactory: this.codecFactory,
+        clock: this.opts.clock,
       });
       const id = conference.id;
       router.on('activeSpeaker', (p) => this.events.emit('activeSpeaker', id, p));

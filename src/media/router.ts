@@ -1,16 +1,18 @@
 /**
  * MediaRouter: one per conference per node. Glues each SIP participant's RtpEndpoint to the
  * conference's AudioMixer (audio payload type -> jitter buffer, mix -> endpoint) and to a DTMF
- * recognizer (telephone-event payload type). Packets go through plain callbacks and counters;
- * events (active speaker, digits) are control-rate only.
+ * recognizer (telephone-event payload type); browsers (WebRtcEndpoint) join the same mixer as
+ * contribute-only talkers and the conference's SFU fan-out, which also carries SIP audio to them
+ * untouched. Packets go through plain callbacks and counters; events are control-rate only.
  */
-import { TypedEmitter, type ConferenceId, type Logger, type ParticipantId } from '../common';
+import { TypedEmitter, systemClock, type Clock, type ConferenceId, type Logger, type ParticipantId } from '../common';
 import { audioCodecNameOf, type AudioCodecFactory } from './codecs/codec';
 import { DtmfRecognizer } from './dtmf';
 import { AudioMixer, type MixerInput } from './mixer/audio-mixer';
 import type { MixClock } from './mixer/mix-clock';
 import type { RtpEndpoint } from './rtp/rtp-endpoint';
 import type { RtpView } from './rtp/packet';
+import { WebRtcFanout, type PlainAudioSource, type WebRtcEndpoint } from './werift';
 
 /** The negotiated audio of a plain-RTP participant. */
 export interface AudioFormat {
@@ -29,6 +31,8 @@ export interface MediaRouterOptions {
   maxTalkers: number;
   jitterBufferMs: number;
   codecFactory: AudioCodecFactory;
+  /** Timers of the keyframe-request throttle (default: the system clock). */
+  clock?: Clock;
 }
 
 export type MediaRouterEvents = {
@@ -55,11 +59,21 @@ interface RtpMember {
   ignored: number;
   /** False while the participant waits outside the conference (PIN entry): no mix either way. */
   admitted: boolean;
+  /** Its audio on its way to the browsers (while it is in the mix). */
+  plain: PlainAudioSource | undefined;
+}
+
+interface BrowserMember {
+  id: ParticipantId;
+  endpoint: WebRtcEndpoint;
+  input: MixerInput;
 }
 
 export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
   private readonly mixer: AudioMixer<ParticipantId>;
   private readonly members = new Map<ParticipantId, RtpMember>();
+  private readonly browsers = new Map<ParticipantId, BrowserMember>();
+  private readonly fanout: WebRtcFanout;
   private readonly unregisterTick: () => void;
   private readonly log: Logger;
   private closed = false;
@@ -69,6 +83,7 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     this.log = opts.logger.child({ conference: opts.name, conferenceId: opts.conferenceId });
     this.mixer = new AudioMixer<ParticipantId>({ maxTalkers: opts.maxTalkers, codecFactory: opts.codecFactory });
     this.mixer.on('activeSpeaker', (id) => this.emit('activeSpeaker', id));
+    this.fanout = new WebRtcFanout({ clock: opts.clock ?? systemClock });
     this.unregisterTick = opts.mixClock.register(() => this.mixer.tick());
   }
 
@@ -77,11 +92,11 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
   }
 
   get size(): number {
-    return this.members.size;
+    return this.members.size + this.browsers.size;
   }
 
   hasParticipant(id: ParticipantId): boolean {
-    return this.members.has(id);
+    return this.members.has(id) || this.browsers.has(id);
   }
 
   /**
@@ -89,8 +104,8 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
    * A participant added with admitted=false only has its DTMF digits heard (PIN entry) until admit().
    */
   addRtpParticipant(id: ParticipantId, endpoint: RtpEndpoint, format: AudioFormat | undefined, admitted = true): void {
-    if (this.closed || this.members.has(id)) return;
-    const member: RtpMember = { id, endpoint, format: undefined, input: undefined, dtmf: new DtmfRecognizer(), ignored: 0, admitted };
+    if (this.closed || this.hasParticipant(id)) return;
+    const member: RtpMember = { id, endpoint, format: undefined, input: undefined, dtmf: new DtmfRecognizer(), ignored: 0, admitted, plain: undefined };
     this.members.set(id, member);
     endpoint.onRtp = (pkt) => this.onRtp(member, pkt);
     if (format) this.updateRtpParticipant(id, format);
@@ -107,8 +122,10 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     }
     const sameCodec = m.format !== undefined && audioCodecNameOf(m.format.name, m.format.clockRate) === codec;
     m.format = format;
+    m.plain?.setCodec(codec);
     if ((sameCodec && m.input) || !m.admitted) return;
     if (m.input) this.mixer.removeParticipant(id);
+    m.plain ??= this.fanout.addPlainAudio(id, codec);
     const pt = format.payloadType;
     const endpoint = m.endpoint;
     m.input = this.mixer.addParticipant(id, {
@@ -118,7 +135,21 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
       send: (payload, step) => {
         endpoint.sendRtp(m.format?.payloadType ?? pt, payload, step);
       },
-      jitter: { prefillMs: Math.min(this.opts.jitterBufferMs, 100), maxDelayMs: Math.max(this.opts.jitterBufferMs * 2, 80) },
+      jitter: this.jitterOptions(),
+    });
+  }
+
+  /**
+   * Adds a browser: its first audio track (Opus) is a contribute-only talker of the mix (SIP
+   * participants hear it; browsers hear each other through the fan-out), and it views every
+   * other participant's streams. The endpoint belongs to the caller, who closes it.
+   */
+  addWebRtcParticipant(id: ParticipantId, endpoint: WebRtcEndpoint): void {
+    if (this.closed || this.hasParticipant(id)) return;
+    const input = this.mixer.addParticipant(id, { recvCodec: 'opus', jitter: this.jitterOptions() });
+    this.browsers.set(id, { id, endpoint, input });
+    this.fanout.addBrowser(id, endpoint, (seq, payload) => {
+      input.pushRtp(seq, payload);
     });
   }
 
@@ -136,20 +167,23 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
 
   removeParticipant(id: ParticipantId): void {
     const m = this.members.get(id);
-    if (!m) return;
+    const b = this.browsers.get(id);
+    if (!m && !b) return;
     this.members.delete(id);
-    m.endpoint.onRtp = null;
+    this.browsers.delete(id);
+    if (m) m.endpoint.onRtp = null;
+    this.fanout.removeParticipant(id);
     this.mixer.removeParticipant(id);
   }
 
   /** A digit signalled out of band (SIP INFO) joins the same event stream as RFC 4733 digits. */
   injectDtmf(id: ParticipantId, digit: string): void {
-    if (this.members.has(id)) this.emit('dtmf', id, digit);
+    if (this.hasParticipant(id)) this.emit('dtmf', id, digit);
   }
 
   participantStats(id: ParticipantId): RouterParticipantStats | undefined {
     const m = this.members.get(id);
-    if (!m) return undefined;
+    if (!m) return this.browserStats(id);
     const ep = m.endpoint.stats();
     const mix = this.mixer.participantStats(id);
     const dropped = Object.values(ep.dropped).reduce((a, b) => a + b, 0);
@@ -168,16 +202,39 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     if (this.closed) return;
     this.closed = true;
     this.unregisterTick();
-    for (const id of [...this.members.keys()]) this.removeParticipant(id);
+    for (const id of [...this.members.keys(), ...this.browsers.keys()]) this.removeParticipant(id);
+    this.fanout.close();
     this.mixer.close();
     this.removeAllListeners();
+  }
+
+  private browserStats(id: ParticipantId): RouterParticipantStats | undefined {
+    const b = this.browsers.get(id);
+    if (!b) return undefined;
+    const ep = b.endpoint.stats();
+    const mix = this.mixer.participantStats(id);
+    return {
+      packetsIn: ep.packetsIn,
+      packetsOut: ep.packetsOut,
+      packetsDropped: ep.packetsDropped + (mix ? mix.late + mix.dropped + mix.malformed : 0),
+      audioCodec: 'opus',
+      talker: mix?.talker ?? false,
+      levelDbov: mix?.levelDbov ?? -127,
+    };
+  }
+
+  private jitterOptions(): { prefillMs: number; maxDelayMs: number } {
+    return { prefillMs: Math.min(this.opts.jitterBufferMs, 100), maxDelayMs: Math.max(this.opts.jitterBufferMs * 2, 80) };
   }
 
   private onRtp(m: RtpMember, pkt: RtpView): void {
     const f = m.format;
     if (f && pkt.payloadType === f.payloadType) {
       // Not admitted yet (PIN entry): the caller's audio stays out of the conference.
-      m.input?.pushRtp(pkt.sequence, pkt.payload);
+      if (m.input) {
+        m.input.pushRtp(pkt.sequence, pkt.payload);
+        m.plain?.forward(pkt);
+      }
     } else if (f && pkt.payloadType === f.telephoneEventPayloadType) {
       const digit = m.dtmf.push(pkt.timestamp, pkt.payload);
       if (digit) this.emit('dtmf', m.id, digit);

@@ -35,6 +35,14 @@ export interface MediaServiceStats {
 }
 
 export type MediaServiceEvents = {
+  /**
+   * The server needs to (re)negotiate with a browser (a participant's streams came or went):
+   * send this offer to the browser; its answer goes to webrtcAnswer(). Never two in flight for
+   * one participant: the next one is emitted after the answer arrives.
+   */
+  webrtcOffer: [participant: ParticipantId, sdp: string];
+  /** A browser's ICE/DTLS connection failed or closed: its call should end. */
+  webrtcFailed: [participant: ParticipantId, reason: string];
   dtmf: [participant: ParticipantId, digit: string];
   activeSpeaker: [conference: ConferenceId, participant: ParticipantId | undefined];
   /** Media of these participants is gone (a worker died): their calls should end. */
@@ -49,6 +57,17 @@ export interface MediaService {
    */
   createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean): Promise<LocalRtpAddress>;
   updateRtpParticipant(participant: ParticipantId, update: RtpParticipantUpdate): void;
+  /**
+   * Adds a browser to a conference's media: a werift peer connection in the conference's media
+   * thread. Its audio enters the SIP mix, its audio and video are forwarded to every other browser
+   * (SFU), and every other participant's audio (SIP audio untouched) and video reach it.
+   * `videoCodec` is the conference's video codec (from the VMR).
+   */
+  createWebRtcParticipant(conference: MediaConferenceRef, participant: ParticipantId, videoCodec: 'H264' | 'VP8'): Promise<void>;
+  /** The browser's offer (its first one, or a later one it starts); resolves with our answer. */
+  webrtcOffer(participant: ParticipantId, sdp: string): Promise<string>;
+  /** The browser's answer to our last webrtcOffer event. */
+  webrtcAnswer(participant: ParticipantId, sdp: string): Promise<void>;
   admit(participant: ParticipantId): void;
   /** A digit signalled out of band (SIP INFO) joins the RFC 4733 digit events. */
   injectDtmf(participant: ParticipantId, digit: string): void;

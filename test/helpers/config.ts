@@ -10,6 +10,11 @@ import { freePortRange, freePorts } from './ports';
 export interface VmrSpec {
   name: string;
   aliases: string[];
+  /** The conference video codec (the node's default is H264). */
+  videoCodec?: 'H264' | 'VP8';
+  maxParticipants?: number;
+  hostPin?: string;
+  guestPin?: string;
 }
 
 export interface NodeConfigOptions {
@@ -45,9 +50,15 @@ export async function writeNodeConfig(opts: NodeConfigOptions): Promise<NodeConf
   const [sipPort, httpPort, controlPort] = (await freePorts(3)) as [number, number, number];
   const rtp = await freePortRange(200);
   const vmrs = opts.vmrs ?? DEFAULT_VMRS;
-  const vmrLines = vmrs.map(
-    (v) => `  - { name: ${v.name}, aliases: [${v.aliases.map((a) => JSON.stringify(a)).join(', ')}] }`,
-  );
+  const vmrLines = vmrs.map((v) => {
+    const extra = [
+      v.videoCodec !== undefined ? `video_codec: ${v.videoCodec}` : '',
+      v.maxParticipants !== undefined ? `max_participants: ${v.maxParticipants}` : '',
+      v.hostPin !== undefined ? `host_pin: ${JSON.stringify(v.hostPin)}` : '',
+      v.guestPin !== undefined ? `guest_pin: ${JSON.stringify(v.guestPin)}` : '',
+    ].filter(Boolean);
+    return `  - { name: ${v.name}, aliases: [${v.aliases.map((a) => JSON.stringify(a)).join(', ')}]${extra.map((e) => `, ${e}`).join('')} }`;
+  });
   const yaml = [
     'cluster: { name: test, secret: "test-secret-0123456789", store: memory }',
     'locations: [ { name: local } ]',

@@ -14,10 +14,18 @@ export interface MediaWorkerData {
   jitterBufferMs: number;
   opusComplexity: number;
   snapshotMs: number;
+  icePortRange?: [number, number];
+  webrtcAnswerTimeoutMs?: number;
 }
+
+/** What a reply carries: an RTP address (create), our SDP answer (webrtcOffer), or nothing. */
+export type ReplyValue = LocalRtpAddress | string | undefined;
 
 export type ToWorker =
   | { op: 'create'; req: number; conference: MediaConferenceRef; participant: ParticipantId; admitted: boolean }
+  | { op: 'createWebRtc'; req: number; conference: MediaConferenceRef; participant: ParticipantId; videoCodec: 'H264' | 'VP8' }
+  | { op: 'webrtcOffer'; req: number; participant: ParticipantId; sdp: string }
+  | { op: 'webrtcAnswer'; req: number; participant: ParticipantId; sdp: string }
   | { op: 'update'; participant: ParticipantId; update: RtpParticipantUpdate }
   | { op: 'admit'; participant: ParticipantId }
   | { op: 'dtmf'; participant: ParticipantId; digit: string }
@@ -27,9 +35,11 @@ export type ToWorker =
 export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type FromWorker =
-  | { op: 'reply'; req: number; ok: true; value?: LocalRtpAddress }
+  | { op: 'reply'; req: number; ok: true; value?: LocalRtpAddress | string }
   | { op: 'reply'; req: number; ok: false; code: string; message: string }
   | { op: 'dtmf'; participant: ParticipantId; digit: string }
+  | { op: 'webrtcOffer'; participant: ParticipantId; sdp: string }
+  | { op: 'webrtcFailed'; participant: ParticipantId; reason: string }
   | { op: 'activeSpeaker'; conference: ConferenceId; participant: ParticipantId | undefined }
   | {
       op: 'snapshot';

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConfnodeError, systemClock, type ConferenceId, type Logger, type ParticipantId } from '../../common';
 import { LocalMediaService } from '../local-service';
+import type { LocalRtpAddress } from '../service';
 import type { FromWorker, MediaWorkerData, ToWorker, WorkerLogLevel } from './protocol';
 
 function workerLogger(post: (m: FromWorker) => void, bindings: Record<string, unknown>): Logger {
@@ -36,9 +37,13 @@ function run(): void {
     mixTalkers: data.mixTalkers,
     jitterBufferMs: data.jitterBufferMs,
     opusComplexity: data.opusComplexity,
+    icePortRange: data.icePortRange,
+    webrtcAnswerTimeoutMs: data.webrtcAnswerTimeoutMs,
   });
   const speakers = new Map<ConferenceId, ParticipantId | undefined>();
   media.events.on('dtmf', (participant, digit) => post({ op: 'dtmf', participant, digit }));
+  media.events.on('webrtcOffer', (participant, sdp) => post({ op: 'webrtcOffer', participant, sdp }));
+  media.events.on('webrtcFailed', (participant, reason) => post({ op: 'webrtcFailed', participant, reason }));
   media.events.on('activeSpeaker', (conference, participant) => {
     speakers.set(conference, participant);
     post({ op: 'activeSpeaker', conference, participant });
@@ -51,6 +56,19 @@ function run(): void {
     const code = err instanceof ConfnodeError ? err.code : 'internal';
     post({ op: 'reply', req, ok: false, code, message: err instanceof Error ? err.message : String(err) });
   };
+  const answer = (req: number, work: () => Promise<LocalRtpAddress | string | void>): void => {
+    let running: Promise<LocalRtpAddress | string | void>;
+    try {
+      running = work();
+    } catch (err) {
+      fail(req, err);
+      return;
+    }
+    running.then(
+      (value) => post(value === undefined ? { op: 'reply', req, ok: true } : { op: 'reply', req, ok: true, value }),
+      (err: unknown) => fail(req, err),
+    );
+  };
 
   port.on('message', (msg: ToWorker) => {
     try {
@@ -60,6 +78,15 @@ function run(): void {
             (value) => post({ op: 'reply', req: msg.req, ok: true, value }),
             (err: unknown) => fail(msg.req, err),
           );
+          break;
+        case 'createWebRtc':
+          answer(msg.req, () => media.createWebRtcParticipant(msg.conference, msg.participant, msg.videoCodec));
+          break;
+        case 'webrtcOffer':
+          answer(msg.req, () => media.webrtcOffer(msg.participant, msg.sdp));
+          break;
+        case 'webrtcAnswer':
+          answer(msg.req, () => media.webrtcAnswer(msg.participant, msg.sdp));
           break;
         case 'update':
           media.updateRtpParticipant(msg.participant, msg.update);

@@ -17,7 +17,7 @@ import type {
   MediaServiceStats,
   RtpParticipantUpdate,
 } from '../service';
-import type { FromWorker, MediaWorkerData, ToWorker } from './protocol';
+import type { FromWorker, MediaWorkerData, ReplyValue, ToWorker } from './protocol';
 
 export interface WorkerMediaOptions {
   workers: number;
@@ -31,10 +31,13 @@ export interface WorkerMediaOptions {
   snapshotMs?: number;
   /** Timeout of a request to a worker (default 5000 ms). */
   requestTimeoutMs?: number;
+  /** UDP ports for browsers' ICE sockets, split over the workers (default: ephemeral ports). */
+  icePortRange?: [number, number];
+  webrtcAnswerTimeoutMs?: number;
 }
 
 interface Pending {
-  resolve(value: LocalRtpAddress | undefined): void;
+  resolve(value: ReplyValue): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -79,7 +82,11 @@ export class WorkerMediaService implements MediaService {
       opts.logger.error({ event: String(event), err: String(err) }, 'media event listener failed'),
     );
     const ranges = splitPortRange(opts.rtpPorts, opts.workers);
+    const iceRanges = opts.icePortRange
+      ? splitPortRange({ min: opts.icePortRange[0], max: opts.icePortRange[1] }, opts.workers)
+      : undefined;
     ranges.forEach((rtpPorts, index) => {
+      const ice = iceRanges?.[index];
       const data: MediaWorkerData = {
         index,
         address: opts.address,
@@ -88,27 +95,43 @@ export class WorkerMediaService implements MediaService {
         jitterBufferMs: opts.jitterBufferMs,
         opusComplexity: opts.opusComplexity,
         snapshotMs: opts.snapshotMs ?? 500,
+        icePortRange: ice ? [ice.min, ice.max] : undefined,
+        webrtcAnswerTimeoutMs: opts.webrtcAnswerTimeoutMs,
       };
       this.slots.push(this.spawn(index, data));
     });
   }
 
   async createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean): Promise<LocalRtpAddress> {
-    if (this.closed) throw new ConfnodeError('closed', 'media service is closed');
-    const slot = this.byConference.get(conference.id) ?? this.leastLoaded();
-    this.byConference.set(conference.id, slot);
-    slot.conferences.set(conference.id, (slot.conferences.get(conference.id) ?? 0) + 1);
-    slot.participants.add(participant);
-    this.byParticipant.set(participant, slot);
-    this.conferenceOf.set(participant, conference.id);
+    const slot = this.assign(conference, participant);
     try {
       const value = await this.request(slot, (req) => ({ op: 'create', req, conference, participant, admitted }));
-      if (!value) throw new ConfnodeError('internal', 'media worker returned no address');
+      if (typeof value !== 'object') throw new ConfnodeError('internal', 'media worker returned no address');
       return value;
     } catch (err) {
       this.forget(participant);
       throw err;
     }
+  }
+
+  async createWebRtcParticipant(conference: MediaConferenceRef, participant: ParticipantId, videoCodec: 'H264' | 'VP8'): Promise<void> {
+    const slot = this.assign(conference, participant);
+    try {
+      await this.request(slot, (req) => ({ op: 'createWebRtc', req, conference, participant, videoCodec }));
+    } catch (err) {
+      this.forget(participant);
+      throw err;
+    }
+  }
+
+  async webrtcOffer(participant: ParticipantId, sdp: string): Promise<string> {
+    const value = await this.request(this.slotOf(participant), (req) => ({ op: 'webrtcOffer', req, participant, sdp }));
+    if (typeof value !== 'string') throw new ConfnodeError('internal', 'media worker returned no answer');
+    return value;
+  }
+
+  async webrtcAnswer(participant: ParticipantId, sdp: string): Promise<void> {
+    await this.request(this.slotOf(participant), (req) => ({ op: 'webrtcAnswer', req, participant, sdp }));
   }
 
   updateRtpParticipant(participant: ParticipantId, update: RtpParticipantUpdate): void {
@@ -204,6 +227,12 @@ export class WorkerMediaService implements MediaService {
       case 'dtmf':
         this.events.emit('dtmf', m.participant, m.digit);
         return;
+      case 'webrtcOffer':
+        if (this.byParticipant.get(m.participant) === slot) this.events.emit('webrtcOffer', m.participant, m.sdp);
+        return;
+      case 'webrtcFailed':
+        if (this.byParticipant.get(m.participant) === slot) this.events.emit('webrtcFailed', m.participant, m.reason);
+        return;
       case 'activeSpeaker':
         this.speakers.set(m.conference, m.participant);
         this.events.emit('activeSpeaker', m.conference, m.participant);
@@ -218,7 +247,7 @@ export class WorkerMediaService implements MediaService {
     }
   }
 
-  private request(slot: Slot, build: (req: number) => ToWorker): Promise<LocalRtpAddress | undefined> {
+  private request(slot: Slot, build: (req: number) => ToWorker): Promise<ReplyValue> {
     const req = this.nextReq++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -228,6 +257,25 @@ export class WorkerMediaService implements MediaService {
       this.pending.set(req, { resolve, reject, timer });
       slot.worker.postMessage(build(req));
     });
+  }
+
+  /** Places a new participant in its conference's worker (or the least loaded one). */
+  private assign(conference: MediaConferenceRef, participant: ParticipantId): Slot {
+    if (this.closed) throw new ConfnodeError('closed', 'media service is closed');
+    if (this.byParticipant.has(participant)) throw new ConfnodeError('bad-request', `participant ${participant} already has media`);
+    const slot = this.byConference.get(conference.id) ?? this.leastLoaded();
+    this.byConference.set(conference.id, slot);
+    slot.conferences.set(conference.id, (slot.conferences.get(conference.id) ?? 0) + 1);
+    slot.participants.add(participant);
+    this.byParticipant.set(participant, slot);
+    this.conferenceOf.set(participant, conference.id);
+    return slot;
+  }
+
+  private slotOf(participant: ParticipantId): Slot {
+    const slot = this.byParticipant.get(participant);
+    if (!slot) throw new ConfnodeError('not-found', `participant ${participant} has no media`);
+    return slot;
   }
 
   private post(participant: ParticipantId, msg: ToWorker): void {

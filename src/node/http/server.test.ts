@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfnodeError, type Logger } from '../../common';
@@ -268,11 +269,12 @@ describe('startHttpServer() lifecycle', () => {
     }
   });
 
-  it('serves the repository web/ pages: / shows the SIP URI from the status API, /admin polls the API', async () => {
+  it('serves the repository web/ pages: / is the join page (app.js), /admin polls the API', async () => {
     const web = join(__dirname, '../../../web');
     const s = await startHttpServer({ host: '127.0.0.1', port: 0, logger: quiet, api, metrics: new NodeMetrics({ defaultMetrics: false }), staticDir: web });
     try {
-      expect(await (await fetch(`http://127.0.0.1:${s.port}/`)).text()).toContain("fetch('/api/v1/status')");
+      expect(await (await fetch(`http://127.0.0.1:${s.port}/`)).text()).toContain('<script src="app.js"');
+      expect(await (await fetch(`http://127.0.0.1:${s.port}/app.js`)).text()).toContain('/ws');
       expect(await (await fetch(`http://127.0.0.1:${s.port}/admin`)).text()).toContain("get('/api/v1/participants')");
     } finally {
       await s.close();
@@ -288,4 +290,52 @@ describe('startHttpServer() lifecycle', () => {
     await Promise.all([a.close(), a.close()]);
     await expect(fetch(`http://127.0.0.1:${a.port}/healthz`)).rejects.toThrow();
   });
+
+  it('an upgrade the hook takes is its own; any other upgrade gets 404', async () => {
+    const seen: string[] = [];
+    const s = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      logger: quiet,
+      api,
+      metrics: new NodeMetrics({ defaultMetrics: false }),
+      upgrade: (req, socket) => {
+        if (req.url !== '/ws') return false;
+        seen.push(req.url);
+        socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n');
+        return true;
+      },
+    });
+    try {
+      expect(await rawUpgrade(s.port, '/ws')).toMatch(/^HTTP\/1.1 101/);
+      expect(await rawUpgrade(s.port, '/elsewhere')).toMatch(/^HTTP\/1.1 404/);
+      expect(seen).toEqual(['/ws']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('without an upgrade hook every upgrade gets 404', async () => {
+    const s = await startHttpServer({ host: '127.0.0.1', port: 0, logger: quiet, api, metrics: new NodeMetrics({ defaultMetrics: false }) });
+    try {
+      expect(await rawUpgrade(s.port, '/ws')).toMatch(/^HTTP\/1.1 404/);
+    } finally {
+      await s.close();
+    }
+  });
 });
+
+/** Sends an Upgrade request on a raw socket; resolves with what came back before the close. */
+function rawUpgrade(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1', () => {
+      sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n`);
+    });
+    let text = '';
+    sock.setEncoding('utf8');
+    sock.setTimeout(3000, () => sock.destroy(new Error('no reply to the upgrade')));
+    sock.on('data', (d: string) => (text += d));
+    sock.on('close', () => resolve(text));
+    sock.on('error', reject);
+  });
+}

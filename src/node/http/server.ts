@@ -4,6 +4,7 @@
  * A bad request or a failing handler gets a JSON error and never takes the process down.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ConfnodeError, type ErrorCode, type Logger } from '../../common';
 import type { NodeMetrics } from './metrics';
 import { allowedMethods, apiRoutes, matchRoute, type HttpMethod, type HttpReply, type Route } from './routes';
@@ -21,6 +22,11 @@ export interface HttpServerOptions {
   staticDir?: string;
   /** Request bodies above this are refused with 413; default 64 KiB. */
   maxBodyBytes?: number;
+  /**
+   * HTTP upgrades (WebSocket): returns true when it took the socket; anything it does not take
+   * gets 404. Upgraded sockets are the taker's to close (close() here does not see them).
+   */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 }
 
 export interface RunningHttpServer {
@@ -62,10 +68,24 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, opts));
   const port = await listen(server, opts.host, opts.port);
   server.on('error', (err) => opts.logger.error({ err }, 'http server error'));
   let closing: Promise<void> | undefined;
   return { port, close: () => (closing ??= closeServer(server)) };
+}
+
+function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, opts: HttpServerOptions): void {
+  socket.on('error', () => undefined);
+  let taken = false;
+  try {
+    taken = opts.upgrade?.(req, socket, head) ?? false;
+  } catch (err) {
+    opts.logger.error({ err, url: (req.url ?? '').slice(0, 200) }, 'upgrade handler failed');
+    socket.destroy();
+    return;
+  }
+  if (!taken) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {

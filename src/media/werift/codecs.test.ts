@@ -1,0 +1,72 @@
+import { dropMdnsCandidates, peerConfig, bundleHeaderExtensionIds } from './codecs';
+
+describe('dropMdnsCandidates (PEERS.md: werift would resolve mDNS itself)', () => {
+  it('drops .local candidates and keeps IP candidates and every other line, CRLF preserved', () => {
+    const sdp = [
+      'v=0',
+      'a=candidate:1 1 udp 2113937151 0b6f2a4e-1d2c-4c5e-9a7b-123456789abc.local 54321 typ host generation 0',
+      'a=candidate:2 1 udp 2113937151 127.0.0.1 40000 typ host generation 0',
+      'a=candidate:3',
+      'a=mid:0',
+      '',
+    ].join('\r\n');
+    expect(dropMdnsCandidates(sdp)).toBe(['v=0', 'a=candidate:2 1 udp 2113937151 127.0.0.1 40000 typ host generation 0', 'a=mid:0', ''].join('\r\n'));
+  });
+});
+
+describe('peerConfig (DESIGN 4 werift facts)', () => {
+  it('uses no STUN server, max-bundle, and exactly the given address for host candidates', () => {
+    const c = peerConfig({ address: '127.0.0.1', videoCodec: 'H264' });
+    expect(c.iceServers).toEqual([]);
+    expect(c.bundlePolicy).toBe('max-bundle');
+    expect(c.iceUseIpv4).toBe(false);
+    expect(c.iceUseIpv6).toBe(false);
+    expect(c.iceAdditionalHostAddresses).toEqual(['127.0.0.1']);
+    expect(c.iceInterfaceAddresses).toEqual({ udp4: '127.0.0.1' });
+  });
+
+  it('offers Opus, PCMU, PCMA and G.722 for audio, and H.264 packetization-mode=1 42e01f with nack/pli/fir/remb and no transport-cc', () => {
+    const c = peerConfig({ address: '127.0.0.1', videoCodec: 'H264' });
+    expect(c.codecs?.audio?.map((x) => `${x.mimeType}/${x.clockRate}/${x.payloadType}`)).toEqual([
+      'audio/opus/48000/111',
+      'audio/PCMU/8000/0',
+      'audio/PCMA/8000/8',
+      'audio/G722/8000/9',
+    ]);
+    const h264 = c.codecs?.video?.[0];
+    expect(h264?.mimeType).toBe('video/H264');
+    expect(h264?.parameters).toContain('packetization-mode=1');
+    expect(h264?.parameters).toContain('profile-level-id=42e01f');
+    expect(h264?.rtcpFeedback.map((f) => `${f.type}${f.parameter ? ` ${f.parameter}` : ''}`)).toEqual(['nack', 'nack pli', 'ccm fir', 'goog-remb']);
+    const extensions = [...(c.headerExtensions?.audio ?? []), ...(c.headerExtensions?.video ?? [])].map((e) => e.uri);
+    expect(extensions.some((u) => u.includes('transport-wide-cc'))).toBe(false);
+  });
+
+  it('falls back to gathering on every interface for a wildcard address', () => {
+    const c = peerConfig({ address: '0.0.0.0', videoCodec: 'VP8' });
+    expect(c.iceUseIpv4).toBe(true);
+    expect(c.iceAdditionalHostAddresses).toBeUndefined();
+    expect(c.codecs?.video?.[0]?.mimeType).toBe('video/VP8');
+  });
+});
+
+describe('bundleHeaderExtensionIds()', () => {
+  const MID = 'urn:ietf:params:rtp-hdrext:sdes:mid';
+  const AST = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time';
+  it("keeps the ids the browser's offer chose for URIs already in the bundle", () => {
+    expect(bundleHeaderExtensionIds([{ uri: MID }, { uri: AST }], [{ id: 4, uri: MID }, { id: 2, uri: AST }])).toEqual([
+      { id: 4, uri: MID },
+      { id: 2, uri: AST },
+    ]);
+  });
+  it('gives a URI new to the bundle the smallest free id (audio-only browser, first video m-line)', () => {
+    expect(bundleHeaderExtensionIds([{ uri: MID }, { uri: AST }], [{ id: 1, uri: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level' }, { id: 4, uri: MID }])).toEqual([
+      { id: 4, uri: MID },
+      { id: 2, uri: AST },
+    ]);
+  });
+  it('leaves an extension out rather than reuse an id when all 14 are taken', () => {
+    const full = Array.from({ length: 14 }, (_, i) => ({ id: i + 1, uri: `urn:x:${i}` }));
+    expect(bundleHeaderExtensionIds([{ uri: AST }], full)).toEqual([]);
+  });
+});

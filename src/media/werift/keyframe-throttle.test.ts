@@ -1,0 +1,61 @@
+import { FakeClock } from '../../common';
+import { KeyframeThrottle } from './keyframe-throttle';
+
+function setup(intervalMs = 500): { clock: FakeClock; sends: number[]; throttle: KeyframeThrottle } {
+  const clock = new FakeClock();
+  const sends: number[] = [];
+  const throttle = new KeyframeThrottle(() => sends.push(clock.now()), clock, intervalMs);
+  return { clock, sends, throttle };
+}
+
+describe('KeyframeThrottle (DESIGN 4: every new receiver triggers a throttled PLI upstream)', () => {
+  it('sends the first request at once', () => {
+    const { sends, throttle } = setup();
+    throttle.request();
+    expect(sends).toEqual([0]);
+  });
+
+  it('sends at most one request per interval, however many viewers ask', () => {
+    const { clock, sends, throttle } = setup();
+    throttle.request();
+    for (let i = 0; i < 10; i++) {
+      clock.advance(40);
+      throttle.request();
+    }
+    clock.advance(2000);
+    expect(sends).toEqual([0, 500]);
+    expect(throttle.stats()).toEqual({ sent: 2, coalesced: 10 });
+  });
+
+  it('defers a request made inside the interval to the end of the interval instead of dropping it', () => {
+    const { clock, sends, throttle } = setup();
+    throttle.request();
+    clock.advance(100);
+    throttle.request();
+    expect(sends).toEqual([0]);
+    clock.advance(399);
+    expect(sends).toEqual([0]);
+    clock.advance(1);
+    expect(sends).toEqual([0, 500]);
+  });
+
+  it('sends again at once after a quiet interval', () => {
+    const { clock, sends, throttle } = setup();
+    throttle.request();
+    clock.advance(700);
+    throttle.request();
+    expect(sends).toEqual([0, 700]);
+  });
+
+  it('close() cancels a deferred request and ignores later ones', () => {
+    const { clock, sends, throttle } = setup();
+    throttle.request();
+    clock.advance(10);
+    throttle.request();
+    throttle.close();
+    clock.advance(1000);
+    throttle.request();
+    expect(sends).toEqual([0]);
+    expect(clock.pending()).toBe(0);
+  });
+});

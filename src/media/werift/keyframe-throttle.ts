@@ -1,0 +1,65 @@
+/**
+ * Keyframe request throttle for one video source: every new viewer and every viewer's PLI/FIR
+ * asks for a keyframe, but the publisher gets at most one request per interval; a request inside
+ * the interval is not lost, it is sent once when the interval ends (the viewer that asked may not
+ * have been ready for the keyframe the earlier request produced). Never calls `send` re-entrantly.
+ */
+import type { Clock, TimerHandle } from '../../common';
+
+export const DEFAULT_KEYFRAME_INTERVAL_MS = 500;
+
+export interface KeyframeThrottleStats {
+  /** Requests passed on to the publisher. */
+  sent: number;
+  /** Requests folded into an earlier or a deferred one. */
+  coalesced: number;
+}
+
+export class KeyframeThrottle {
+  private lastSentAt = Number.NEGATIVE_INFINITY;
+  private deferred: TimerHandle | undefined;
+  private sent = 0;
+  private coalesced = 0;
+  private closed = false;
+
+  constructor(
+    private readonly send: () => void,
+    private readonly clock: Clock,
+    private readonly intervalMs = DEFAULT_KEYFRAME_INTERVAL_MS,
+  ) {}
+
+  request(): void {
+    if (this.closed) return;
+    if (this.deferred) {
+      this.coalesced++;
+      return;
+    }
+    const wait = this.lastSentAt + this.intervalMs - this.clock.now();
+    if (wait <= 0) {
+      this.fire();
+      return;
+    }
+    this.coalesced++;
+    this.deferred = this.clock.setTimeout(() => {
+      this.deferred = undefined;
+      this.fire();
+    }, wait);
+  }
+
+  stats(): KeyframeThrottleStats {
+    return { sent: this.sent, coalesced: this.coalesced };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.deferred?.cancel();
+    this.deferred = undefined;
+  }
+
+  private fire(): void {
+    if (this.closed) return;
+    this.lastSentAt = this.clock.now();
+    this.sent++;
+    this.send();
+  }
+}

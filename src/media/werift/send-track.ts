@@ -1,0 +1,82 @@
+/**
+ * SendTrack: one sendonly m-line on one browser's peer connection, carrying one other
+ * participant's audio or video. Stamps each packet with the negotiated codec that matches its
+ * source (so PCMU from a SIP phone leaves as PCMU on an m-line that also negotiated Opus). Never
+ * awaits a send, never holds a packet it did not get to own.
+ */
+import type { RTCRtpCodecParameters, RTCRtpTransceiver, RtpPacket } from 'werift';
+
+export type MediaKind = 'audio' | 'video';
+
+/** Counters shared by every SendTrack of one endpoint (plain numbers: the packet path). */
+export interface SendCounters {
+  packetsOut: number;
+  /** Packets with no m-line yet, no matching negotiated codec, or after close. */
+  dropped: number;
+  sendErrors: number;
+}
+
+export class SendTrack {
+  /** Set when the endpoint puts the m-line into an offer; undefined until then. */
+  transceiver: RTCRtpTransceiver | undefined;
+  /** The viewer asked for a keyframe (PLI/FIR) or has just started receiving this video. */
+  onKeyframeRequest: (() => void) | null = null;
+  private cachedMime = '';
+  private cachedCodec: RTCRtpCodecParameters | undefined;
+  private closedFlag = false;
+  private readonly onSendError = (): void => {
+    this.counters.sendErrors++;
+  };
+
+  constructor(
+    readonly kind: MediaKind,
+    /** The msid stream id: the participant whose media this is. */
+    readonly streamId: string,
+    private readonly counters: SendCounters,
+    private readonly release: (track: SendTrack) => void,
+  ) {}
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /**
+   * Sends a packet this track now owns (a per-viewer clone without header extensions).
+   * `mime` is the source codec, lower case (`audio/pcmu`, `video/h264`).
+   */
+  send(pkt: RtpPacket, mime: string): boolean {
+    const sender = this.transceiver?.sender;
+    if (!sender || this.closedFlag) {
+      this.counters.dropped++;
+      return false;
+    }
+    if (mime !== this.cachedMime || this.cachedCodec === undefined) {
+      this.cachedMime = mime;
+      this.cachedCodec = this.transceiver?.codecs.find((c) => c.mimeType.toLowerCase() === mime);
+    }
+    const codec = this.cachedCodec;
+    if (!codec) {
+      this.counters.dropped++;
+      return false;
+    }
+    // werift stamps sender.codec.payloadType on every packet: point it at the source's codec.
+    sender.codec = codec;
+    this.counters.packetsOut++;
+    sender.sendRtp(pkt).catch(this.onSendError);
+    return true;
+  }
+
+  /** A new answer may renumber codecs: look them up again. */
+  renegotiated(): void {
+    this.cachedMime = '';
+    this.cachedCodec = undefined;
+  }
+
+  /** Idempotent: the endpoint stops the m-line in its next offer. */
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.onKeyframeRequest = null;
+    this.release(this);
+  }
+}

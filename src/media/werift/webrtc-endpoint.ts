@@ -1,0 +1,339 @@
+/**
+ * WebRtcEndpoint: one browser's werift RTCPeerConnection. The browser offers first (its own
+ * tracks); afterwards we add a sendonly m-line per other participant's stream and renegotiate by
+ * offering, one offer in flight at a time, changes made meanwhile coalesced into the next one.
+ * We are the impolite peer: a browser offer while ours awaits its answer is refused. Never
+ * forwards media itself (the fan-out does) and never awaits anything per packet.
+ */
+import {
+  MediaStream,
+  PictureLossIndication,
+  RTCPeerConnection,
+  RTCRtpHeaderExtensionParameters,
+  RtcpPayloadSpecificFeedback,
+  type MediaStreamTrack,
+  type RTCRtpTransceiver,
+  type RtcpPacket,
+  type RtpPacket,
+} from 'werift';
+import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, type ParticipantId, type TimerHandle } from '../../common';
+import { bundleHeaderExtensionIds, dropMdnsCandidates, peerConfig, type VideoCodecName } from './codecs';
+import { SendTrack, type MediaKind, type SendCounters } from './send-track';
+
+export interface WebRtcEndpointOptions {
+  participant: ParticipantId;
+  videoCodec: VideoCodecName;
+  /** Address of the one host candidate we offer (127.0.0.1 on loopback). */
+  address: string;
+  clock: Clock;
+  logger: Logger;
+  icePortRange?: [number, number];
+  /** How long the browser has to answer our offer before the endpoint fails (default 15 s). */
+  answerTimeoutMs?: number;
+  /** How long ICE/DTLS may take to connect after our first answer, or stay disconnected (default 20 s). */
+  connectTimeoutMs?: number;
+}
+
+/** A stream the browser sends us. The fan-out sets `onRtp`. */
+export interface PublishedTrack {
+  readonly kind: MediaKind;
+  /** Negotiated codec of the stream, lower case (`audio/opus`, `video/vp8`). */
+  readonly mime: string;
+  onRtp: ((pkt: RtpPacket) => void) | null;
+  requestKeyframe(): void;
+}
+
+export type WebRtcEndpointEvents = {
+  /** Our (re)offer for the browser; its answer goes to acceptAnswer(). */
+  offer: [sdp: string];
+  /** ICE/DTLS failed, the browser did not answer in time, or negotiation broke. */
+  failed: [reason: string];
+  /** The browser started sending a stream. */
+  track: [track: PublishedTrack];
+};
+
+export interface WebRtcEndpointStats {
+  packetsIn: number;
+  packetsOut: number;
+  packetsDropped: number;
+  sendErrors: number;
+}
+
+
+/** RFC 5104 4.3.1: FIR is payload-specific feedback FMT 4. */
+const FIR_FMT = 4;
+
+export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
+  readonly participant: ParticipantId;
+  private readonly pc: RTCPeerConnection;
+  private readonly log: Logger;
+  private readonly counters: SendCounters = { packetsOut: 0, dropped: 0, sendErrors: 0 };
+  private packetsIn = 0;
+  private emptyIn = 0;
+  private readonly sendTracks = new Set<SendTrack>();
+  /** Our send SSRC -> its track, to map a viewer's PLI/FIR to the source it wants a keyframe of. */
+  private readonly bySendSsrc = new Map<number, SendTrack>();
+  /** Tracks waiting for an m-line, and m-lines waiting to be stopped, in the next offer. */
+  private readonly toAdd: SendTrack[] = [];
+  private readonly toStop: RTCRtpTransceiver[] = [];
+  /** Video tracks whose m-line is in the offer in flight: they want a keyframe once answered. */
+  private awaitingKeyframe: SendTrack[] = [];
+  private answeredFirstOffer = false;
+  private applyingOffer = false;
+  private offerInFlight = false;
+  private failed = false;
+  private negotiationScheduled = false;
+  private readonly keyframesOnConnect = new Set<() => void>();
+  private answerTimer: TimerHandle | undefined;
+  /** Runs while we wait for the connection (after the first answer, or after a disconnect). */
+  private connectTimer: TimerHandle | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly opts: WebRtcEndpointOptions) {
+    super((err, event) => opts.logger.error({ event: String(event), err: errorMessage(err) }, 'webrtc endpoint listener failed'));
+    this.participant = opts.participant;
+    this.log = opts.logger;
+    this.pc = new RTCPeerConnection(
+      peerConfig({ address: opts.address, videoCodec: opts.videoCodec, icePortRange: opts.icePortRange }),
+    );
+    this.pc.onTrack.subscribe((track) => this.onRemoteTrack(track));
+    this.pc.onRemoteTransceiverAdded.subscribe((t) => this.watchFeedback(t));
+    this.pc.connectionStateChange.subscribe((state) => {
+      if (state === 'failed') this.fail('ICE/DTLS connection failed');
+      if (state === 'disconnected') this.expectConnection('ICE connection lost');
+      if (state !== 'connected') return;
+      this.connectTimer?.cancel();
+      this.connectTimer = undefined;
+      const pending = [...this.keyframesOnConnect];
+      this.keyframesOnConnect.clear();
+      for (const send of pending) send();
+    });
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  get connectionState(): string {
+    return this.pc.connectionState;
+  }
+
+  /** The browser's offer (first or later); resolves with our answer. */
+  async acceptOffer(sdp: string): Promise<string> {
+    this.assertOpen();
+    if (this.offerInFlight) {
+      throw new ConfnodeError('busy', 'the server offer awaits its answer: answer it first (the server is the impolite peer)');
+    }
+    if (this.applyingOffer) throw new ConfnodeError('busy', 'a browser offer is being applied');
+    this.applyingOffer = true;
+    let local: string | undefined;
+    try {
+      await this.pc.setRemoteDescription({ type: 'offer', sdp: dropMdnsCandidates(sdp) });
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(answer);
+      local = this.pc.localDescription?.sdp;
+    } finally {
+      this.applyingOffer = false;
+    }
+    if (!local) throw new ConfnodeError('internal', 'werift produced no local answer');
+    if (!this.answeredFirstOffer) this.expectConnection('ICE/DTLS did not connect');
+    this.answeredFirstOffer = true;
+    for (const t of this.sendTracks) t.renegotiated();
+    // Scheduled, so our answer reaches the caller first: an offer must never overtake it.
+    this.negotiate();
+    return local;
+  }
+
+  /** The browser's answer to our last offer event. */
+  async acceptAnswer(sdp: string): Promise<void> {
+    this.assertOpen();
+    if (!this.offerInFlight) throw new ConfnodeError('bad-request', 'no server offer awaits an answer');
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: dropMdnsCandidates(sdp) });
+    this.answerTimer?.cancel();
+    this.answerTimer = undefined;
+    this.offerInFlight = false;
+    for (const t of this.sendTracks) t.renegotiated();
+    const fresh = this.awaitingKeyframe;
+    this.awaitingKeyframe = [];
+    for (const t of fresh) if (!t.closed) t.onKeyframeRequest?.();
+    this.negotiate();
+  }
+
+  /**
+   * A stream of another participant for this browser: its m-line (msid `<streamId> <trackId>`)
+   * comes with the next offer. Close the returned track to remove the m-line again.
+   */
+  addSendTrack(kind: MediaKind, streamId: string): SendTrack {
+    this.assertOpen();
+    const track = new SendTrack(kind, streamId, this.counters, (t) => this.releaseSendTrack(t));
+    this.sendTracks.add(track);
+    this.toAdd.push(track);
+    this.negotiate();
+    return track;
+  }
+
+  stats(): WebRtcEndpointStats {
+    return {
+      packetsIn: this.packetsIn,
+      packetsOut: this.counters.packetsOut,
+      packetsDropped: this.counters.dropped + this.emptyIn,
+      sendErrors: this.counters.sendErrors,
+    };
+  }
+
+  /** Idempotent; closes every send track and the peer connection. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.answerTimer?.cancel();
+      this.connectTimer?.cancel();
+      for (const t of [...this.sendTracks]) t.close();
+      this.toAdd.length = 0;
+      this.toStop.length = 0;
+      this.removeAllListeners();
+      this.closing = this.pc.close().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'peer connection close failed'));
+    }
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new ConfnodeError('closed', `webrtc endpoint of ${this.participant} is closed`);
+  }
+
+  private releaseSendTrack(track: SendTrack): void {
+    if (!this.sendTracks.delete(track)) return;
+    if (track.transceiver) this.bySendSsrc.delete(track.transceiver.sender.ssrc);
+    const pending = this.toAdd.indexOf(track);
+    if (pending >= 0) {
+      this.toAdd.splice(pending, 1);
+      return;
+    }
+    if (track.transceiver && !this.closing) {
+      this.toStop.push(track.transceiver);
+      this.negotiate();
+    }
+  }
+
+  /**
+   * Starts an offer when there is something to say and nothing in flight, on a later turn of the
+   * event loop so that every change made in this one (a browser's audio and video) shares it.
+   */
+  private negotiate(): void {
+    if (this.negotiationScheduled) return;
+    this.negotiationScheduled = true;
+    setImmediate(() => {
+      this.negotiationScheduled = false;
+      this.startOffer();
+    });
+  }
+
+  private startOffer(): void {
+    if (this.closing || !this.answeredFirstOffer || this.applyingOffer || this.offerInFlight) return;
+    if (this.toAdd.length === 0 && this.toStop.length === 0) return;
+    this.offerInFlight = true;
+    this.sendOffer().catch((err: unknown) => this.fail(`renegotiation failed: ${errorMessage(err)}`));
+  }
+
+  private async sendOffer(): Promise<void> {
+    for (const transceiver of this.toStop.splice(0)) transceiver.stop();
+    for (const track of this.toAdd.splice(0)) {
+      const transceiver = this.pc.addTransceiver(track.kind, { direction: 'sendonly', streams: [new MediaStream({ id: track.streamId })] });
+      track.transceiver = transceiver;
+      // werift numbers a new m-line's header extensions 1..n; under BUNDLE they must keep the ids
+      // the browser's offer set up (Chromium refuses "a codec collision for header extension").
+      const inUse = this.pc.getTransceivers().flatMap((t) => (t === transceiver ? [] : t.headerExtensions));
+      const wanted = this.pc.config.headerExtensions[track.kind] ?? [];
+      transceiver.headerExtensions = bundleHeaderExtensionIds(wanted, inUse).map((e) => new RTCRtpHeaderExtensionParameters(e));
+      this.bySendSsrc.set(transceiver.sender.ssrc, track);
+      this.watchFeedback(transceiver);
+      if (track.kind === 'video') this.awaitingKeyframe.push(track);
+    }
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    const sdp = this.pc.localDescription?.sdp;
+    if (this.closing) return;
+    if (!sdp) throw new ConfnodeError('internal', 'werift produced no local offer');
+    const timeout = this.opts.answerTimeoutMs ?? 15000;
+    this.answerTimer = this.opts.clock.setTimeout(() => this.fail(`no answer to the server offer in ${timeout} ms`), timeout);
+    this.emit('offer', sdp);
+  }
+
+  /**
+   * werift 0.25.2 routes a PLI/FIR to whatever registered its *sender* SSRC first (router.js
+   * routeRtcp), which is one of our receivers when the viewer's RTCP SSRC is the SSRC it sends
+   * with (Chromium does that): sender.onPictureLossIndication then never fires. So we read
+   * PSFB on every sender and receiver and map the media SSRC (FIR: the FCI entries) ourselves.
+   */
+  private watchFeedback(transceiver: RTCRtpTransceiver): void {
+    const handler = (p: RtcpPacket): void => this.onFeedback(p);
+    const subs = [transceiver.sender.onRtcp.subscribe(handler), transceiver.receiver.onRtcp.subscribe(handler)];
+    transceiver.onRelease.subscribe(() => {
+      for (const s of subs) s.unSubscribe();
+    });
+  }
+
+  private onFeedback(p: RtcpPacket): void {
+    if (!(p instanceof RtcpPayloadSpecificFeedback)) return;
+    const fb = p.feedback;
+    if (fb instanceof PictureLossIndication) {
+      this.bySendSsrc.get(fb.mediaSsrc)?.onKeyframeRequest?.();
+    } else if (fb.count === FIR_FMT) {
+      // FullIntraRequest is not exported by werift: read its FCI entries by shape.
+      const entries = (fb as { fir?: unknown }).fir;
+      if (!Array.isArray(entries)) return;
+      for (const entry of entries as Array<{ ssrc?: unknown }>) {
+        if (typeof entry.ssrc === 'number') this.bySendSsrc.get(entry.ssrc)?.onKeyframeRequest?.();
+      }
+    }
+  }
+
+  private onRemoteTrack(track: MediaStreamTrack): void {
+    const transceiver = this.pc.getTransceivers().find((t) => t.receiver.tracks.includes(track));
+    if (!transceiver || this.closing) return;
+    const kind: MediaKind = track.kind === 'video' ? 'video' : 'audio';
+    const fallback = kind === 'audio' ? 'audio/opus' : `video/${this.opts.videoCodec.toLowerCase()}`;
+    const receiver = transceiver.receiver;
+    const published: PublishedTrack = {
+      kind,
+      mime: (track.codec?.mimeType ?? fallback).toLowerCase(),
+      onRtp: null,
+      requestKeyframe: () => {
+        if (track.ssrc === undefined || this.closing) return;
+        const ssrc = track.ssrc;
+        const send = (): void => {
+          receiver.sendRtcpPLI(ssrc).catch(() => undefined);
+        };
+        // A PLI before DTLS is up cannot be encrypted and is lost: send it once connected.
+        if (this.pc.connectionState === 'connected') send();
+        else this.keyframesOnConnect.add(send);
+      },
+    };
+    track.onReceiveRtp.subscribe((pkt) => {
+      this.packetsIn++;
+      // Padding-only packets are bandwidth probes for this hop: never forwarded.
+      if (pkt.payload.length === 0) {
+        this.emptyIn++;
+        return;
+      }
+      published.onRtp?.(pkt);
+    });
+    this.log.info({ kind, mime: published.mime, ssrc: track.ssrc }, 'browser track');
+    this.emit('track', published);
+  }
+
+  /** Fails the endpoint unless the connection is (back) up in time. */
+  private expectConnection(reason: string): void {
+    if (this.connectTimer || this.closing) return;
+    const ms = this.opts.connectTimeoutMs ?? 20000;
+    this.connectTimer = this.opts.clock.setTimeout(() => {
+      this.connectTimer = undefined;
+      if (this.pc.connectionState !== 'connected') this.fail(`${reason} within ${ms} ms`);
+    }, ms);
+  }
+
+  private fail(reason: string): void {
+    if (this.closing || this.failed) return;
+    this.failed = true;
+    this.log.warn({ reason }, 'webrtc endpoint failed');
+    this.emit('failed', reason);
+  }
+}

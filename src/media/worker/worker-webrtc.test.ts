@@ -1,0 +1,53 @@
+import * as path from 'node:path';
+import { asConferenceId, asParticipantId, silentLogger } from '../../common';
+import { TestBrowser, waitFor } from '../werift/test-browser';
+import type { WorkerMediaService } from './worker-service';
+
+jest.setTimeout(60_000);
+
+// The worker thread runs compiled JavaScript: use the build (jest's global setup refreshes dist/).
+const built = path.join(__dirname, '..', '..', '..', 'dist', 'media', 'worker', 'worker-service.js');
+
+describe('WorkerMediaService relays WebRTC negotiation to and from its media worker', () => {
+  let service: WorkerMediaService;
+  const browsers: TestBrowser[] = [];
+
+  beforeAll(async () => {
+    const mod = (await import(built)) as { WorkerMediaService: typeof WorkerMediaService };
+    service = new mod.WorkerMediaService({
+      workers: 1,
+      address: '127.0.0.1',
+      // Ports of this file only (jest runs test files in parallel).
+      rtpPorts: { min: 44400, max: 44499 },
+      logger: silentLogger,
+      mixTalkers: 3,
+      jitterBufferMs: 40,
+      opusComplexity: 3,
+      snapshotMs: 100,
+    });
+  });
+  afterAll(async () => {
+    await Promise.allSettled(browsers.map((b) => b.close()));
+    await service.close();
+  });
+
+  it('two browsers in a worker conference exchange media after the relayed server offers (webrtcOffer event, webrtcAnswer)', async () => {
+    const conference = { id: asConferenceId('c-w'), name: 'w' };
+    const [a, b] = [new TestBrowser(asParticipantId('wa'), service), new TestBrowser(asParticipantId('wb'), service)];
+    browsers.push(a, b);
+    await a.join(conference);
+    await b.join(conference);
+    a.startSending();
+    b.startSending();
+    await waitFor(() => a.stream('wb').video.length >= 3 && b.stream('wa').audio.length >= 5, 10_000, 'media both ways through the worker');
+    expect(a.offersAnswered).toBe(1);
+    expect(b.offersAnswered).toBe(1);
+    expect(a.errors).toEqual([]);
+    await waitFor(() => (service.participantStats(asParticipantId('wa'))?.packetsIn ?? 0) > 0, 3000, 'stats snapshot');
+  });
+
+  it('rejects negotiation for a participant without WebRTC media (not-found) instead of hanging', async () => {
+    await expect(service.webrtcOffer(asParticipantId('nobody'), 'v=0')).rejects.toMatchObject({ code: 'not-found' });
+    await expect(service.webrtcAnswer(asParticipantId('wa'), 'v=0')).rejects.toMatchObject({ code: 'bad-request' });
+  });
+});

@@ -1,0 +1,256 @@
+import { ConfnodeError, FakeClock, TypedEmitter, asConferenceId, silentLogger, type ConferenceId, type ParticipantId } from '../common';
+import type { LocalRtpAddress, MediaConferenceRef, MediaService, MediaServiceEvents, MediaServiceStats, RouterParticipantStats } from '../media';
+import { WebRtcRefusal, type ServerMessage, type WebRtcCloseRequest, type WebRtcSession } from '../signaling';
+import { AdminLog } from './admin-log';
+import { ConferenceRegistry } from './conference/registry';
+import { defaultConfigInput, parseConfig, type ClusterConfig } from './config';
+import { PARTICIPANT_SYNC_MS, WebRtcConferenceHandler } from './webrtc-handler';
+
+/** Records what the node asked of the media plane; `failCreate` makes the next browser fail. */
+class FakeMedia implements MediaService {
+  readonly events = new TypedEmitter<MediaServiceEvents>();
+  calls: string[] = [];
+  failCreate = false;
+  speaker: ParticipantId | undefined;
+  async createRtpParticipant(_c: MediaConferenceRef, p: ParticipantId): Promise<LocalRtpAddress> {
+    this.calls.push(`rtp ${p}`);
+    return { address: '127.0.0.1', rtpPort: 40000, rtcpPort: 40001 };
+  }
+  updateRtpParticipant(): void {}
+  async createWebRtcParticipant(c: MediaConferenceRef, p: ParticipantId, codec: 'H264' | 'VP8'): Promise<void> {
+    this.calls.push(`webrtc ${c.name} ${codec}`);
+    if (this.failCreate) throw new Error('werift exploded');
+    void p;
+  }
+  glare = false;
+  async webrtcOffer(p: ParticipantId, sdp: string): Promise<string> {
+    this.calls.push(`offer ${p} ${sdp}`);
+    if (this.glare) throw new ConfnodeError('busy', 'the server offer awaits its answer');
+    return 'v=0 answer';
+  }
+  async webrtcAnswer(p: ParticipantId, sdp: string): Promise<void> {
+    this.calls.push(`answer ${p} ${sdp}`);
+  }
+  admit(): void {}
+  injectDtmf(): void {}
+  removeParticipant(p: ParticipantId): void {
+    this.calls.push(`remove ${p}`);
+  }
+  participantStats(): RouterParticipantStats | undefined {
+    return undefined;
+  }
+  activeSpeaker(): ParticipantId | undefined {
+    return this.speaker;
+  }
+  stats(): MediaServiceStats {
+    return { conferences: 0, participants: 0, maxMixRoundMs: 0, skippedMixRounds: 0 };
+  }
+  async close(): Promise<void> {}
+}
+
+class FakeSession implements WebRtcSession {
+  sent: ServerMessage[] = [];
+  closes: WebRtcCloseRequest[] = [];
+  constructor(
+    readonly id: string,
+    readonly remote = 'ws:127.0.0.1:50000',
+  ) {}
+  send(m: ServerMessage): void {
+    this.sent.push(m);
+  }
+  async close(r: WebRtcCloseRequest): Promise<void> {
+    this.closes.push(r);
+  }
+  of<T extends ServerMessage['type']>(type: T): Array<Extract<ServerMessage, { type: T }>> {
+    return this.sent.filter((m): m is Extract<ServerMessage, { type: T }> => m.type === type);
+  }
+  lastList(): string[] {
+    return (this.of('participants').at(-1)?.participants ?? []).map((p) => `${p.name}:${p.protocol}:${p.audio ? 'a' : '-'}${p.video ? 'v' : '-'}`);
+  }
+}
+
+function setup(opts: { capacity?: number } = {}) {
+  const input = defaultConfigInput();
+  const config: ClusterConfig = parseConfig({
+    ...input,
+    nodes: input.nodes.map((n) => ({ ...n, capacity: opts.capacity ?? 100 })),
+    vmrs: [
+      { name: 'meet', aliases: ['meet', 'meet@localhost'] },
+      { name: 'vp8room', aliases: ['vp8'], video_codec: 'VP8' },
+      { name: 'secret', aliases: ['secret'], host_pin: '1234' },
+    ],
+  });
+  const media = new FakeMedia();
+  const clock = new FakeClock();
+  const registry = new ConferenceRegistry({ capacity: config.nodes[0]?.capacity ?? 100, logger: silentLogger, media });
+  const adminLog = new AdminLog(silentLogger);
+  const handler = new WebRtcConferenceHandler({ config, registry, media, clock, logger: silentLogger, adminLog });
+  return { config, media, clock, registry, adminLog, handler };
+}
+
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('WebRtcConferenceHandler: joining', () => {
+  it('a browser joins a VMR by alias: protocol webrtc in the registry, media created with the VMR video codec', async () => {
+    const { handler, registry, media } = setup();
+    const s = new FakeSession('s1');
+    const joined = await handler.onJoin(s, { type: 'join', alias: 'vp8', name: 'Ann' });
+    expect(joined).toMatchObject({ type: 'joined', conference: 'vp8room', videoCodec: 'VP8' });
+    const [p] = registry.participants();
+    expect(p).toMatchObject({ id: joined.participantId, protocol: 'webrtc', displayName: 'Ann', remote: 'ws:127.0.0.1:50000', cost: 1 });
+    expect(media.calls).toEqual(['webrtc vp8room VP8']);
+    expect(s.lastList()).toEqual(['Ann:webrtc:av']);
+    expect(s.of('activeSpeaker')).toEqual([{ type: 'activeSpeaker', participantId: null }]);
+  });
+
+  it('alias with host part (meet@localhost) finds the VMR; the default video codec is H264', async () => {
+    const { handler } = setup();
+    const joined = await handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'meet@localhost', name: 'Ann' });
+    expect(joined).toMatchObject({ conference: 'meet', videoCodec: 'H264' });
+  });
+
+  it('unknown alias -> not-found, nothing reserved, admin log entry', async () => {
+    const { handler, registry, adminLog } = setup();
+    await expect(handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'nope', name: 'Ann' })).rejects.toMatchObject({ code: 'not-found' });
+    expect(registry.load).toBe(0);
+    expect(adminLog.list().at(-1)?.message).toMatch(/no conference alias 'nope'/);
+  });
+
+  it('a VMR with PINs refuses browsers with pin-required (PIN entry in the browser comes later)', async () => {
+    const { handler, registry } = setup();
+    const err = await handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'secret', name: 'Ann' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WebRtcRefusal);
+    expect(err).toMatchObject({ code: 'pin-required' });
+    expect(registry.load).toBe(0);
+  });
+
+  it('capacity: a browser with camera costs capacity_costs.video, without camera the audio cost; full -> capacity', async () => {
+    const { handler, registry } = setup({ capacity: 1.25 });
+    await handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'meet', name: 'A' });
+    expect(registry.load).toBe(1);
+    await expect(handler.onJoin(new FakeSession('s2'), { type: 'join', alias: 'meet', name: 'B' })).rejects.toMatchObject({ code: 'capacity' });
+    await handler.onJoin(new FakeSession('s3'), { type: 'join', alias: 'meet', name: 'C', video: false });
+    expect(registry.load).toBe(1.25);
+  });
+
+  it('media setup failure leaves the registry as it was', async () => {
+    const { handler, registry, media } = setup();
+    media.failCreate = true;
+    await expect(handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'meet', name: 'A' })).rejects.toThrow(/werift/);
+    expect(registry.participants()).toEqual([]);
+    expect(registry.load).toBe(0);
+  });
+});
+
+describe('WebRtcConferenceHandler: in the conference', () => {
+  it('relays the browser offer and answer, and server offers (renegotiation) to the right browser', async () => {
+    const { handler, media } = setup();
+    const a = new FakeSession('a');
+    const b = new FakeSession('b');
+    const ja = await handler.onJoin(a, { type: 'join', alias: 'meet', name: 'A' });
+    await handler.onJoin(b, { type: 'join', alias: 'meet', name: 'B' });
+    expect(await handler.onOffer(a, 'v=0 offer')).toBe('v=0 answer');
+    media.events.emit('webrtcOffer', ja.participantId as ParticipantId, 'v=0 server offer');
+    expect(a.of('offer')).toEqual([{ type: 'offer', sdp: 'v=0 server offer' }]);
+    expect(b.of('offer')).toEqual([]);
+    await handler.onAnswer(a, 'v=0 browser answer');
+    expect(media.calls).toContain(`answer ${ja.participantId} v=0 browser answer`);
+  });
+
+  it('every browser gets the whole list on each change (join, mute, leave), and only when it changed', async () => {
+    const { handler } = setup();
+    const a = new FakeSession('a');
+    const b = new FakeSession('b');
+    await handler.onJoin(a, { type: 'join', alias: 'meet', name: 'A' });
+    await handler.onJoin(b, { type: 'join', alias: 'meet', name: 'B', video: false });
+    expect(a.lastList()).toEqual(['A:webrtc:av', 'B:webrtc:a-']);
+    expect(b.lastList()).toEqual(['A:webrtc:av', 'B:webrtc:a-']);
+    handler.onMediaState(a, { audio: false, video: true });
+    expect(b.lastList()).toEqual(['A:webrtc:-v', 'B:webrtc:a-']);
+    const before = b.of('participants').length;
+    handler.onMediaState(a, { audio: false, video: true });
+    expect(b.of('participants').length).toBe(before);
+    handler.onClosed(a, 'leave');
+    expect(b.lastList()).toEqual(['B:webrtc:a-']);
+  });
+
+  it('browsers of other conferences hear nothing of this one', async () => {
+    const { handler, media } = setup();
+    const a = new FakeSession('a');
+    const other = new FakeSession('o');
+    const ja = await handler.onJoin(a, { type: 'join', alias: 'meet', name: 'A' });
+    await handler.onJoin(other, { type: 'join', alias: 'vp8', name: 'O' });
+    const n = other.sent.length;
+    await handler.onJoin(new FakeSession('b'), { type: 'join', alias: 'meet', name: 'B' });
+    media.events.emit('activeSpeaker', asConferenceId('x'), ja.participantId as ParticipantId);
+    expect(other.sent.length).toBe(n);
+  });
+
+  it('active speaker events reach every browser of the conference', async () => {
+    const { handler, media, registry } = setup();
+    const a = new FakeSession('a');
+    const b = new FakeSession('b');
+    const ja = await handler.onJoin(a, { type: 'join', alias: 'meet', name: 'A' });
+    await handler.onJoin(b, { type: 'join', alias: 'meet', name: 'B' });
+    const conf = registry.conference('meet')?.id as ConferenceId;
+    media.events.emit('activeSpeaker', conf, ja.participantId as ParticipantId);
+    media.events.emit('activeSpeaker', conf, undefined);
+    for (const s of [a, b]) expect(s.of('activeSpeaker').slice(-2).map((m) => m.participantId)).toEqual([ja.participantId, null]);
+  });
+
+  it('SIP participants appear in the list (audio-only tile) within the sync interval, and go when they leave', async () => {
+    const { handler, registry, clock } = setup();
+    const a = new FakeSession('a');
+    await handler.onJoin(a, { type: 'join', alias: 'meet', name: 'A' });
+    const vmr = registry.conference('meet')?.vmr;
+    if (!vmr) throw new Error('no conference');
+    const sip = registry.join(vmr, { protocol: 'sip', displayName: 'Room 1', remote: 'udp:127.0.0.1:5062', cost: 0.25, hangup: async () => undefined }, registry.reserve(vmr, 0.25));
+    clock.advance(PARTICIPANT_SYNC_MS);
+    expect(a.lastList()).toEqual(['A:webrtc:av', 'Room 1:sip:a-']);
+    registry.leave(sip.id);
+    await flush();
+    expect(a.lastList()).toEqual(['A:webrtc:av']);
+  });
+
+  it('leave or close -> registry.leave (media removed); admin hangup closes the socket with a reason', async () => {
+    const { handler, registry, media } = setup();
+    const a = new FakeSession('a');
+    const ja = await handler.onJoin(a, { type: 'join', alias: 'meet', name: 'A' });
+    await registry.participant(ja.participantId)?.hangup();
+    expect(a.closes).toEqual([{ reason: expect.stringMatching(/administrator/) }]);
+    expect(registry.participants()).toHaveLength(1); // the socket's close ends it, not hangup() itself
+    handler.onClosed(a, 'ended');
+    expect(registry.participants()).toEqual([]);
+    expect(media.calls).toContain(`remove ${ja.participantId}`);
+  });
+
+  it('a failed media connection closes that browser with media-failed', async () => {
+    const { handler, media } = setup();
+    const a = new FakeSession('a');
+    const ja = await handler.onJoin(a, { type: 'join', alias: 'meet', name: 'A' });
+    media.events.emit('webrtcFailed', ja.participantId as ParticipantId, 'ICE failed');
+    expect(a.closes[0]?.error).toEqual({ code: 'media-failed', message: expect.stringMatching(/ICE failed/) });
+  });
+
+  it('glare: a browser offer while the server offer is in flight is ignored (no answer), other failures propagate', async () => {
+    const { handler, media } = setup();
+    const a = new FakeSession('a');
+    await handler.onJoin(a, { type: 'join', alias: 'meet', name: 'A' });
+    media.glare = true;
+    await expect(handler.onOffer(a, 'v=0 offer')).resolves.toBeUndefined();
+  });
+
+  it('offers from a session that never joined are refused', async () => {
+    const { handler } = setup();
+    await expect(handler.onOffer(new FakeSession('z'), 'v=0')).rejects.toMatchObject({ code: 'closed' });
+  });
+
+  it('close() stops listening: later media events reach nobody', async () => {
+    const { handler, media } = setup();
+    const a = new FakeSession('a');
+    const ja = await handler.onJoin(a, { type: 'join', alias: 'meet', name: 'A' });
+    handler.close();
+    media.events.emit('webrtcOffer', ja.participantId as ParticipantId, 'v=0');
+    expect(a.of('offer')).toEqual([]);
+  });
+});

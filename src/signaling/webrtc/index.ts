@@ -1,0 +1,22 @@
+/**
+ * Public surface of browser signaling: the WebSocket server factory, the session port that node/
+ * implements, and the protocol's message types and limits. Re-exports only.
+ */
+export { createWebRtcSignaling, type WebRtcSignalingOptions, type WebRtcSignalingServer } from './ws-server';
+export type { WebRtcCloseRequest, WebRtcEndReason, WebRtcSession, WebRtcSessionHandler } from './session';
+export {
+  JOIN_TIMEOUT_MS,
+  MAX_MESSAGE_BYTES,
+  WS_CLOSE,
+  WebRtcRefusal,
+  parseClientMessage,
+  wsErrorFor,
+  type ClientMessage,
+  type JoinMessage,
+  type JoinedMessage,
+  type MediaState,
+  type ParticipantEntry,
+  type ServerMessage,
+  type VideoCodecName,
+  type WsErrorCode,
+} from './protocol';

@@ -1,0 +1,171 @@
+/**
+ * The browser signaling protocol over WebSocket (JSON text frames): zod schemas for every message
+ * in both directions, the limits, and the error codes the join page understands. Pure: no
+ * sockets, no clock. Nothing from the network is used before parseClientMessage() accepted it.
+ */
+import { z } from 'zod';
+import { ConfnodeError } from '../../common';
+
+/** A text frame larger than this is refused with 'bad-message' (DESIGN.md section 8). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** The browser must send `join` within this time after the socket opens. */
+export const JOIN_TIMEOUT_MS = 10_000;
+export const MAX_NAME_LENGTH = 64;
+export const MAX_ALIAS_LENGTH = 256;
+
+/** Error codes sent in `{type:'error'}`; the page maps each to a sentence. */
+export const WS_ERROR_CODES = [
+  'bad-message', // not JSON, fails the schema, too large, or not allowed in this state
+  'not-found', // no conference with that alias
+  'full', // node or conference at capacity
+  'pin-required', // the VMR has PINs; browsers cannot enter one yet
+  'timeout', // no join in time
+  'media-failed', // the browser's ICE/DTLS connection failed
+  'internal',
+] as const;
+export type WsErrorCode = (typeof WS_ERROR_CODES)[number];
+
+/** WebSocket close codes we use (RFC 6455 section 7.4). */
+export const WS_CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  policy: 1008,
+  internal: 1011,
+  /** Application range: the server ended the call on purpose (admin hangup, conference ended). */
+  ended: 4000,
+  /** Application range: the join was refused (unknown room, full, PIN). */
+  refused: 4001,
+} as const;
+
+// A name is shown to every participant: printable text only, no control characters.
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+const nameSchema = z
+  .string()
+  .transform((s) => s.trim())
+  .pipe(
+    z
+      .string()
+      .min(1, 'name must not be empty')
+      .max(MAX_NAME_LENGTH, `name must be at most ${MAX_NAME_LENGTH} characters`)
+      .refine((s) => !CONTROL_RE.test(s), 'name must not contain control characters'),
+  );
+/** `user` or `user@host`, as a SIP alias is written; no spaces or control characters. */
+const aliasSchema = z
+  .string()
+  .min(1, 'alias must not be empty')
+  .max(MAX_ALIAS_LENGTH)
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\s@\u0000-\u001f\u007f]+(?:@[A-Za-z0-9.:[\]-]+)?$/, "alias must look like 'room' or 'room@host'");
+const sdpSchema = z
+  .string()
+  .min(1)
+  .max(MAX_MESSAGE_BYTES)
+  .refine((s) => s.startsWith('v=0'), 'sdp must start with v=0');
+
+export const JoinMessageSchema = z
+  .object({
+    type: z.literal('join'),
+    alias: aliasSchema,
+    name: nameSchema,
+    /** false when the browser has no camera: it then costs an audio participant's capacity. */
+    video: z.boolean().optional(),
+  })
+  .strict();
+export const OfferMessageSchema = z.object({ type: z.literal('offer'), sdp: sdpSchema }).strict();
+export const AnswerMessageSchema = z.object({ type: z.literal('answer'), sdp: sdpSchema }).strict();
+export const MediaStateMessageSchema = z.object({ type: z.literal('media'), audio: z.boolean(), video: z.boolean() }).strict();
+export const LeaveMessageSchema = z.object({ type: z.literal('leave') }).strict();
+
+export const ClientMessageSchema = z.discriminatedUnion('type', [
+  JoinMessageSchema,
+  OfferMessageSchema,
+  AnswerMessageSchema,
+  MediaStateMessageSchema,
+  LeaveMessageSchema,
+]);
+
+export type JoinMessage = z.infer<typeof JoinMessageSchema>;
+export type ClientMessage = z.infer<typeof ClientMessageSchema>;
+export type MediaState = { audio: boolean; video: boolean };
+
+export const ParticipantEntrySchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    protocol: z.enum(['sip', 'webrtc']),
+    audio: z.boolean(),
+    video: z.boolean(),
+  })
+  .strict();
+export type ParticipantEntry = z.infer<typeof ParticipantEntrySchema>;
+
+export const ServerMessageSchema = z.discriminatedUnion('type', [
+  z
+    .object({ type: z.literal('joined'), participantId: z.string(), conference: z.string(), videoCodec: z.enum(['H264', 'VP8']) })
+    .strict(),
+  z.object({ type: z.literal('answer'), sdp: z.string() }).strict(),
+  z.object({ type: z.literal('offer'), sdp: z.string() }).strict(),
+  z.object({ type: z.literal('participants'), participants: z.array(ParticipantEntrySchema) }).strict(),
+  z.object({ type: z.literal('activeSpeaker'), participantId: z.string().nullable() }).strict(),
+  z.object({ type: z.literal('error'), code: z.enum(WS_ERROR_CODES), message: z.string() }).strict(),
+]);
+export type ServerMessage = z.infer<typeof ServerMessageSchema>;
+export type JoinedMessage = Extract<ServerMessage, { type: 'joined' }>;
+export type VideoCodecName = JoinedMessage['videoCodec'];
+
+export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; error: string };
+
+/** Validates one received frame. Never throws; the error text is safe to send back. */
+export function parseClientMessage(data: string | Buffer, isBinary: boolean): ParseResult {
+  if (isBinary) return { ok: false, error: 'binary frames are not accepted; send JSON text' };
+  const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  if (size > MAX_MESSAGE_BYTES) return { ok: false, error: `message of ${size} bytes exceeds ${MAX_MESSAGE_BYTES}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
+  } catch {
+    return { ok: false, error: 'message is not valid JSON' };
+  }
+  const r = ClientMessageSchema.safeParse(json);
+  if (r.success) return { ok: true, message: r.data };
+  const issue = r.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  return { ok: false, error: `invalid message: ${where}${issue?.message ?? 'schema mismatch'}`.slice(0, 300) };
+}
+
+/**
+ * A join refused for a reason the page shows (PIN required, ...). The node's handler throws it;
+ * ConfnodeErrors are mapped by wsErrorFor().
+ */
+export class WebRtcRefusal extends Error {
+  constructor(
+    readonly code: WsErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WebRtcRefusal';
+  }
+}
+
+/** The WebSocket error for anything a handler threw (the same fault as SIP's status for it). */
+export function wsErrorFor(err: unknown): { code: WsErrorCode; message: string } {
+  if (err instanceof WebRtcRefusal) return { code: err.code, message: err.message };
+  if (err instanceof ConfnodeError) {
+    switch (err.code) {
+      case 'not-found':
+        return { code: 'not-found', message: err.message };
+      case 'capacity':
+      case 'busy':
+        return { code: 'full', message: err.message };
+      case 'bad-request':
+      case 'no-common-codec':
+        return { code: 'bad-message', message: err.message };
+      case 'timeout':
+        return { code: 'timeout', message: err.message };
+      default:
+        return { code: 'internal', message: 'internal error' };
+    }
+  }
+  return { code: 'internal', message: 'internal error' };
+}

@@ -1,0 +1,265 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
+import { ConfnodeError, silentLogger, systemClock } from '../../common';
+import { MAX_MESSAGE_BYTES, WS_CLOSE, WebRtcRefusal, type JoinMessage, type JoinedMessage, type MediaState } from './protocol';
+import type { WebRtcEndReason, WebRtcSession, WebRtcSessionHandler } from './session';
+import { createWebRtcSignaling, type WebRtcSignalingServer } from './ws-server';
+
+const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
+
+/** Records every port call; join outcome and delays are set per test. */
+class FakeHandler implements WebRtcSessionHandler {
+  calls: string[] = [];
+  sessions: WebRtcSession[] = [];
+  joinResult: (join: JoinMessage) => Promise<JoinedMessage> = async () => ({ type: 'joined', participantId: 'p1', conference: 'meet', videoCodec: 'H264' });
+  onClosedCalled: Array<{ id: string; reason: WebRtcEndReason }> = [];
+
+  async onJoin(session: WebRtcSession, join: JoinMessage): Promise<JoinedMessage> {
+    this.calls.push(`join ${join.alias} ${join.name}`);
+    this.sessions.push(session);
+    // Sent during the join: must reach the browser after the joined reply.
+    session.send({ type: 'participants', participants: [] });
+    return this.joinResult(join);
+  }
+  async onOffer(_s: WebRtcSession, sdp: string): Promise<string | undefined> {
+    this.calls.push('offer');
+    if (sdp.includes('s=glare')) return undefined;
+    return sdp.replace('o=- 1 1', 'o=- 2 2');
+  }
+  async onAnswer(): Promise<void> {
+    this.calls.push('answer');
+  }
+  onMediaState(_s: WebRtcSession, state: MediaState): void {
+    this.calls.push(`media ${state.audio} ${state.video}`);
+  }
+  onClosed(session: WebRtcSession, reason: WebRtcEndReason): void {
+    this.calls.push(`closed ${reason}`);
+    this.onClosedCalled.push({ id: session.id, reason });
+  }
+}
+
+interface Client {
+  ws: WebSocket;
+  messages: Array<Record<string, unknown>>;
+  closed: Promise<{ code: number; reason: string }>;
+  next(type?: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+let server: Server;
+let signaling: WebRtcSignalingServer;
+let handler: FakeHandler;
+let port: number;
+const clients: WebSocket[] = [];
+
+async function start(opts: { joinTimeoutMs?: number; maxMessagesPerSecond?: number } = {}): Promise<void> {
+  handler = new FakeHandler();
+  signaling = createWebRtcSignaling({ handler, clock: systemClock, logger: silentLogger, ...opts });
+  server = createServer((_req, res) => res.end('plain http'));
+  server.on('upgrade', (req, socket, head) => {
+    if (!signaling.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+}
+
+function connect(path = '/ws', headers: Record<string, string> = {}): Client {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
+  clients.push(ws);
+  const messages: Array<Record<string, unknown>> = [];
+  const waiters: Array<() => void> = [];
+  ws.on('message', (data) => {
+    messages.push(JSON.parse(String(data)) as Record<string, unknown>);
+    for (const w of waiters.splice(0)) w();
+  });
+  ws.on('error', () => undefined);
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  let read = 0;
+  const next = async (type?: string, timeoutMs = 2000): Promise<Record<string, unknown>> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      while (read < messages.length) {
+        const m = messages[read++];
+        if (m && (type === undefined || m.type === type)) return m;
+      }
+      if (Date.now() > deadline) throw new Error(`no ${type ?? 'message'} within ${timeoutMs} ms; got ${JSON.stringify(messages)}`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  };
+  return { ws, messages, closed, next };
+}
+
+const opened = (c: Client): Promise<void> => new Promise((resolve, reject) => {
+  c.ws.once('open', () => resolve());
+  c.ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+});
+
+async function joinedClient(): Promise<Client> {
+  const c = connect();
+  await opened(c);
+  c.ws.send(JSON.stringify({ type: 'join', alias: 'meet', name: 'Ann' }));
+  await c.next('joined');
+  return c;
+}
+
+afterEach(async () => {
+  for (const ws of clients.splice(0)) ws.terminate();
+  await signaling.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+describe('WebSocket signaling server: the happy path', () => {
+  beforeEach(() => start());
+
+  it('join -> joined first, then what the handler sent during the join; offer -> answer; leave closes with 1000', async () => {
+    const c = await joinedClient();
+    expect(c.messages[0]).toEqual({ type: 'joined', participantId: 'p1', conference: 'meet', videoCodec: 'H264' });
+    expect(c.messages[1]).toEqual({ type: 'participants', participants: [] });
+    c.ws.send(JSON.stringify({ type: 'offer', sdp: SDP }));
+    expect((await c.next('answer')).sdp).toContain('o=- 2 2');
+    c.ws.send(JSON.stringify({ type: 'media', audio: false, video: true }));
+    c.ws.send(JSON.stringify({ type: 'answer', sdp: SDP }));
+    c.ws.send(JSON.stringify({ type: 'leave' }));
+    expect((await c.closed).code).toBe(WS_CLOSE.normal);
+    await waitUntil(() => handler.onClosedCalled.length === 1);
+    expect(handler.calls).toEqual(['join meet Ann', 'offer', 'media false true', 'answer', 'closed leave']);
+  });
+
+  it('an offer the handler ignores (glare) gets no answer and the session goes on', async () => {
+    const c = await joinedClient();
+    c.ws.send(JSON.stringify({ type: 'offer', sdp: SDP.replace('s=-', 's=glare') }));
+    c.ws.send(JSON.stringify({ type: 'offer', sdp: SDP }));
+    expect((await c.next('answer')).sdp).not.toContain('glare');
+    expect(c.messages.filter((m) => m.type === 'answer')).toHaveLength(1);
+  });
+
+  it('the handler can send and close a session (admin hangup): the page gets the reason with code 4000', async () => {
+    const c = await joinedClient();
+    const session = handler.sessions[0];
+    session?.send({ type: 'activeSpeaker', participantId: 'p1' });
+    expect(await c.next('activeSpeaker')).toEqual({ type: 'activeSpeaker', participantId: 'p1' });
+    await session?.close({ reason: 'ended by the administrator' });
+    expect(await c.closed).toEqual({ code: WS_CLOSE.ended, reason: 'ended by the administrator' });
+    await waitUntil(() => handler.onClosedCalled.length === 1);
+    expect(handler.onClosedCalled[0]?.reason).toBe('ended');
+  });
+
+  it('a browser that drops the socket ends its session once (reason closed/lost)', async () => {
+    const c = await joinedClient();
+    c.ws.terminate();
+    await waitUntil(() => handler.onClosedCalled.length === 1);
+    expect(['closed', 'lost']).toContain(handler.onClosedCalled[0]?.reason);
+    expect(signaling.sessionCount).toBe(0);
+  });
+
+  it('onClosed waits for a join still in progress, and runs exactly once', async () => {
+    let finish: () => void = () => undefined;
+    handler.joinResult = () => new Promise((resolve) => (finish = () => resolve({ type: 'joined', participantId: 'p9', conference: 'meet', videoCodec: 'VP8' })));
+    const c = connect();
+    await opened(c);
+    c.ws.send(JSON.stringify({ type: 'join', alias: 'meet', name: 'Ann' }));
+    await waitUntil(() => handler.calls.length === 1);
+    c.ws.terminate();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(handler.onClosedCalled).toEqual([]);
+    finish();
+    await waitUntil(() => handler.onClosedCalled.length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(handler.onClosedCalled).toHaveLength(1);
+  });
+
+  it('shutdown closes every session with 1001 and the handler sees shutdown', async () => {
+    const c = await joinedClient();
+    await signaling.close();
+    expect((await c.closed).code).toBe(WS_CLOSE.goingAway);
+    expect(handler.onClosedCalled[0]?.reason).toBe('shutdown');
+  });
+
+  it('upgrades on other paths are not taken; a foreign Origin is refused with 403', async () => {
+    await expect(opened(connect('/other'))).rejects.toThrow(/404/);
+    await expect(opened(connect('/ws', { origin: 'http://evil.example' }))).rejects.toThrow(/403/);
+    await opened(connect('/ws', { origin: `http://127.0.0.1:${port}` }));
+  });
+});
+
+describe('WebSocket signaling server: bad input -> error message and close (DESIGN.md section 8)', () => {
+  beforeEach(() => start({ joinTimeoutMs: 300, maxMessagesPerSecond: 20 }));
+
+  async function expectRefused(send: (c: Client) => void, error: RegExp, code: number = WS_CLOSE.policy): Promise<Client> {
+    const c = connect();
+    await opened(c);
+    send(c);
+    const err = await c.next('error');
+    expect(err.code).toBe('bad-message');
+    expect(String(err.message)).toMatch(error);
+    expect((await c.closed).code).toBe(code);
+    return c;
+  }
+
+  it('invalid JSON', () => expectRefused((c) => c.ws.send('{nope'), /not valid JSON/));
+  it('unknown type', () => expectRefused((c) => c.ws.send(JSON.stringify({ type: 'subscribe' })), /type/));
+  it('binary frame', () => expectRefused((c) => c.ws.send(Buffer.from('{}')), /binary/));
+  it(`a message over ${MAX_MESSAGE_BYTES} bytes`, () =>
+    expectRefused((c) => c.ws.send(JSON.stringify({ type: 'join', alias: 'meet', name: 'x'.repeat(70_000) })), /exceeds/));
+  it('an offer before join', () => expectRefused((c) => c.ws.send(JSON.stringify({ type: 'offer', sdp: SDP })), /first message must be 'join'/));
+
+  it('a second join', async () => {
+    const c = await joinedClient();
+    c.ws.send(JSON.stringify({ type: 'join', alias: 'meet', name: 'Bob' }));
+    expect((await c.next('error')).message).toMatch(/already joined/);
+    expect((await c.closed).code).toBe(WS_CLOSE.policy);
+    await waitUntil(() => handler.onClosedCalled.length === 1);
+    expect(handler.onClosedCalled[0]?.reason).toBe('bad-message');
+  });
+
+  it('a flood of messages is cut off', async () => {
+    const c = await joinedClient();
+    for (let i = 0; i < 30; i++) c.ws.send(JSON.stringify({ type: 'media', audio: true, video: true }));
+    expect((await c.next('error')).message).toMatch(/messages per second/);
+    expect((await c.closed).code).toBe(WS_CLOSE.policy);
+  });
+
+  it('no join in time -> timeout error and close; the handler never hears of it', async () => {
+    const c = connect();
+    await opened(c);
+    const err = await c.next('error', 2000);
+    expect(err).toEqual({ type: 'error', code: 'timeout', message: expect.stringMatching(/no join/) });
+    expect((await c.closed).code).toBe(WS_CLOSE.policy);
+    expect(handler.calls).toEqual([]);
+  });
+});
+
+describe('WebSocket signaling server: refused joins', () => {
+  beforeEach(() => start());
+
+  it.each([
+    [new ConfnodeError('not-found', "there is no room 'nope'"), 'not-found', WS_CLOSE.refused],
+    [new ConfnodeError('capacity', 'node full'), 'full', WS_CLOSE.refused],
+    [new WebRtcRefusal('pin-required', 'needs a PIN'), 'pin-required', WS_CLOSE.refused],
+    [new Error('boom'), 'internal', WS_CLOSE.internal],
+  ])('%s -> error %s, then close %d; onClosed(refused)', async (err, code, closeCode) => {
+    handler.joinResult = () => Promise.reject(err);
+    const c = connect();
+    await opened(c);
+    c.ws.send(JSON.stringify({ type: 'join', alias: 'nope', name: 'Ann' }));
+    const msg = await c.next();
+    expect(msg.type).toBe('error');
+    expect(msg.code).toBe(code);
+    expect((await c.closed).code).toBe(closeCode);
+    // The participants message the handler sent during the failed join is never delivered.
+    expect(c.messages).toHaveLength(1);
+    await waitUntil(() => handler.onClosedCalled.length === 1);
+    expect(handler.onClosedCalled[0]?.reason).toBe('refused');
+  });
+});
+
+async function waitUntil(cond: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Headless Debian Chromium for WebRTC tests, driven by playwright-core (never a downloaded
+ * browser): fake camera and microphone, loopback ICE, a fresh profile per launch (PEERS.md). Reads
+ * media proof from the page's own RTCPeerConnection (getStats) through window.confnode.
+ * Every context launched here is closed by closeBrowsers() in afterAll, even after a failure.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** PEERS.md flags, plus loopback candidates and no mDNS names (werift would have to resolve them). */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+const open = new Set<BrowserContext>();
+
+export function requireChromium(): void {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`chromium is not installed (${CHROMIUM}): scripts/test should have installed it (Debian package chromium)`);
+  }
+}
+
+/** One Chromium process with a fresh profile under `dir`; `extraArgs` e.g. to drop the fake camera. */
+export async function launchBrowser(dir: string, extraArgs: string[] = []): Promise<BrowserContext> {
+  requireChromium();
+  const profile = mkdtempSync(join(dir, 'chromium-'));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
+    ignoreDefaultArgs: ['--mute-audio'],
+    timeout: 30_000,
+  });
+  open.add(ctx);
+  ctx.on('close', () => open.delete(ctx));
+  return ctx;
+}
+
+/** Closes every context launched by this file's tests (bounded: a hung browser is not waited for). */
+export async function closeBrowsers(): Promise<void> {
+  const all = [...open];
+  open.clear();
+  await Promise.allSettled(
+    all.map((c) => {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise((r) => (timer = setTimeout(r, 5000)));
+      return Promise.race([c.close(), bound]).finally(() => clearTimeout(timer));
+    }),
+  );
+}
+
+/** Opens the join page with `?alias=&name=` (it joins at once); page errors are kept for messages. */
+export async function openJoinPage(ctx: BrowserContext, baseUrl: string, alias: string, name: string): Promise<JoinedPage> {
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(10_000);
+  const log: string[] = [];
+  page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  await page.goto(`${baseUrl}/?alias=${encodeURIComponent(alias)}&name=${encodeURIComponent(name)}`, { timeout: 10_000 });
+  return { page, name, log };
+}
+
+export interface JoinedPage {
+  page: Page;
+  name: string;
+  /** Console lines and page errors, for assertion messages. */
+  log: string[];
+}
+
+export interface PageState {
+  state: string;
+  participantId: string | null;
+  participants: Array<{ id: string; name: string; protocol: string; audio: boolean; video: boolean }>;
+  error: { code: string; message: string } | null;
+  note: string | null;
+  activeSpeaker: string | null;
+  connectionState: string | null;
+}
+
+/** The parts of the page's RTCPeerConnection the tests read (the test build has no DOM types). */
+interface StatsLike {
+  forEach(cb: (s: Record<string, unknown>) => void): void;
+}
+interface PeerLike {
+  connectionState: string;
+  getStats(): Promise<StatsLike>;
+}
+
+export function pageState(p: JoinedPage): Promise<PageState> {
+  return p.page.evaluate(() => {
+    const c = (globalThis as unknown as { confnode: Record<string, unknown> & { pc: PeerLike | null } }).confnode;
+    return {
+      state: c.state as string,
+      participantId: c.participantId as string | null,
+      participants: c.participants as PageState['participants'],
+      error: c.error as PageState['error'],
+      note: c.note as string | null,
+      activeSpeaker: c.activeSpeaker as string | null,
+      connectionState: c.pc ? c.pc.connectionState : null,
+    };
+  });
+}
+
+/** What one page receives from one remote participant, from its inbound-rtp stats. */
+export interface RemoteMedia {
+  participant: string;
+  framesDecoded: number;
+  frameWidth: number;
+  videoPackets: number;
+  audioPackets: number;
+  totalSamplesReceived: number;
+  audioLevel: number;
+  totalAudioEnergy: number;
+}
+
+export interface MediaProof {
+  /** ms from the page's join() to the moment every expected remote had frames and audio. */
+  elapsedMs: number;
+  /** ms from join() to the first decoded video frame of any remote. */
+  firstFrameMs: number | null;
+  remotes: RemoteMedia[];
+}
+
+/**
+ * Polls getStats() inside the page until `remotes` participants each have decoded video frames
+ * (unless `video: false`) and received audio samples with energy; rejects after `timeoutMs`
+ * with the last stats.
+ */
+export async function waitForRemoteMedia(p: JoinedPage, opts: { remotes: number; video?: boolean; timeoutMs?: number }): Promise<MediaProof> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const result = await p.page.evaluate(
+    async ({ remotes, video, timeoutMs }) => {
+      type Hooks = { pc: PeerLike | null; participantId: string | null; trackOwner: Record<string, string>; timings: { start?: number } };
+      const c = (globalThis as unknown as { confnode: Hooks }).confnode;
+      const deadline = performance.now() + timeoutMs;
+      let firstFrameAt: number | null = null;
+      let last: RemoteMedia[] = [];
+      for (;;) {
+        const byOwner = new Map<string, RemoteMedia>();
+        if (c.pc) {
+          const stats = await c.pc.getStats();
+          stats.forEach((s) => {
+            if (s.type !== 'inbound-rtp') return;
+            const owner = c.trackOwner[String(s.trackIdentifier)] ?? `?${String(s.trackIdentifier)}`;
+            const r = byOwner.get(owner) ?? {
+              participant: owner,
+              framesDecoded: 0,
+              frameWidth: 0,
+              videoPackets: 0,
+              audioPackets: 0,
+              totalSamplesReceived: 0,
+              audioLevel: 0,
+              totalAudioEnergy: 0,
+            };
+            if (s.kind === 'video') {
+              r.framesDecoded += Number(s.framesDecoded ?? 0);
+              r.frameWidth = Math.max(r.frameWidth, Number(s.frameWidth ?? 0));
+              r.videoPackets += Number(s.packetsReceived ?? 0);
+            } else if (s.kind === 'audio') {
+              r.audioPackets += Number(s.packetsReceived ?? 0);
+              r.totalSamplesReceived += Number(s.totalSamplesReceived ?? 0);
+              r.audioLevel = Math.max(r.audioLevel, Number(s.audioLevel ?? 0));
+              r.totalAudioEnergy += Number(s.totalAudioEnergy ?? 0);
+            }
+            byOwner.set(owner, r);
+          });
+        }
+        last = [...byOwner.values()];
+        const now = performance.now();
+        if (firstFrameAt === null && last.some((r) => r.framesDecoded > 0)) firstFrameAt = now;
+        const good = last.filter((r) => (!video || r.framesDecoded > 0) && r.totalSamplesReceived > 0 && (r.audioLevel > 0 || r.totalAudioEnergy > 0));
+        const start = c.timings.start ?? 0;
+        if (good.length >= remotes) {
+          return { ok: true, elapsedMs: now - start, firstFrameMs: firstFrameAt === null ? null : firstFrameAt - start, remotes: last };
+        }
+        if (now > deadline) return { ok: false, elapsedMs: now - start, firstFrameMs: null, remotes: last };
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    { remotes: opts.remotes, video: opts.video !== false, timeoutMs },
+  );
+  if (!result.ok) {
+    const state = await pageState(p).catch(() => undefined);
+    throw new Error(
+      `${p.name}: expected media from ${opts.remotes} remote participant(s) within ${timeoutMs} ms; ` +
+        `inbound stats: ${JSON.stringify(result.remotes)}; page: ${JSON.stringify(state)}; log: ${p.log.slice(-10).join(' | ')}`,
+    );
+  }
+  return { elapsedMs: result.elapsedMs, firstFrameMs: result.firstFrameMs, remotes: result.remotes };
+}
+
+/** Names on the remote tiles of the page (the DOM the user sees), self excluded. */
+export function remoteTileNames(p: JoinedPage): Promise<string[]> {
+  return p.page.$$eval('.tile:not(.self) .name', (els) => els.map((e) => e.textContent ?? '').sort());
+}

@@ -1,0 +1,142 @@
+/**
+ * Browsers in a conference (issue 3 acceptance): headless Debian Chromium with fake camera and
+ * microphone joins a real node process through the join page. Media proof comes from each page's
+ * own getStats() (frames decoded, audio samples with energy), the participant list from the page
+ * hooks and the DOM, and the node's view from /api/v1/participants.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrowserContext } from 'playwright-core';
+import {
+  closeBrowsers,
+  launchBrowser,
+  openJoinPage,
+  pageState,
+  remoteTileNames,
+  waitForRemoteMedia,
+  type JoinedPage,
+  type MediaProof,
+} from './helpers/browser';
+import { makeTempDir, writeNodeConfig } from './helpers/config';
+import { NodeUnderTest } from './helpers/node-process';
+import { killAll, waitFor } from './helpers/proc';
+
+jest.setTimeout(90_000);
+
+let dir: string;
+let node: NodeUnderTest;
+let ctx: BrowserContext;
+const timings: Record<string, unknown> = {};
+
+beforeAll(async () => {
+  dir = makeTempDir('webrtc');
+  const config = await writeNodeConfig({
+    dir,
+    vmrs: [
+      { name: 'meet', aliases: ['meet', 'meet@localhost'] },
+      { name: 'four', aliases: ['four'] },
+    ],
+  });
+  node = await NodeUnderTest.start(config);
+  ctx = await launchBrowser(dir);
+});
+
+afterAll(async () => {
+  writeFileSync(join(dir, 'timings.json'), JSON.stringify(timings, null, 2));
+  await closeBrowsers();
+  await killAll();
+});
+
+async function closePages(pages: JoinedPage[]): Promise<void> {
+  await Promise.allSettled(pages.map((p) => p.page.close()));
+}
+
+function summary(proof: MediaProof): { elapsedMs: number; firstFrameMs: number | null } {
+  return { elapsedMs: Math.round(proof.elapsedMs), firstFrameMs: proof.firstFrameMs === null ? null : Math.round(proof.firstFrameMs) };
+}
+
+describe('two browsers in meet', () => {
+  const pages: JoinedPage[] = [];
+  afterAll(() => closePages(pages));
+
+  it('each decodes the other one video and receives its audio (join-to-media time recorded)', async () => {
+    pages.push(await openJoinPage(ctx, node.baseUrl, 'meet', 'Ann'));
+    pages.push(await openJoinPage(ctx, node.baseUrl, 'meet', 'Bob'));
+    const proofs = await Promise.all(pages.map((p) => waitForRemoteMedia(p, { remotes: 1, timeoutMs: 10_000 })));
+    timings.twoBrowsers = proofs.map(summary);
+    console.log(`two browsers: join -> remote video and audio: ${proofs.map((p) => `${Math.round(p.elapsedMs)} ms (first frame ${Math.round(p.firstFrameMs ?? -1)} ms)`).join(', ')}`);
+    for (const proof of proofs) {
+      expect(proof.remotes).toHaveLength(1);
+      expect(proof.remotes[0]?.framesDecoded).toBeGreaterThan(0);
+      expect(proof.remotes[0]?.totalSamplesReceived).toBeGreaterThan(0);
+    }
+    // Each page attributes the media to the other participant (msid = participant id).
+    const [a, b] = await Promise.all(pages.map(pageState));
+    expect(proofs[0]?.remotes[0]?.participant).toBe(b?.participantId);
+    expect(proofs[1]?.remotes[0]?.participant).toBe(a?.participantId);
+  });
+
+  it('each page lists both participants and shows a tile named after the other', async () => {
+    for (const [i, p] of pages.entries()) {
+      const s = await pageState(p);
+      expect(s.state).toBe('joined');
+      expect(s.participants.map((x) => `${x.name}/${x.protocol}`).sort()).toEqual(['Ann/webrtc', 'Bob/webrtc']);
+      expect(await remoteTileNames(p)).toEqual([i === 0 ? 'Bob' : 'Ann']);
+    }
+  });
+
+  it('/api/v1/participants lists the browsers with protocol webrtc and packet counters both ways', async () => {
+    const list = await waitFor(
+      'two webrtc participants with packets in and out',
+      async () => {
+        const l = await node.participantsOf('meet');
+        return l.length === 2 && l.every((p) => p.packetsIn > 0 && p.packetsOut > 0) ? l : undefined;
+      },
+      5000,
+      200,
+    );
+    for (const p of list) {
+      expect(p.protocol).toBe('webrtc');
+      expect(p.remote?.transport).toBe('ws');
+      expect(p.remote?.address).toBe('127.0.0.1');
+    }
+  });
+
+  it('leave: the other page sees the tile go and the list shrink; the node lists one participant', async () => {
+    const [ann, bob] = pages;
+    if (!ann || !bob) throw new Error('pages missing');
+    await bob.page.click('#leave');
+    await waitFor('Ann to see Bob leave', async () => ((await remoteTileNames(ann)).length === 0 ? true : undefined), 5000, 100);
+    expect((await pageState(ann)).participants.map((p) => p.name)).toEqual(['Ann']);
+    expect((await pageState(bob)).state).toBe('left');
+    await waitFor('node to list only Ann', async () => ((await node.participantsOf('meet')).length === 1 ? true : undefined), 5000, 100);
+  });
+});
+
+describe('four browsers in one conference', () => {
+  const pages: JoinedPage[] = [];
+  afterAll(() => closePages(pages));
+
+  it('each decodes three remote videos and hears three remote audio streams', async () => {
+    for (const name of ['P1', 'P2', 'P3', 'P4']) pages.push(await openJoinPage(ctx, node.baseUrl, 'four', name));
+    const proofs = await Promise.all(pages.map((p) => waitForRemoteMedia(p, { remotes: 3, timeoutMs: 20_000 })));
+    timings.fourBrowsers = proofs.map(summary);
+    console.log(`four browsers: join -> 3 remote videos and audio: ${proofs.map((p) => `${Math.round(p.elapsedMs)} ms`).join(', ')}`);
+    for (const proof of proofs) {
+      const good = proof.remotes.filter((r) => r.framesDecoded > 0 && r.totalSamplesReceived > 0);
+      expect(good).toHaveLength(3);
+    }
+  });
+
+  it('one leaves (page closed): the others see its tile go and the list shrink to three', async () => {
+    const leaver = pages.pop();
+    if (!leaver) throw new Error('no page');
+    await leaver.page.close();
+    for (const p of pages) {
+      await waitFor(`${p.name} to drop P4's tile`, async () => ((await remoteTileNames(p)).length === 2 ? true : undefined), 5000, 100);
+      expect(await remoteTileNames(p)).not.toContain('P4');
+      expect((await pageState(p)).participants.map((x) => x.name).sort()).toEqual(['P1', 'P2', 'P3']);
+    }
+    await waitFor('node to list three', async () => ((await node.participantsOf('four')).length === 3 ? true : undefined), 5000, 100);
+  });
+});

@@ -1,0 +1,464 @@
+// The join page's logic: camera and microphone, WebSocket signaling on /ws (JSON messages, see
+// src/signaling/webrtc/protocol.ts), one RTCPeerConnection to the node (the server is the
+// "impolite" side: on glare we roll back), a tile per participant. Plain JS, no build step.
+// Everything from the network is shown with textContent, never as HTML.
+(function () {
+  'use strict';
+
+  const GATHER_TIMEOUT_MS = 3000;
+  const ERROR_TEXT = {
+    'not-found': (alias) => `There is no room called "${alias}". Check the room name.`,
+    full: () => 'The room is full. Please try again later.',
+    'pin-required': () => 'This room needs a PIN. PIN entry in the browser is not available yet: dial in with a SIP phone instead.',
+    'media-failed': () => 'The media connection to the server failed (is UDP blocked?).',
+    timeout: (_a, m) => `The server gave up waiting: ${m}`,
+    'bad-message': (_a, m) => `The server refused a message: ${m}`,
+    internal: () => 'The server had a problem. Please try again.',
+    negotiation: (_a, m) => m,
+    lost: () => 'The connection to the server was lost.',
+  };
+
+  /** Test hooks (and a handy console handle): read by the browser tests. */
+  const hooks = {
+    pc: null,
+    ws: null,
+    state: 'idle',
+    participants: [],
+    participantId: null,
+    conference: null,
+    activeSpeaker: null,
+    error: null,
+    note: null,
+    localStream: null,
+    /** Remote track id -> participant id (for matching getStats() inbound-rtp to participants). */
+    trackOwner: {},
+    timings: {},
+    /** The last few SDPs both ways, for test failure messages and the console. */
+    sdpLog: [],
+  };
+
+  function logSdp(dir, sdp) {
+    hooks.sdpLog.push({ dir, sdp });
+    if (hooks.sdpLog.length > 8) hooks.sdpLog.shift();
+  }
+  window.confnode = hooks;
+
+  const $ = (id) => document.getElementById(id);
+  const els = {
+    form: $('join-form'), alias: $('alias'), name: $('name'), error: $('error'), note: $('note'),
+    status: $('status'), room: $('room'), call: $('call'), tiles: $('tiles'), left: $('left'),
+    muteAudio: $('mute-audio'), muteVideo: $('mute-video'), leave: $('leave'), rejoin: $('rejoin'),
+    template: $('tile-template'), sipHint: $('sip-hint'),
+  };
+
+  /** participantId -> { el, video, name, flags, stream } */
+  const tiles = new Map();
+  /** Streams whose participant is not in the list yet. */
+  const pendingStreams = new Map();
+  let session = null; // { alias, name, ws, pc, chain, local, ended }
+
+  const STATUS_TEXT = {
+    idle: '', media: 'Asking for camera and microphone…', connecting: 'Connecting…', negotiating: 'Setting up media…',
+    joined: 'Connected', left: 'Left', error: '',
+  };
+  function setState(state) {
+    hooks.state = state;
+    document.body.dataset.state = state;
+    els.status.textContent = STATUS_TEXT[state] || '';
+    els.call.hidden = !(state === 'negotiating' || state === 'joined');
+    els.left.hidden = state !== 'left';
+  }
+
+  function showError(code, message) {
+    const alias = session ? session.alias : '';
+    const text = (ERROR_TEXT[code] || ((_a, m) => m || code))(alias, message || '');
+    hooks.error = { code, message: text };
+    els.error.textContent = text;
+    els.error.hidden = false;
+  }
+
+  function showNote(text) {
+    hooks.note = text;
+    els.note.textContent = text;
+    els.note.hidden = !text;
+  }
+
+  function clearMessages() {
+    hooks.error = null;
+    els.error.hidden = true;
+    showNote('');
+  }
+
+  // ---- local media -------------------------------------------------------------------------
+
+  /** Camera and microphone; without a camera, audio only (with a visible note). */
+  async function getLocalMedia() {
+    const md = navigator.mediaDevices;
+    if (!md || !md.getUserMedia) {
+      showNote('This browser cannot use a camera or microphone here (a page on http:// other than localhost?): you can only watch and listen.');
+      return new MediaStream();
+    }
+    try {
+      return await md.getUserMedia({ audio: true, video: { width: { ideal: 640 }, height: { ideal: 480 } } });
+    } catch (err) {
+      try {
+        const audio = await md.getUserMedia({ audio: true });
+        showNote(`No camera available (${err.name}): you joined with audio only.`);
+        return audio;
+      } catch (err2) {
+        showNote(`No camera or microphone available (${err2.name}): you can only watch and listen.`);
+        return new MediaStream();
+      }
+    }
+  }
+
+  // ---- joining -----------------------------------------------------------------------------
+
+  async function join(alias, name) {
+    if (session && !session.ended) return;
+    clearMessages();
+    hooks.timings = { start: performance.now() };
+    session = { alias, name, ws: null, pc: null, chain: Promise.resolve(), local: null, ended: false, gotError: false };
+    const s = session;
+    setState('media');
+    s.local = await getLocalMedia();
+    if (s.ended) return;
+    hooks.localStream = s.local;
+    els.room.textContent = `Room ${alias}`;
+    setState('connecting');
+    const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
+    const ws = new WebSocket(`${scheme}${location.host}/ws`);
+    s.ws = ws;
+    hooks.ws = ws;
+    ws.onopen = () => {
+      hooks.timings.wsOpen = performance.now();
+      send(s, { type: 'join', alias, name, video: s.local.getVideoTracks().length > 0 });
+    };
+    ws.onmessage = (ev) => {
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch (_e) {
+        return;
+      }
+      onMessage(s, msg);
+    };
+    ws.onclose = (ev) => onSocketClosed(s, ev);
+  }
+
+  function send(s, msg) {
+    if (s.ws && s.ws.readyState === WebSocket.OPEN) s.ws.send(JSON.stringify(msg));
+  }
+
+  function onMessage(s, msg) {
+    if (s.ended) return;
+    switch (msg.type) {
+      case 'joined':
+        hooks.participantId = msg.participantId;
+        hooks.conference = msg.conference;
+        hooks.timings.joined = performance.now();
+        startPeer(s);
+        break;
+      case 'answer':
+        queue(s, () => onServerAnswer(s, msg.sdp));
+        break;
+      case 'offer':
+        queue(s, () => onServerOffer(s, msg.sdp));
+        break;
+      case 'participants':
+        renderParticipants(msg.participants);
+        break;
+      case 'activeSpeaker':
+        setActiveSpeaker(msg.participantId);
+        break;
+      case 'error':
+        s.gotError = true;
+        showError(msg.code, msg.message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function onSocketClosed(s, ev) {
+    if (s.ended) return;
+    if (!s.gotError) {
+      if (ev.code === 4000) showError('ended', `The call was ended: ${ev.reason || 'by the server'}.`);
+      else if (ev.code === 1001) showError('ended', 'The server is shutting down.');
+      else showError('lost');
+    }
+    teardown(s);
+    setState('error');
+  }
+
+  // ---- WebRTC ------------------------------------------------------------------------------
+
+  function startPeer(s) {
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: [] });
+    s.pc = pc;
+    hooks.pc = pc;
+    const audio = s.local.getAudioTracks()[0];
+    const video = s.local.getVideoTracks()[0];
+    pc.addTransceiver(audio || 'audio', { direction: audio ? 'sendrecv' : 'recvonly', streams: [s.local] });
+    pc.addTransceiver(video || 'video', { direction: video ? 'sendrecv' : 'recvonly', streams: [s.local] });
+    pc.ontrack = (ev) => {
+      const stream = ev.streams[0];
+      if (!stream) return; // the server always sets msid = participant id
+      hooks.timings.firstTrack = hooks.timings.firstTrack || performance.now();
+      hooks.trackOwner[ev.track.id] = stream.id;
+      attachStream(stream.id, stream);
+      ev.track.onunmute = () => refreshVideoState(stream.id);
+      ev.track.onmute = () => refreshVideoState(stream.id);
+      ev.track.onended = () => refreshVideoState(stream.id);
+      stream.onremovetrack = () => refreshVideoState(stream.id);
+    };
+    pc.onconnectionstatechange = () => {
+      if (s.ended) return;
+      if (pc.connectionState === 'connected') {
+        hooks.timings.connected = hooks.timings.connected || performance.now();
+        setState('joined');
+      } else if (pc.connectionState === 'failed') {
+        s.gotError = true;
+        showError('media-failed');
+        leave(s, false);
+        setState('error');
+      }
+    };
+    setState('negotiating');
+    renderSelf();
+    queue(s, () => sendOffer(s));
+  }
+
+  /** Every negotiation step runs in order: a server offer never interleaves with ours. */
+  function queue(s, step) {
+    s.chain = s.chain.then(() => (s.ended ? undefined : step())).catch((err) => {
+      if (s.ended) return;
+      console.error('negotiation failed', err);
+      s.gotError = true;
+      showError('negotiation', `Could not set up media with the server: ${err && err.message ? err.message : err}`);
+      leave(s, true);
+      setState('error');
+    });
+  }
+
+  async function sendOffer(s) {
+    await s.pc.setLocalDescription(await s.pc.createOffer());
+    await gatheringDone(s.pc);
+    logSdp('out-offer', s.pc.localDescription.sdp);
+    send(s, { type: 'offer', sdp: s.pc.localDescription.sdp });
+  }
+
+  async function onServerAnswer(s, sdp) {
+    // An answer to an offer we rolled back (glare) is stale: our offer goes again later.
+    logSdp('in-answer', sdp);
+    if (s.pc.signalingState !== 'have-local-offer') return;
+    await s.pc.setRemoteDescription({ type: 'answer', sdp });
+  }
+
+  async function onServerOffer(s, sdp) {
+    const pc = s.pc;
+    logSdp('in-offer', sdp);
+    let rolledBack = false;
+    if (pc.signalingState === 'have-local-offer') {
+      // The server is impolite: its offer wins, ours is renegotiated after the answer.
+      await pc.setLocalDescription({ type: 'rollback' });
+      rolledBack = true;
+    }
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gatheringDone(pc);
+    logSdp('out-answer', pc.localDescription.sdp);
+    send(s, { type: 'answer', sdp: pc.localDescription.sdp });
+    if (rolledBack) await sendOffer(s);
+  }
+
+  /** No trickle ICE in this protocol: the SDP carries the candidates, so wait for them (bounded). */
+  function gatheringDone(pc) {
+    if (pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, GATHER_TIMEOUT_MS);
+      function done() {
+        clearTimeout(timer);
+        pc.removeEventListener('icegatheringstatechange', check);
+        resolve();
+      }
+      function check() {
+        if (pc.iceGatheringState === 'complete') done();
+      }
+      pc.addEventListener('icegatheringstatechange', check);
+    });
+  }
+
+  // ---- tiles -------------------------------------------------------------------------------
+
+  function makeTile(id) {
+    const el = els.template.content.firstElementChild.cloneNode(true);
+    el.dataset.participant = id;
+    const t = { el, video: el.querySelector('video'), name: el.querySelector('.name'), flags: el.querySelector('.flags'), avatar: el.querySelector('.avatar'), stream: null, entry: null };
+    tiles.set(id, t);
+    els.tiles.appendChild(el);
+    return t;
+  }
+
+  function renderSelf() {
+    const id = hooks.participantId;
+    const t = tiles.get(id) || makeTile(id);
+    t.el.classList.add('self');
+    t.video.muted = true; // never play our own microphone back
+    t.video.srcObject = session.local;
+    t.name.textContent = `${session.name} (you)`;
+    t.avatar.textContent = initials(session.name);
+    refreshVideoState(id);
+  }
+
+  function renderParticipants(list) {
+    hooks.participants = list;
+    const ids = new Set(list.map((p) => p.id));
+    for (const [id, t] of tiles) {
+      if (!ids.has(id) && id !== hooks.participantId) {
+        t.video.srcObject = null;
+        t.el.remove();
+        tiles.delete(id);
+      }
+    }
+    for (const p of list) {
+      const t = tiles.get(p.id) || makeTile(p.id);
+      t.entry = p;
+      if (p.id === hooks.participantId) continue;
+      t.name.textContent = p.name;
+      t.avatar.textContent = p.protocol === 'sip' ? 'SIP' : initials(p.name);
+      t.el.classList.toggle('sip', p.protocol === 'sip');
+      t.flags.textContent = [p.audio ? '' : 'muted', p.protocol === 'sip' ? 'phone' : ''].filter(Boolean).join(' · ');
+      const pending = pendingStreams.get(p.id);
+      if (pending) {
+        pendingStreams.delete(p.id);
+        setStream(t, pending);
+      }
+      refreshVideoState(p.id);
+    }
+    setActiveSpeaker(hooks.activeSpeaker);
+    els.room.textContent = `Room ${session ? session.alias : ''} · ${list.length} here`;
+  }
+
+  function attachStream(id, stream) {
+    const t = tiles.get(id);
+    if (!t || id === hooks.participantId) {
+      pendingStreams.set(id, stream);
+      return;
+    }
+    setStream(t, stream);
+  }
+
+  function setStream(t, stream) {
+    if (t.stream !== stream) {
+      t.stream = stream;
+      t.video.srcObject = stream;
+      t.video.play().catch(() => undefined);
+    }
+    refreshVideoState(t.el.dataset.participant);
+  }
+
+  function refreshVideoState(id) {
+    const t = tiles.get(id);
+    if (!t) return;
+    let on;
+    if (id === hooks.participantId) {
+      const v = session && session.local && session.local.getVideoTracks()[0];
+      on = Boolean(v && v.enabled);
+    } else {
+      const live = t.stream && t.stream.getVideoTracks().some((tr) => tr.readyState === 'live' && !tr.muted);
+      on = Boolean(live && (!t.entry || t.entry.video));
+    }
+    t.el.classList.toggle('video-on', on);
+  }
+
+  function setActiveSpeaker(id) {
+    hooks.activeSpeaker = id;
+    for (const [pid, t] of tiles) t.el.classList.toggle('speaking', pid === id);
+  }
+
+  function initials(name) {
+    return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join('') || '?';
+  }
+
+  // ---- controls ----------------------------------------------------------------------------
+
+  function toggle(kind) {
+    const s = session;
+    if (!s || !s.local) return;
+    const track = kind === 'audio' ? s.local.getAudioTracks()[0] : s.local.getVideoTracks()[0];
+    if (!track) return;
+    // Disabling the track sends silence / black frames: no renegotiation needed.
+    track.enabled = !track.enabled;
+    const btn = kind === 'audio' ? els.muteAudio : els.muteVideo;
+    btn.setAttribute('aria-pressed', String(!track.enabled));
+    btn.textContent = kind === 'audio' ? (track.enabled ? 'Mute microphone' : 'Unmute microphone') : track.enabled ? 'Turn camera off' : 'Turn camera on';
+    const a = s.local.getAudioTracks()[0];
+    const v = s.local.getVideoTracks()[0];
+    send(s, { type: 'media', audio: Boolean(a && a.enabled), video: Boolean(v && v.enabled) });
+    refreshVideoState(hooks.participantId);
+  }
+
+  function teardown(s) {
+    s.ended = true;
+    if (s.pc) s.pc.close();
+    if (s.local) for (const t of s.local.getTracks()) t.stop();
+    for (const t of tiles.values()) t.video.srcObject = null;
+    tiles.clear();
+    pendingStreams.clear();
+    els.tiles.textContent = '';
+    hooks.participants = [];
+    hooks.activeSpeaker = null;
+  }
+
+  function leave(s, sayBye) {
+    if (!s || s.ended) return;
+    if (sayBye) send(s, { type: 'leave' });
+    teardown(s);
+    if (s.ws && s.ws.readyState <= WebSocket.OPEN) s.ws.close(1000, 'left');
+  }
+
+  els.form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const alias = els.alias.value.trim();
+    const name = els.name.value.trim();
+    if (!alias || !name) return;
+    history.replaceState(null, '', `?alias=${encodeURIComponent(alias)}&name=${encodeURIComponent(name)}`);
+    void join(alias, name);
+  });
+  els.muteAudio.addEventListener('click', () => toggle('audio'));
+  els.muteVideo.addEventListener('click', () => toggle('video'));
+  els.leave.addEventListener('click', () => {
+    leave(session, true);
+    setState('left');
+  });
+  els.rejoin.addEventListener('click', () => {
+    if (session) void join(session.alias, session.name);
+  });
+  window.addEventListener('pagehide', () => leave(session, true));
+
+  hooks.join = join;
+  hooks.leave = () => {
+    leave(session, true);
+    setState('left');
+  };
+  hooks.toggle = toggle;
+
+  els.sipHint.textContent = `sip:ROOM@${location.hostname}`;
+  fetch('/api/v1/status')
+    .then((res) => (res.ok ? res.json() : null))
+    .then((st) => {
+      if (!st || !st.sip) return;
+      const host = String(st.sip.address).includes(':') ? `[${st.sip.address}]` : st.sip.address;
+      els.sipHint.textContent = `sip:ROOM@${host}:${st.sip.port}`;
+    })
+    .catch(() => undefined);
+  const params = new URLSearchParams(location.search);
+  const alias = (params.get('alias') || '').trim();
+  const name = (params.get('name') || '').trim();
+  if (alias) els.alias.value = alias;
+  if (name) els.name.value = name;
+  setState('idle');
+  if (alias && name) void join(alias, name);
+  else (alias ? els.name : els.alias).focus();
+})();
