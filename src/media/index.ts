@@ -8,16 +8,16 @@ export { PortAllocator, type RtpSocketPair } from './rtp/port-allocator';
 export { RtpEndpoint, type RtpEndpointStats } from './rtp/rtp-endpoint';
 export { parseRtp, buildRtp, isRtcp, type RtpView } from './rtp/packet';
 export { MediaRouter, type AudioFormat, type MediaRouterOptions, type RouterParticipantStats } from './router';
-export type { MediaService, MediaServiceEvents, MediaServiceStats, MediaConferenceRef, LocalRtpAddress, RtpParticipantUpdate } from './service';
+export type { MediaService, MediaServiceEvents, MediaServiceStats, MediaConferenceRef, LocalRtpAddress, RtpParticipantUpdate, RtpVideoUpdate } from './service';
 export { LocalMediaService, type LocalMediaOptions } from './local-service';
 export { WorkerMediaService, splitPortRange, type WorkerMediaOptions } from './worker/worker-service';
 export type { RtpDirection, RtpRemote } from './rtp/rtp-endpoint';
 export {
   WebRtcEndpoint,
   WebRtcFanout,
-  KeyframeThrottle,
   dropMdnsCandidates,
   type WebRtcEndpointOptions,
   type WebRtcEndpointStats,
   type PlainAudioSource,
 } from './werift';
+export { KeyframeThrottle, type KeyframeThrottleStats } from './video/keyframe-throttle';

@@ -37,7 +37,7 @@ export interface LocalMediaOptions {
 }
 
 type Member =
-  | { kind: 'rtp'; conference: ConferenceId; endpoint: RtpEndpoint; router: MediaRouter }
+  | { kind: 'rtp'; conference: ConferenceId; endpoint: RtpEndpoint; video: RtpEndpoint | undefined; router: MediaRouter }
   | { kind: 'webrtc'; conference: ConferenceId; endpoint: WebRtcEndpoint; router: MediaRouter };
 
 export class LocalMediaService implements MediaService {
@@ -60,19 +60,34 @@ export class LocalMediaService implements MediaService {
     this.codecFactory = audioCodecFactory({ opusComplexity: opts.opusComplexity });
   }
 
-  async createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean): Promise<LocalRtpAddress> {
+  async createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean, withVideo = false): Promise<LocalRtpAddress> {
     if (this.closed) throw new ConfnodeError('closed', 'media service is closed');
     if (this.members.has(participant)) throw new ConfnodeError('bad-request', `participant ${participant} already has media`);
-    const endpoint = await RtpEndpoint.open({
-      address: this.opts.address,
-      allocator: this.allocator,
-      clock: this.opts.clock,
-      logger: this.opts.logger.child({ participant, conference: conference.name }),
-    });
+    const open = (): Promise<RtpEndpoint> =>
+      RtpEndpoint.open({
+        address: this.opts.address,
+        allocator: this.allocator,
+        clock: this.opts.clock,
+        logger: this.opts.logger.child({ participant, conference: conference.name }),
+      });
+    const endpoint = await open();
+    let video: RtpEndpoint | undefined;
+    try {
+      video = withVideo && conference.videoCodec ? await open() : undefined;
+    } catch (err) {
+      void endpoint.close();
+      throw err;
+    }
     const router = this.router(conference);
     router.addRtpParticipant(participant, endpoint, undefined, admitted);
-    this.members.set(participant, { kind: 'rtp', conference: conference.id, endpoint, router });
-    return { address: endpoint.localAddress, rtpPort: endpoint.rtpPort, rtcpPort: endpoint.rtcpPort };
+    if (video) router.setRtpVideo(participant, video);
+    this.members.set(participant, { kind: 'rtp', conference: conference.id, endpoint, video, router });
+    return {
+      address: endpoint.localAddress,
+      rtpPort: endpoint.rtpPort,
+      rtcpPort: endpoint.rtcpPort,
+      ...(video ? { video: { rtpPort: video.rtpPort, rtcpPort: video.rtcpPort } } : {}),
+    };
   }
 
   async createWebRtcParticipant(conference: MediaConferenceRef, participant: ParticipantId, videoCodec: 'H264' | 'VP8'): Promise<void> {
@@ -109,6 +124,18 @@ export class LocalMediaService implements MediaService {
     m.endpoint.setRemote(update.remote);
     m.endpoint.setDirection(update.direction);
     m.router.updateRtpParticipant(participant, update.format);
+    if (!m.video) return;
+    const v = update.video;
+    if (v) {
+      m.video.setRemote(v.remote);
+      m.video.setDirection(v.direction);
+    } else {
+      m.video.setDirection('inactive');
+    }
+    m.router.updateRtpVideo(
+      participant,
+      v ? { payloadType: v.payloadType, receives: v.direction === 'sendrecv' || v.direction === 'recvonly', sends: v.direction === 'sendrecv' || v.direction === 'sendonly' } : undefined,
+    );
   }
 
   admit(participant: ParticipantId): void {
@@ -125,6 +152,7 @@ export class LocalMediaService implements MediaService {
     this.members.delete(participant);
     m.router.removeParticipant(participant);
     void m.endpoint.close();
+    if (m.kind === 'rtp') void m.video?.close();
     if (m.router.size === 0) {
       m.router.close();
       this.routers.delete(m.conference);
@@ -166,7 +194,7 @@ export class LocalMediaService implements MediaService {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const closing = [...this.members.values()].map((m) => m.endpoint.close());
+    const closing = [...this.members.values()].flatMap((m) => [m.endpoint.close(), ...(m.kind === 'rtp' && m.video ? [m.video.close()] : [])]);
     for (const r of this.routers.values()) r.close();
     this.routers.clear();
     this.members.clear();
@@ -192,6 +220,7 @@ export class LocalMediaService implements MediaService {
         jitterBufferMs: this.opts.jitterBufferMs,
         codecFactory: this.codecFactory,
         clock: this.opts.clock,
+        ...(conference.videoCodec ? { videoCodec: conference.videoCodec } : {}),
       });
       const id = conference.id;
       router.on('activeSpeaker', (p) => this.events.emit('activeSpeaker', id, p));

@@ -12,7 +12,9 @@ import { AudioMixer, type MixerInput } from './mixer/audio-mixer';
 import type { MixClock } from './mixer/mix-clock';
 import type { RtpEndpoint } from './rtp/rtp-endpoint';
 import type { RtpView } from './rtp/packet';
-import { WebRtcFanout, type PlainAudioSource, type WebRtcEndpoint } from './werift';
+import type { VideoCodecName } from './video/keyframe';
+import { VoiceSwitchedVideo } from './video/voice-switch';
+import { WebRtcFanout, type PlainAudioSource, type PlainVideoSource, type WebRtcEndpoint } from './werift';
 
 /** The negotiated audio of a plain-RTP participant. */
 export interface AudioFormat {
@@ -33,6 +35,17 @@ export interface MediaRouterOptions {
   codecFactory: AudioCodecFactory;
   /** Timers of the keyframe-request throttle (default: the system clock). */
   clock?: Clock;
+  /** The conference video codec (VMR config): SIP video in it is voice-switched. */
+  videoCodec?: VideoCodecName;
+}
+
+/** The negotiated video of a plain-RTP participant (its own RtpEndpoint). */
+export interface RtpVideoFormat {
+  payloadType: number;
+  /** The remote sends video (sendrecv/sendonly): it is a source of the switch and of browsers. */
+  receives: boolean;
+  /** The remote takes video (sendrecv/recvonly): it views the voice-switched stream. */
+  sends: boolean;
 }
 
 export type MediaRouterEvents = {
@@ -47,6 +60,16 @@ export interface RouterParticipantStats {
   audioCodec: string | undefined;
   talker: boolean;
   levelDbov: number;
+  /** SIP endpoints with video: whose video they are shown now. */
+  videoShowing?: ParticipantId;
+  videoPacketsIn?: number;
+  videoPacketsOut?: number;
+}
+
+interface RtpVideo {
+  endpoint: RtpEndpoint;
+  format: RtpVideoFormat | undefined;
+  plain: PlainVideoSource | undefined;
 }
 
 interface RtpMember {
@@ -61,6 +84,7 @@ interface RtpMember {
   admitted: boolean;
   /** Its audio on its way to the browsers (while it is in the mix). */
   plain: PlainAudioSource | undefined;
+  video: RtpVideo | undefined;
 }
 
 interface BrowserMember {
@@ -74,6 +98,7 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
   private readonly members = new Map<ParticipantId, RtpMember>();
   private readonly browsers = new Map<ParticipantId, BrowserMember>();
   private readonly fanout: WebRtcFanout;
+  private readonly voice: VoiceSwitchedVideo | undefined;
   private readonly unregisterTick: () => void;
   private readonly log: Logger;
   private closed = false;
@@ -82,8 +107,25 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     super((err, event) => opts.logger.error({ conference: opts.name, event: String(event), err: String(err) }, 'router listener failed'));
     this.log = opts.logger.child({ conference: opts.name, conferenceId: opts.conferenceId });
     this.mixer = new AudioMixer<ParticipantId>({ maxTalkers: opts.maxTalkers, codecFactory: opts.codecFactory });
-    this.mixer.on('activeSpeaker', (id) => this.emit('activeSpeaker', id));
-    this.fanout = new WebRtcFanout({ clock: opts.clock ?? systemClock });
+    const clock = opts.clock ?? systemClock;
+    const voice = opts.videoCodec ? new VoiceSwitchedVideo({ codec: opts.videoCodec, clock }) : undefined;
+    this.voice = voice;
+    this.mixer.on('activeSpeaker', (id) => {
+      voice?.setSpeaker(id);
+      this.emit('activeSpeaker', id);
+    });
+    this.fanout = new WebRtcFanout({
+      clock,
+      ...(voice
+        ? {
+            videoTap: {
+              added: (owner, requestKeyframe) => voice.addSource(owner, requestKeyframe),
+              packet: (owner, seq, ts, marker, payload) => voice.push(owner, seq, ts, marker, payload),
+              removed: (owner) => voice.removeSource(owner),
+            },
+          }
+        : {}),
+    });
     this.unregisterTick = opts.mixClock.register(() => this.mixer.tick());
   }
 
@@ -105,7 +147,17 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
    */
   addRtpParticipant(id: ParticipantId, endpoint: RtpEndpoint, format: AudioFormat | undefined, admitted = true): void {
     if (this.closed || this.hasParticipant(id)) return;
-    const member: RtpMember = { id, endpoint, format: undefined, input: undefined, dtmf: new DtmfRecognizer(), ignored: 0, admitted, plain: undefined };
+    const member: RtpMember = {
+      id,
+      endpoint,
+      format: undefined,
+      input: undefined,
+      dtmf: new DtmfRecognizer(),
+      ignored: 0,
+      admitted,
+      plain: undefined,
+      video: undefined,
+    };
     this.members.set(id, member);
     endpoint.onRtp = (pkt) => this.onRtp(member, pkt);
     if (format) this.updateRtpParticipant(id, format);
@@ -153,12 +205,55 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     });
   }
 
-  /** Lets a waiting participant (PIN entered) into the mix. */
+  /** Gives a SIP participant its video endpoint (video negotiated in the conference codec). */
+  setRtpVideo(id: ParticipantId, endpoint: RtpEndpoint): void {
+    const m = this.members.get(id);
+    if (!m || m.video || !this.voice) return;
+    const video: RtpVideo = { endpoint, format: undefined, plain: undefined };
+    m.video = video;
+    endpoint.onRtp = (pkt) => {
+      const f = video.format;
+      if (!f || pkt.payloadType !== f.payloadType || !m.admitted) return;
+      this.voice?.push(id, pkt.sequence, pkt.timestamp, pkt.marker, pkt.payload);
+      video.plain?.forward(pkt);
+    };
+    endpoint.onKeyframeRequest = () => this.voice?.viewerKeyframeRequest(id);
+  }
+
+  /** Applies a (re)negotiated SIP video: its role as a source and as a viewer of the switch. */
+  updateRtpVideo(id: ParticipantId, format: RtpVideoFormat | undefined): void {
+    const m = this.members.get(id);
+    const voice = this.voice;
+    if (!m?.video || !voice) return;
+    const video = m.video;
+    video.format = format;
+    const admitted = m.admitted;
+    if (format?.receives && admitted) {
+      voice.addSource(id, () => video.endpoint.requestKeyframe());
+      video.plain ??= this.fanout.addPlainVideo(id, `video/${this.opts.videoCodec ?? 'h264'}`, () => video.endpoint.requestKeyframe());
+    } else {
+      voice.removeSource(id);
+      this.fanout.removeSourceOf(id, 'video');
+      video.plain = undefined;
+    }
+    if (format?.sends && admitted) {
+      const endpoint = video.endpoint;
+      voice.addViewer(id, (payload, ts, marker) => {
+        const pt = video.format?.payloadType;
+        if (pt !== undefined) endpoint.sendRtpRaw(pt, payload, ts, marker);
+      });
+    } else {
+      voice.removeViewer(id);
+    }
+  }
+
+  /** Lets a waiting participant (PIN entered) into the mix, and into the video switch. */
   admit(id: ParticipantId): void {
     const m = this.members.get(id);
     if (!m || m.admitted) return;
     m.admitted = true;
     if (m.format) this.updateRtpParticipant(id, m.format);
+    if (m.video) this.updateRtpVideo(id, m.video.format);
   }
 
   isAdmitted(id: ParticipantId): boolean {
@@ -172,6 +267,12 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     this.members.delete(id);
     this.browsers.delete(id);
     if (m) m.endpoint.onRtp = null;
+    if (m?.video) {
+      m.video.endpoint.onRtp = null;
+      m.video.endpoint.onKeyframeRequest = null;
+    }
+    this.voice?.removeSource(id);
+    this.voice?.removeViewer(id);
     this.fanout.removeParticipant(id);
     this.mixer.removeParticipant(id);
   }
@@ -194,7 +295,14 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
       audioCodec: m.format?.name,
       talker: mix?.talker ?? false,
       levelDbov: mix?.levelDbov ?? -127,
+      ...(m.video ? this.videoStats(id, m.video) : {}),
     };
+  }
+
+  private videoStats(id: ParticipantId, video: RtpVideo): Partial<RouterParticipantStats> {
+    const s = video.endpoint.stats();
+    const showing = this.voice?.showing(id);
+    return { videoPacketsIn: s.packetsIn, videoPacketsOut: s.packetsOut, ...(showing ? { videoShowing: showing } : {}) };
   }
 
   /** Idempotent; the endpoints belong to the calls and are closed by them. */
@@ -204,6 +312,7 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     this.unregisterTick();
     for (const id of [...this.members.keys(), ...this.browsers.keys()]) this.removeParticipant(id);
     this.fanout.close();
+    this.voice?.close();
     this.mixer.close();
     this.removeAllListeners();
   }

@@ -10,12 +10,23 @@ import type { AudioFormat, RouterParticipantStats } from './router';
 export interface MediaConferenceRef {
   id: ConferenceId;
   name: string;
+  /** The conference video codec (VMR); SIP video in it is voice-switched. */
+  videoCodec?: 'H264' | 'VP8';
 }
 
 export interface LocalRtpAddress {
   address: string;
   rtpPort: number;
   rtcpPort: number;
+  /** The video endpoint's ports, when video was asked for. */
+  video?: { rtpPort: number; rtcpPort: number };
+}
+
+/** The negotiated video of a SIP participant (RTP/AVP, the conference codec). */
+export interface RtpVideoUpdate {
+  remote: RtpRemote;
+  direction: RtpDirection;
+  payloadType: number;
 }
 
 /** What a (re-)negotiation decided for a plain-RTP participant. */
@@ -23,6 +34,8 @@ export interface RtpParticipantUpdate {
   remote: RtpRemote;
   direction: RtpDirection;
   format: AudioFormat;
+  /** Video as negotiated; undefined = no video (refused, or dropped by a re-INVITE). */
+  video?: RtpVideoUpdate;
 }
 
 export interface MediaServiceStats {
@@ -55,7 +68,7 @@ export interface MediaService {
    * Opens an RTP endpoint for a participant of a conference (starting the conference's media
    * where needed). admitted=false keeps it outside the mix (PIN entry) until admit().
    */
-  createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean): Promise<LocalRtpAddress>;
+  createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean, video?: boolean): Promise<LocalRtpAddress>;
   updateRtpParticipant(participant: ParticipantId, update: RtpParticipantUpdate): void;
   /**
    * Adds a browser to a conference's media: a werift peer connection in the conference's media

@@ -5,8 +5,9 @@
  */
 import { randomInt } from 'node:crypto';
 import { ConfnodeError, errorMessage, type Clock, type Logger, type TimerHandle } from '../common';
-import type { AudioFormat, LocalRtpAddress, MediaService, RtpDirection } from '../media';
+import type { AudioFormat, LocalRtpAddress, MediaService, RtpDirection, RtpVideoUpdate } from '../media';
 import {
+  answerDirection,
   buildAnswer,
   buildOffer,
   negotiateAnswer,
@@ -14,6 +15,8 @@ import {
   type CallEndReason,
   type CodecCapability,
   type LocalAudio,
+  type LocalVideo,
+  type OfferNegotiation,
   type NegotiatedAudio,
   type SdpResult,
   type SessionHandler,
@@ -88,8 +91,9 @@ export class SipConferenceHandler implements SessionHandler {
       throw new ConfnodeError('not-found', `no conference with alias '${user}'`);
     }
     // Negotiate before touching capacity or sockets: a 488 must cost nothing.
-    const negotiation = offerSdp !== undefined ? negotiateOffer(offerSdp, AUDIO_CAPABILITIES) : undefined;
-    const cost = participantCost('audio', config.capacity_costs);
+    const videoOptions = { videoCodec: vmr.video_codec };
+    const negotiation = offerSdp !== undefined ? negotiateOffer(offerSdp, AUDIO_CAPABILITIES, videoOptions) : undefined;
+    const cost = participantCost(negotiation?.video ? 'video' : 'audio', config.capacity_costs);
     let reservation: { release(): void };
     try {
       reservation = registry.reserve(vmr, cost);
@@ -112,12 +116,21 @@ export class SipConferenceHandler implements SessionHandler {
       state.participant = participant;
       if (vmr.host_pin !== undefined) this.startPinEntry(state, vmr.host_pin, vmr.guest_pin, log);
       const conference = participant.conference;
-      state.local = await this.deps.media.createRtpParticipant({ id: conference.id, name: vmr.name }, participant.id, state.pin === undefined);
+      if (negotiation?.videoRejectedReason) participant.videoUnavailableReason = negotiation.videoRejectedReason;
+      state.local = await this.deps.media.createRtpParticipant(
+        { id: conference.id, name: vmr.name, videoCodec: vmr.video_codec },
+        participant.id,
+        state.pin === undefined,
+        negotiation?.video !== undefined,
+      );
       const local = this.localAudio(state.local);
       if (negotiation?.audio) {
-        this.applyAudio(state, negotiation.audio);
-        log.info({ conference: vmr.name, participant: participant.id, codec: negotiation.audio.codec.name }, 'SIP participant joined');
-        return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation }) };
+        this.applyMedia(state, negotiation);
+        log.info(
+          { conference: vmr.name, participant: participant.id, codec: negotiation.audio.codec.name, video: negotiation.video?.codec.name ?? negotiation.videoRejectedReason ?? 'none' },
+          'SIP participant joined',
+        );
+        return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation, ...this.localVideo(state.local) }) };
       }
       // Offerless INVITE: offer everything; the media starts when the answer arrives in the ACK.
       state.pendingOffer = true;
@@ -155,15 +168,15 @@ export class SipConferenceHandler implements SessionHandler {
       state.pendingOffer = true;
       return { sdp: buildOffer({ origin: this.origin(state), local, caps: AUDIO_CAPABILITIES }) };
     }
-    const negotiation = negotiateOffer(offerSdp, AUDIO_CAPABILITIES);
+    const negotiation = negotiateOffer(offerSdp, AUDIO_CAPABILITIES, { videoCodec: state.participant.conference.vmr.video_codec });
     if (negotiation.audio) {
-      this.applyAudio(state, negotiation.audio);
+      this.applyMedia(state, negotiation);
       this.deps.logger.info(
         { callId: call.info.callId, participant: state.participant.id, hold: negotiation.audio.onHold, codec: negotiation.audio.codec.name },
         're-INVITE applied',
       );
     }
-    return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation }) };
+    return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation, ...this.localVideo(state.local) }) };
   }
 
   onInfo(call: SipCall, contentType: string | undefined, body: Buffer): void {
@@ -191,12 +204,33 @@ export class SipConferenceHandler implements SessionHandler {
     }
   }
 
-  private applyAudio(state: CallState, audio: NegotiatedAudio): void {
+  /** Audio plus, when both sides have it, video; re-INVITEs go through here too. */
+  private applyMedia(state: CallState, negotiation: OfferNegotiation): void {
+    const v = negotiation.video;
+    const video: RtpVideoUpdate | undefined =
+      v && state.local?.video
+        ? {
+            remote: {
+              address: v.remote.address,
+              rtpPort: v.remote.rtpPort,
+              ...(v.remote.rtcpPort !== undefined ? { rtcpPort: v.remote.rtcpPort } : {}),
+              rtcpMux: v.remote.rtcpMux,
+              clockRate: 90000,
+              payloadTypes: [v.codec.payloadType],
+            },
+            direction: answerDirection(v.remoteDirection),
+            payloadType: v.codec.payloadType,
+          }
+        : undefined;
+    if (state.participant) state.participant.videoCodec = video ? v?.codec.name : undefined;
+    this.applyAudio(state, negotiation.audio, video);
+  }
+
+  private applyAudio(state: CallState, audio: NegotiatedAudio, video?: RtpVideoUpdate): void {
     const { participant } = state;
     if (!participant || !state.local) return;
     const format = audioFormat(audio);
-    const direction: RtpDirection =
-      audio.remoteDirection === 'sendonly' ? 'recvonly' : audio.remoteDirection === 'recvonly' ? 'sendonly' : audio.remoteDirection;
+    const direction: RtpDirection = answerDirection(audio.remoteDirection);
     this.deps.media.updateRtpParticipant(participant.id, {
       remote: {
         address: audio.remote.address,
@@ -208,6 +242,7 @@ export class SipConferenceHandler implements SessionHandler {
       },
       direction,
       format,
+      ...(video ? { video } : {}),
     });
     participant.audioCodec = audio.codec.name;
   }
@@ -252,6 +287,10 @@ export class SipConferenceHandler implements SessionHandler {
     state.pin.timer.cancel();
     state.pin.off();
     state.pin = undefined;
+  }
+
+  private localVideo(local: LocalRtpAddress | undefined): { localVideo?: LocalVideo } {
+    return local?.video ? { localVideo: { address: local.address, port: local.video.rtpPort, rtcpPort: local.video.rtcpPort } } : {};
   }
 
   private localAudio(local: LocalRtpAddress): LocalAudio {

@@ -18,7 +18,10 @@ export interface ReceivedVideo {
   timestamp: number;
   marker: boolean;
   keyframe: boolean;
-  atMs: number;
+  /** performance.now() at arrival. */
+  at: number;
+  /** Last payload byte: the sending phone's videoTag, so a test can tell whose video it is. */
+  tag: number;
 }
 
 export interface AvPhoneOptions {
@@ -28,6 +31,8 @@ export interface AvPhoneOptions {
   /** Whether the phone talks (sends the tone, else silence) at `ms` since the call started. */
   talking: (ms: number) => boolean;
   sendVideo: boolean;
+  /** Appended to every video payload this phone sends (a marker, not video data). */
+  videoTag?: number;
 }
 
 interface CapturedPacket {
@@ -123,7 +128,7 @@ export class AvPhone {
     const { audio, video, videoRtcp } = this.sockets;
     audio.on('message', () => this.audioPackets++);
     video.on('message', (b: Buffer) => {
-      if (b.length < 12 || ((b[1] as number) & 0x7f) >= 72) return;
+      if (b.length < 12 || ((b[1] as number) >= 192 && (b[1] as number) <= 223)) return; // RTCP (RFC 5761)
       const cc = (b[0] as number) & 0x0f;
       this.video.push({
         ssrc: b.readUInt32BE(8),
@@ -131,7 +136,8 @@ export class AvPhone {
         timestamp: b.readUInt32BE(4),
         marker: ((b[1] as number) & 0x80) !== 0,
         keyframe: isH264KeyframeStart(b.subarray(12 + cc * 4)),
-        atMs: performance.now() - this.started,
+        at: performance.now(),
+        tag: b[b.length - 1] as number,
       });
     });
     // PSFB (206) FMT 1 (PLI) or 4 (FIR), alone or in a compound: restart the capture at its keyframe.
@@ -174,7 +180,8 @@ export class AvPhone {
           while (this.capIndex < cap.length && cap[this.capIndex]?.ts === frameTs) {
             const p = cap[this.capIndex++] as CapturedPacket;
             lastTs = base + p.ts;
-            video.send(rtp(96, p.marker, vSeq++, lastTs, this.ssrcV, p.payload), this.remote.video, '127.0.0.1');
+            const payload = Buffer.concat([p.payload, Buffer.from([this.o.videoTag ?? 0])]);
+            video.send(rtp(96, p.marker, vSeq++, lastTs, this.ssrcV, payload), this.remote.video, '127.0.0.1');
           }
         }, 66),
       );

@@ -10,17 +10,30 @@ import type { Clock, ParticipantId } from '../../common';
 import type { AudioCodecName } from '../codecs/types';
 import type { RtpView } from '../rtp/packet';
 import { audioMimeType } from './codecs';
-import { KeyframeThrottle, DEFAULT_KEYFRAME_INTERVAL_MS } from './keyframe-throttle';
+import { KeyframeThrottle, DEFAULT_KEYFRAME_INTERVAL_MS } from '../video/keyframe-throttle';
 import type { MediaKind, SendTrack } from './send-track';
 import type { PublishedTrack, WebRtcEndpoint } from './webrtc-endpoint';
+
+/** Browser video as SIP endpoints' voice-switched video sees it. */
+export interface BrowserVideoTap {
+  added(owner: ParticipantId, requestKeyframe: () => void): void;
+  packet(owner: ParticipantId, sequence: number, timestamp: number, marker: boolean, payload: Buffer): void;
+  removed(owner: ParticipantId): void;
+}
 
 export interface WebRtcFanoutOptions {
   clock: Clock;
   keyframeIntervalMs?: number;
+  videoTap?: BrowserVideoTap;
 }
 
 /** The browser's decoded audio goes to the mixer through this (first audio track only). */
 export type BrowserAudioSink = (sequence: number, payload: Buffer) => void;
+
+/** A SIP participant's received video, forwarded untouched to every browser. */
+export interface PlainVideoSource {
+  forward(pkt: RtpView): void;
+}
 
 /** A SIP participant's received audio, forwarded untouched to every browser. */
 export interface PlainAudioSource {
@@ -37,6 +50,8 @@ interface Source {
   /** Same tracks as byViewer, as an array for the packet loop. */
   tracks: SendTrack[];
   keyframes: KeyframeThrottle | undefined;
+  /** A browser's video, shown to SIP endpoints through the tap. */
+  tapped: boolean;
 }
 
 export class WebRtcFanout {
@@ -64,34 +79,52 @@ export class WebRtcFanout {
   addPlainAudio(id: ParticipantId, codec: AudioCodecName): PlainAudioSource {
     const source = this.addSource(id, 'audio', audioMimeType(codec).toLowerCase(), undefined);
     return {
-      forward: (pkt) => {
-        const tracks = source.tracks;
-        for (let i = 0; i < tracks.length; i++) {
-          const header = new RtpHeader({
-            payloadType: pkt.payloadType,
-            marker: pkt.marker,
-            sequenceNumber: pkt.sequence,
-            timestamp: pkt.timestamp,
-            ssrc: pkt.ssrc,
-          });
-          (tracks[i] as SendTrack).send(new RtpPacket(header, pkt.payload), source.mime);
-        }
-      },
+      forward: (pkt) => this.forwardPlain(source, pkt),
       setCodec: (c) => {
         source.mime = audioMimeType(c).toLowerCase();
       },
     };
   }
 
+  /** A SIP endpoint's video, shown to every browser; their keyframe requests reach it throttled. */
+  addPlainVideo(id: ParticipantId, mime: string, requestKeyframe: () => void): PlainVideoSource {
+    const source = this.addSource(id, 'video', mime.toLowerCase(), undefined, requestKeyframe);
+    return { forward: (pkt) => this.forwardPlain(source, pkt) };
+  }
+
+  /** Removes what a participant publishes of one kind (a SIP re-INVITE dropped its video). */
+  removeSourceOf(id: ParticipantId, kind: MediaKind): void {
+    for (const s of [...this.sources]) if (s.owner === id && s.kind === kind) this.dropSource(s);
+  }
+
+  private forwardPlain(source: Source, pkt: RtpView): void {
+    const tracks = source.tracks;
+    for (let i = 0; i < tracks.length; i++) {
+      const header = new RtpHeader({
+        payloadType: pkt.payloadType,
+        marker: pkt.marker,
+        sequenceNumber: pkt.sequence,
+        timestamp: pkt.timestamp,
+        ssrc: pkt.ssrc,
+      });
+      (tracks[i] as SendTrack).send(new RtpPacket(header, pkt.payload), source.mime);
+    }
+  }
+
+  private dropSource(s: Source): void {
+    this.sources.delete(s);
+    s.keyframes?.close();
+    for (const t of s.tracks) t.close();
+    s.byViewer.clear();
+    s.tracks = [];
+    if (s.tapped) this.opts.videoTap?.removed(s.owner);
+  }
+
   /** Removes everything the participant publishes and, for a browser, everything it views. */
   removeParticipant(id: ParticipantId): void {
     for (const s of [...this.sources]) {
       if (s.owner === id) {
-        this.sources.delete(s);
-        s.keyframes?.close();
-        for (const t of s.tracks) t.close();
-        s.byViewer.clear();
-        s.tracks = [];
+        this.dropSource(s);
         continue;
       }
       const t = s.byViewer.get(id);
@@ -124,8 +157,14 @@ export class WebRtcFanout {
   private addBrowserSource(owner: ParticipantId, published: PublishedTrack, sink: BrowserAudioSink | undefined): void {
     if (this.closed || !this.viewers.has(owner)) return;
     const source = this.addSource(owner, published.kind, published.mime, published);
+    const tap = published.kind === 'video' ? this.opts.videoTap : undefined;
+    if (tap) {
+      source.tapped = true;
+      tap.added(owner, () => source.keyframes?.request());
+    }
     published.onRtp = (pkt) => {
       sink?.(pkt.header.sequenceNumber, pkt.payload);
+      if (tap) tap.packet(owner, pkt.header.sequenceNumber, pkt.header.timestamp, pkt.header.marker, pkt.payload);
       const tracks = source.tracks;
       const h = pkt.header;
       for (let i = 0; i < tracks.length; i++) {
@@ -137,12 +176,11 @@ export class WebRtcFanout {
     };
   }
 
-  private addSource(owner: ParticipantId, kind: MediaKind, mime: string, published: PublishedTrack | undefined): Source {
+  private addSource(owner: ParticipantId, kind: MediaKind, mime: string, published: PublishedTrack | undefined, requestKeyframe?: () => void): Source {
+    const ask = requestKeyframe ?? (published ? () => published.requestKeyframe() : undefined);
     const keyframes =
-      kind === 'video' && published
-        ? new KeyframeThrottle(() => published.requestKeyframe(), this.opts.clock, this.opts.keyframeIntervalMs ?? DEFAULT_KEYFRAME_INTERVAL_MS)
-        : undefined;
-    const source: Source = { owner, kind, mime, byViewer: new Map(), tracks: [], keyframes };
+      kind === 'video' && ask ? new KeyframeThrottle(ask, this.opts.clock, this.opts.keyframeIntervalMs ?? DEFAULT_KEYFRAME_INTERVAL_MS) : undefined;
+    const source: Source = { owner, kind, mime, byViewer: new Map(), tracks: [], keyframes, tapped: false };
     this.sources.add(source);
     for (const [id, endpoint] of this.viewers) if (id !== owner) this.subscribe(source, id, endpoint);
     return source;

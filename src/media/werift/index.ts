@@ -3,7 +3,6 @@
  * types (endpoints, fan-out, send tracks), never werift's.
  */
 export { WebRtcEndpoint, type WebRtcEndpointOptions, type WebRtcEndpointEvents, type WebRtcEndpointStats, type PublishedTrack } from './webrtc-endpoint';
-export { WebRtcFanout, type WebRtcFanoutOptions, type PlainAudioSource, type BrowserAudioSink } from './fanout';
+export { WebRtcFanout, type WebRtcFanoutOptions, type PlainAudioSource, type PlainVideoSource, type BrowserVideoTap, type BrowserAudioSink } from './fanout';
 export { SendTrack, type MediaKind } from './send-track';
-export { KeyframeThrottle, DEFAULT_KEYFRAME_INTERVAL_MS, type KeyframeThrottleStats } from './keyframe-throttle';
 export { dropMdnsCandidates, peerConfig, audioCodecParameters, videoCodecParameters, AUDIO_PAYLOAD_TYPES, H264_FMTP, type VideoCodecName } from './codecs';

@@ -22,7 +22,7 @@ export interface MediaWorkerData {
 export type ReplyValue = LocalRtpAddress | string | undefined;
 
 export type ToWorker =
-  | { op: 'create'; req: number; conference: MediaConferenceRef; participant: ParticipantId; admitted: boolean }
+  | { op: 'create'; req: number; conference: MediaConferenceRef; participant: ParticipantId; admitted: boolean; video: boolean }
   | { op: 'createWebRtc'; req: number; conference: MediaConferenceRef; participant: ParticipantId; videoCodec: 'H264' | 'VP8' }
   | { op: 'webrtcOffer'; req: number; participant: ParticipantId; sdp: string }
   | { op: 'webrtcAnswer'; req: number; participant: ParticipantId; sdp: string }

@@ -74,7 +74,7 @@ function run(): void {
     try {
       switch (msg.op) {
         case 'create':
-          media.createRtpParticipant(msg.conference, msg.participant, msg.admitted).then(
+          media.createRtpParticipant(msg.conference, msg.participant, msg.admitted, msg.video).then(
             (value) => post({ op: 'reply', req: msg.req, ok: true, value }),
             (err: unknown) => fail(msg.req, err),
           );

@@ -102,10 +102,10 @@ export class WorkerMediaService implements MediaService {
     });
   }
 
-  async createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean): Promise<LocalRtpAddress> {
+  async createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean, video = false): Promise<LocalRtpAddress> {
     const slot = this.assign(conference, participant);
     try {
-      const value = await this.request(slot, (req) => ({ op: 'create', req, conference, participant, admitted }));
+      const value = await this.request(slot, (req) => ({ op: 'create', req, conference, participant, admitted, video }));
       if (typeof value !== 'object') throw new ConfnodeError('internal', 'media worker returned no address');
       return value;
     } catch (err) {

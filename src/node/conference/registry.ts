@@ -32,6 +32,8 @@ export interface ParticipantRecord {
   /** 'host' or 'guest' after PIN entry, 'waiting-for-pin' before; 'participant' without PINs. */
   role: 'host' | 'guest' | 'participant' | 'waiting-for-pin';
   audioCodec?: string;
+  /** Video codec when the participant has video (SIP: negotiated in the conference codec). */
+  videoCodec?: string;
   videoUnavailableReason?: string;
   /** Ends the participant's call (SIP BYE); the registry's leave() follows from the call ending. */
   hangup(): Promise<void>;

@@ -76,8 +76,12 @@ export interface ParticipantView {
   role: string;
   audioCodec: string;
   videoCodec?: string;
-  /** Why it has no video, e.g. 'no common codec (conference uses H264)'. */
+  /** Why it has no video, e.g. 'no common video codec (conference uses H264 packetization-mode=1)'. */
   videoUnavailableReason?: string;
+  /** SIP endpoints with video: the participant whose video they are shown (voice switching). */
+  videoShowing?: string;
+  videoPacketsIn?: number;
+  videoPacketsOut?: number;
   packetsIn: number;
   packetsOut: number;
   packetsDropped: number;
