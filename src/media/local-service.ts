@@ -105,7 +105,8 @@ export class LocalMediaService implements MediaService {
     });
     endpoint.on('offer', (sdp) => this.events.emit('webrtcOffer', participant, sdp));
     endpoint.on('failed', (reason) => this.events.emit('webrtcFailed', participant, reason));
-    const router = this.router(conference);
+    // Whoever comes first starts the conference's media: a browser must set its video codec too.
+    const router = this.router({ ...conference, videoCodec });
     router.addWebRtcParticipant(participant, endpoint);
     this.members.set(participant, { kind: 'webrtc', conference: conference.id, endpoint, router });
   }

@@ -191,7 +191,7 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
         name: p.displayName,
         protocol: p.protocol,
         audio: browser ? browser.media.audio : !waiting,
-        video: browser ? browser.media.video : false,
+        video: browser ? browser.media.video : p.videoCodec !== undefined && !waiting,
       };
     });
   }
