@@ -197,7 +197,16 @@ describe('BYE from the node', () => {
     const tcp = await startSipp({ scenario: 'uac_wait_bye.xml', target, service: 'meet', cwd: dir, transport: 't1', timeoutS: 30 });
     const exit = await whileSippRuns(tcp, 'TCP call waiting for BYE at SIGTERM', () =>
       whileSippRuns(udp, 'UDP call waiting for BYE at SIGTERM', async () => {
-        await waitFor('2 participants in meet on n2', async () => ((await n2.participantsOf('meet')).length === 2 ? true : undefined), 8000, 100);
+        // Established (media flowing), not merely admitted: a call still being set up at SIGTERM gets 480.
+        await waitFor(
+          '2 established calls in meet on n2',
+          async () => {
+            const ps = await n2.participantsOf('meet');
+            return ps.length === 2 && ps.every((p) => p.packetsIn > 0) ? true : undefined;
+          },
+          10000,
+          100,
+        );
         return n2.terminate(15000);
       }),
     );
