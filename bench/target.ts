@@ -6,8 +6,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSocket } from 'node:dgram';
-import { freePorts } from '../test/helpers/ports';
+import { freePorts, udpFree } from '../test/helpers/ports';
 import { Proc, waitFor } from '../test/helpers/proc';
 import { cpuTimesFromStat, machineJiffiesFromStat } from './load/stats';
 
@@ -34,17 +33,6 @@ export interface Target {
   cpuTimes(): { user: number; system: number };
   alive(): boolean;
   stop(): Promise<void>;
-}
-
-function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createSocket('udp4');
-    sock.once('error', () => {
-      sock.close();
-      resolve(false);
-    });
-    sock.bind(port, '127.0.0.1', () => sock.close(() => resolve(true)));
-  });
 }
 
 /**

@@ -20,7 +20,8 @@ function tcpFree(port: number): Promise<boolean> {
   });
 }
 
-function udpFree(port: number): Promise<boolean> {
+/** True when a UDP socket can bind 127.0.0.1:port right now. */
+export function udpFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = createSocket('udp4');
     sock.once('error', () => {
