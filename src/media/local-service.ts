@@ -189,6 +189,8 @@ export class LocalMediaService implements MediaService {
       participants: this.members.size,
       maxMixRoundMs: clock.maxRoundMs,
       skippedMixRounds: clock.skipped,
+      mixTicks: clock.ticks,
+      lateMixTicks: clock.lateTicks,
     };
   }
 

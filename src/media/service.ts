@@ -45,6 +45,9 @@ export interface MediaServiceStats {
   maxMixRoundMs: number;
   /** Mix rounds dropped after stalls (all threads). */
   skippedMixRounds: number;
+  /** Mix slot runs, and those that started 5 ms or more after their deadline (all threads). */
+  mixTicks: number;
+  lateMixTicks: number;
 }
 
 export type MediaServiceEvents = {

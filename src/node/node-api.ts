@@ -161,6 +161,11 @@ export class NodeApiImpl implements NodeApi {
         return { in: t.in, out: t.out };
       },
       rtpDropped: () => ({ total: live().dropped }),
+      mixTicks: () => {
+        const s = this.deps.media.stats();
+        return { on_time: s.mixTicks - s.lateMixTicks, late: s.lateMixTicks, skipped: s.skippedMixRounds };
+      },
+      mixRoundMaxSeconds: () => this.deps.media.stats().maxMixRoundMs / 1000,
     };
   }
 

@@ -16,9 +16,9 @@ class LateClock implements Clock {
 }
 
 describe('MixClock', () => {
-  test('ticks every registered function every 20 ms with one timer', () => {
+  test('with one slot, ticks every registered function every 20 ms with one timer', () => {
     const clock = new FakeClock();
-    const mc = new MixClock(clock);
+    const mc = new MixClock(clock, { phases: 1 });
     const a: number[] = [];
     const b: number[] = [];
     mc.register(() => a.push(clock.now()));
@@ -49,7 +49,7 @@ describe('MixClock', () => {
         return fake.setTimeout(fn, ms + extra);
       },
     };
-    const mc = new MixClock(clock, { maxCatchUpTicks: 3 });
+    const mc = new MixClock(clock, { maxCatchUpTicks: 3, phases: 1 });
     const at: number[] = [];
     mc.register(() => at.push(fake.now()));
     fake.advance(60);
@@ -67,7 +67,7 @@ describe('MixClock', () => {
   test('a throwing tick does not stop the others', () => {
     const clock = new FakeClock();
     const errors: unknown[] = [];
-    const mc = new MixClock(clock, { onTickError: (e) => errors.push(e) });
+    const mc = new MixClock(clock, { phases: 1, onTickError: (e) => errors.push(e) });
     let n = 0;
     mc.register(() => {
       throw new Error('room broke');
@@ -99,7 +99,7 @@ describe('MixClock', () => {
 
   test('unregistering during a round does not skip another function in that round', () => {
     const clock = new FakeClock();
-    const mc = new MixClock(clock);
+    const mc = new MixClock(clock, { phases: 1 });
     const calls: string[] = [];
     const a = (): void => {
       calls.push('a');
@@ -109,5 +109,51 @@ describe('MixClock', () => {
     mc.register(() => calls.push('b'));
     clock.advance(40);
     expect(calls).toEqual(['a', 'b', 'b']);
+  });
+
+  test('functions are spread over the slots of the period; each keeps an exact 20 ms period', () => {
+    const clock = new FakeClock();
+    const mc = new MixClock(clock, { phases: 4 });
+    const at: number[][] = [[], [], [], [], []];
+    for (const list of at) mc.register(() => list.push(clock.now()));
+    clock.advance(100);
+    // Four slots 5 ms apart; the fifth function shares the first slot with the first one.
+    expect(at.map((l) => l[0])).toEqual([20, 25, 30, 35, 20]);
+    for (const list of at) expect(list.slice(1).map((t, i) => t - (list[i] ?? 0))).toEqual(list.slice(1).map(() => 20));
+  });
+
+  test('a lone function wakes the timer once per period, not once per slot', () => {
+    const clock = new FakeClock();
+    const mc = new MixClock(clock, { phases: 4 });
+    let n = 0;
+    mc.register(() => n++);
+    clock.advance(200);
+    expect(n).toBe(10);
+    expect(mc.stats().rounds).toBe(10);
+  });
+
+  test('a new function takes the least busy slot, also after others left', () => {
+    const clock = new FakeClock();
+    const mc = new MixClock(clock, { phases: 2 });
+    const at: Record<string, number[]> = { a: [], b: [], c: [] };
+    mc.register(() => at.a?.push(clock.now()));
+    const offB = mc.register(() => at.b?.push(clock.now()));
+    clock.advance(40);
+    offB();
+    mc.register(() => at.c?.push(clock.now()));
+    clock.advance(40);
+    expect(at.a).toEqual([20, 40, 60, 80]);
+    expect(at.b).toEqual([30]);
+    expect(at.c).toEqual([50, 70]);
+  });
+
+  test('slots that start 5 ms or more late are counted as late', () => {
+    const fake = new FakeClock();
+    const mc = new MixClock(new LateClock(fake, 6), { phases: 1 });
+    mc.register(() => undefined);
+    fake.advance(26);
+    expect(mc.stats()).toMatchObject({ ticks: 1, lateTicks: 1 });
+    const onTime = new MixClock(new LateClock(new FakeClock(), 0));
+    expect(onTime.stats().lateTicks).toBe(0);
   });
 });

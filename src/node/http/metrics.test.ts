@@ -19,8 +19,8 @@ describe('NodeMetrics', () => {
       'confnode_calls_total',
       'confnode_rtp_packets_total',
       'confnode_rtp_dropped_total',
-      'confnode_mix_tick_seconds',
-      'confnode_mix_tick_lag_seconds',
+      'confnode_mix_ticks_total',
+      'confnode_mix_round_max_seconds',
       'process_cpu_user_seconds_total',
       'nodejs_eventloop_lag_seconds',
     ]) {
@@ -40,7 +40,7 @@ describe('NodeMetrics', () => {
     let conferences = 1;
     const m = new NodeMetrics({
       defaultMetrics: false,
-      sources: { conferences: () => conferences, loadUnits: () => 2.25, capacityUnits: () => 100, participants: () => ({ sip: 3 }), mixTickLagSeconds: () => 0.004 },
+      sources: { conferences: () => conferences, loadUnits: () => 2.25, capacityUnits: () => 100, participants: () => ({ sip: 3 }), mixRoundMaxSeconds: () => 0.004 },
     });
     conferences = 4;
     const text = await m.text();
@@ -49,7 +49,7 @@ describe('NodeMetrics', () => {
     expect(value(text, 'confnode_capacity_units')).toBe(100);
     expect(value(text, 'confnode_participants{protocol="sip"}')).toBe(3);
     expect(value(text, 'confnode_participants{protocol="webrtc"}')).toBe(0);
-    expect(value(text, 'confnode_mix_tick_lag_seconds')).toBe(0.004);
+    expect(value(text, 'confnode_mix_round_max_seconds')).toBe(0.004);
   });
 
   it('setSources() attaches sources after creation', async () => {
@@ -106,15 +106,14 @@ describe('NodeMetrics', () => {
     expect(value(text, 'confnode_metrics_collect_errors_total')).toBe(1);
   });
 
-  it('mix tick histogram resolves 0.1 ms to 20 ms', async () => {
-    const m = new NodeMetrics({ defaultMetrics: false });
-    m.observeMixTick(0.00008);
-    m.observeMixTick(0.012);
+  it('mix slot runs are counted by timing from the cumulative totals the media service keeps', async () => {
+    let totals = { on_time: 100, late: 2, skipped: 0 };
+    const m = new NodeMetrics({ defaultMetrics: false, sources: { mixTicks: () => totals } });
+    expect(value(await m.text(), 'confnode_mix_ticks_total{timing="late"}')).toBe(2);
+    totals = { on_time: 150, late: 5, skipped: 1 };
     const text = await m.text();
-    expect(value(text, 'confnode_mix_tick_seconds_bucket{le="0.0001"}')).toBe(1);
-    expect(value(text, 'confnode_mix_tick_seconds_bucket{le="0.01"}')).toBe(1);
-    expect(value(text, 'confnode_mix_tick_seconds_bucket{le="0.015"}')).toBe(2);
-    expect(value(text, 'confnode_mix_tick_seconds_bucket{le="0.02"}')).toBe(2);
-    expect(value(text, 'confnode_mix_tick_seconds_count')).toBe(2);
+    expect(value(text, 'confnode_mix_ticks_total{timing="on_time"}')).toBe(150);
+    expect(value(text, 'confnode_mix_ticks_total{timing="late"}')).toBe(5);
+    expect(value(text, 'confnode_mix_ticks_total{timing="skipped"}')).toBe(1);
   });
 });

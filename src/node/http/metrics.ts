@@ -4,9 +4,10 @@
  * node can compute on demand are read from `MetricSources` at scrape time: nothing here is
  * meant to be called per packet, and label values from the network are bounded.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 export type RtpDirection = 'in' | 'out';
+export type MixTiming = 'on_time' | 'late' | 'skipped';
 
 /** Read at each scrape. Totals are cumulative; a total that goes down is taken as a restart. */
 export interface MetricSources {
@@ -17,7 +18,10 @@ export interface MetricSources {
   rtpPackets?(): Partial<Record<RtpDirection, number>>;
   /** Reason -> cumulative dropped packets, e.g. { 'unknown-ssrc': 3, 'wrong-source': 1 }. */
   rtpDropped?(): Readonly<Record<string, number>>;
-  mixTickLagSeconds?(): number;
+  /** Cumulative audio mix slot runs by timing: on time, started 5 ms or more late, skipped after a stall. */
+  mixTicks?(): Partial<Record<MixTiming, number>>;
+  /** The slowest mix slot run seen so far, seconds. */
+  mixRoundMaxSeconds?(): number;
 }
 
 export interface NodeMetricsOptions {
@@ -33,8 +37,6 @@ const SIP_METHODS = new Set([
   'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH',
 ]);
 
-/** Seconds; a 20 ms mix tick should take well under a millisecond. */
-const MIX_TICK_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.04];
 
 /**
  * Keeps a label's distinct values few (each is a time series in Prometheus): well-formed values
@@ -77,14 +79,15 @@ export class NodeMetrics {
   readonly calls: Counter<'result'>;
   readonly rtpPackets: Counter<'direction'>;
   readonly rtpDropped: Counter<'reason'>;
-  readonly mixTick: Histogram;
-  readonly mixTickLag: Gauge;
+  readonly mixTicks: Counter<'timing'>;
+  readonly mixRoundMax: Gauge;
   readonly collectErrors: Counter;
   private sources: MetricSources;
   private readonly callResults = new BoundedLabel(24);
   private readonly dropReasons = new BoundedLabel(24);
   private readonly rtpTotals: TotalsToCounter<'direction'>;
   private readonly dropTotals: TotalsToCounter<'reason'>;
+  private readonly mixTotals: TotalsToCounter<'timing'>;
 
   constructor(opts: NodeMetricsOptions = {}) {
     this.sources = { ...opts.sources };
@@ -96,7 +99,7 @@ export class NodeMetrics {
     this.conferences = gauge('confnode_conferences', 'Conferences with media on this node', () => this.readGauge(this.conferences, this.sources.conferences));
     this.loadUnits = gauge('confnode_load_units', 'Capacity units in use on this node', () => this.readGauge(this.loadUnits, this.sources.loadUnits));
     this.capacityUnits = gauge('confnode_capacity_units', 'Capacity units of this node', () => this.readGauge(this.capacityUnits, this.sources.capacityUnits));
-    this.mixTickLag = gauge('confnode_mix_tick_lag_seconds', 'How late the last audio mix tick started', () => this.readGauge(this.mixTickLag, this.sources.mixTickLagSeconds));
+    this.mixRoundMax = gauge('confnode_mix_round_max_seconds', 'Slowest audio mix slot run so far', () => this.readGauge(this.mixRoundMax, this.sources.mixRoundMaxSeconds));
     this.participants = new Gauge({
       name: 'confnode_participants',
       help: 'Participants whose media is on this node',
@@ -121,10 +124,17 @@ export class NodeMetrics {
       registers,
       collect: () => this.safely(() => this.dropTotals.update(this.sources.rtpDropped?.() ?? {}, (r) => this.dropReasons.value(r))),
     });
-    this.mixTick = new Histogram({ name: 'confnode_mix_tick_seconds', help: 'Time to mix one 20 ms audio tick', buckets: MIX_TICK_BUCKETS, registers });
+    this.mixTicks = new Counter({
+      name: 'confnode_mix_ticks_total',
+      help: 'Audio mix slot runs by timing (late: started 5 ms or more after its deadline; skipped: dropped after a stall)',
+      labelNames: ['timing'] as const,
+      registers,
+      collect: () => this.safely(() => this.mixTotals.update(this.sources.mixTicks?.() ?? {}, (t) => t)),
+    });
     this.collectErrors = new Counter({ name: 'confnode_metrics_collect_errors_total', help: 'Metric sources that threw during a scrape', registers });
     this.rtpTotals = new TotalsToCounter(this.rtpPackets, 'direction');
     this.dropTotals = new TotalsToCounter(this.rtpDropped, 'reason');
+    this.mixTotals = new TotalsToCounter(this.mixTicks, 'timing');
   }
 
   /** Adds or replaces sources (the node's parts exist only after the metrics are created). */
@@ -145,10 +155,6 @@ export class NodeMetrics {
   /** E.g. 'answered', 'cancelled', or an error code such as 'not-found' or 'capacity'. */
   countCall(result: string): void {
     this.calls.inc({ result: this.callResults.value(result) });
-  }
-
-  observeMixTick(seconds: number): void {
-    this.mixTick.observe(seconds);
   }
 
   get contentType(): string {
