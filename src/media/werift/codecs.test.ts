@@ -1,4 +1,4 @@
-import { dropMdnsCandidates, peerConfig, bundleHeaderExtensionIds } from './codecs';
+import { dropMdnsCandidates, pairableHosts, peerConfig, bundleHeaderExtensionIds } from './codecs';
 
 describe('dropMdnsCandidates (PEERS.md: werift would resolve mDNS itself)', () => {
   it('drops .local candidates and keeps IP candidates and every other line, CRLF preserved', () => {
@@ -70,3 +70,18 @@ describe('bundleHeaderExtensionIds()', () => {
     expect(bundleHeaderExtensionIds([{ uri: AST }], full)).toEqual([]);
   });
 });
+
+describe('pairableHosts', () => {
+  test.each([
+    ['127.0.0.1', '127.0.0.1', true],
+    ['127.0.0.1', '127.0.1.5', true],
+    ['127.0.0.1', '192.0.2.2', false],
+    ['192.0.2.10', '127.0.0.1', false],
+    ['192.0.2.10', '198.51.100.7', true],
+    ['::1', '::1', true],
+    ['::1', '2001:db8::1', false],
+  ])('ICE pairs local %s with remote %s: %s (loopback reaches only loopback)', (local, remote, ok) => {
+    expect(pairableHosts(local, remote)).toBe(ok);
+  });
+});
+

@@ -80,6 +80,7 @@ export function peerConfig(opts: PeerConfigOptions): Partial<PeerConfig> {
   return {
     iceServers: [],
     bundlePolicy: 'max-bundle',
+    iceFilterCandidatePair: (pair) => pairableHosts(pair.protocol.localCandidate?.host ?? '', pair.remoteCandidate.host),
     iceUseIpv4: wildcard,
     iceUseIpv6: false,
     iceUseTcp: false,
@@ -101,6 +102,21 @@ export function peerConfig(opts: PeerConfigOptions): Partial<PeerConfig> {
  * Drops mDNS (`.local`) candidates from a browser's SDP: werift would try to resolve them itself,
  * and on loopback they never lead anywhere. Also drops candidate lines of unknown shape.
  */
+/**
+ * Whether an ICE pair can work at all: a loopback address reaches only loopback, and a host
+ * address never reaches another host's loopback. A browser on the same machine also offers its
+ * LAN addresses; pairing our 127.0.0.1 with them would only waste checks (and send to an
+ * address a loopback-only node must not use). Pure.
+ */
+export function pairableHosts(local: string, remote: string): boolean {
+  return isLoopback(local) === isLoopback(remote);
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return h.startsWith('127.') || h === '::1' || h === 'localhost' || h.startsWith('::ffff:127.');
+}
+
 export function dropMdnsCandidates(sdp: string): string {
   const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
   return sdp
