@@ -1,12 +1,20 @@
 /**
- * Writes the bench figures: JSON per benchmark and RESULTS.md with markdown tables, our figures
- * beside the Janus AudioBridge bar. Pure formatting plus file writes under bench/results/; it
- * never judges anything itself.
+ * Writes the bench figures: JSON per benchmark (capacity, setup, SFU) and RESULTS.md with
+ * markdown tables, our figures beside the Janus AudioBridge bar. Pure formatting plus file
+ * writes under bench/results/; it never judges anything itself.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CodecCapacity, StepResult } from './mixer-capacity';
+import { sfuMarkdown } from './sfu/report-sfu';
+import type { SfuResult } from './sfu/run-sfu';
 import type { SetupResult } from './sip-setup';
+
+/** What bench/results/sfu.json holds. */
+export interface SfuDocument {
+  meta: RunMeta;
+  sfu: SfuResult;
+}
 
 export interface RunMeta {
   startedAt: string;
@@ -83,7 +91,7 @@ function setupSection(rows: SetupResult[]): string[] {
   ];
 }
 
-export function resultsMarkdown(meta: RunMeta, capacity: CodecCapacity[], setup: SetupResult[]): string {
+export function resultsMarkdown(meta: RunMeta, capacity: CodecCapacity[], setup: SetupResult[], sfu?: SfuDocument): string {
   return [
     '# confnode single-node bench results',
     '',
@@ -101,12 +109,42 @@ export function resultsMarkdown(meta: RunMeta, capacity: CodecCapacity[], setup:
     '',
     ...capacity.flatMap(capacitySection),
     ...setupSection(setup),
+    ...(sfu ? sfuMarkdown(sfu.sfu, sfu.meta.startedAt, sfu.meta.mode) : []),
   ].join('\n');
 }
 
-export function writeResults(dir: string, meta: RunMeta, capacity: CodecCapacity[], setup: SetupResult[]): void {
+/** A JSON file of an earlier run, or undefined when there is none (or it is unreadable). */
+function readJson<T>(path: string): T | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes the capacity and setup JSON, sfu.json when `sfu` is given, and RESULTS.md; without
+ * `sfu` the SFU section comes from an sfu.json already in `dir` (absent: no SFU section).
+ */
+export function writeResults(dir: string, meta: RunMeta, capacity: CodecCapacity[], setup: SetupResult[], sfu?: SfuResult): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'mixer-capacity.json'), `${JSON.stringify({ meta, codecs: capacity }, null, 2)}\n`);
   writeFileSync(join(dir, 'sip-setup.json'), `${JSON.stringify({ meta, rates: setup }, null, 2)}\n`);
-  writeFileSync(join(dir, 'RESULTS.md'), resultsMarkdown(meta, capacity, setup));
+  const sfuDoc = sfu ? { meta, sfu } : readJson<SfuDocument>(join(dir, 'sfu.json'));
+  if (sfu) writeFileSync(join(dir, 'sfu.json'), `${JSON.stringify(sfuDoc, null, 2)}\n`);
+  writeFileSync(join(dir, 'RESULTS.md'), resultsMarkdown(meta, capacity, setup, sfuDoc));
+}
+
+/**
+ * `--only sfu`: writes sfu.json and rebuilds RESULTS.md with the capacity and setup figures
+ * already in `dir` (left untouched), so an SFU-only run never blanks the other benches' results.
+ */
+export function writeSfuResults(dir: string, meta: RunMeta, sfu: SfuResult): void {
+  mkdirSync(dir, { recursive: true });
+  const doc: SfuDocument = { meta, sfu };
+  writeFileSync(join(dir, 'sfu.json'), `${JSON.stringify(doc, null, 2)}\n`);
+  const cap = readJson<{ meta: RunMeta; codecs: CodecCapacity[] }>(join(dir, 'mixer-capacity.json'));
+  const sip = readJson<{ rates: SetupResult[] }>(join(dir, 'sip-setup.json'));
+  writeFileSync(join(dir, 'RESULTS.md'), resultsMarkdown(cap?.meta ?? meta, cap?.codecs ?? [], sip?.rates ?? [], doc));
 }

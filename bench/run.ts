@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: runs the single-node benches (mixer capacity for PCMU and Opus, SIP call setup
- * with sipp) against a confnode built in dist/, within a time budget (full < ~10 min, --quick
- * < 2 min), and writes bench/results/{mixer-capacity.json, sip-setup.json, RESULTS.md}. Exit code
- * 0 unless the bench itself crashes: the figures are not assertions.
+ * with sipp, the SFU with Chromium and plain RTP) against a confnode built in dist/, within a time
+ * budget (full < ~14 min, --quick < ~4 min), and writes bench/results/{mixer-capacity.json,
+ * sip-setup.json, sfu.json, RESULTS.md}. Exit code 0 unless the bench itself crashes: the figures
+ * are not assertions.
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -10,13 +11,14 @@ import { join } from 'node:path';
 import { killAll } from '../test/helpers/proc';
 import type { BenchCodec } from './load/audio';
 import { runMixerCapacity, type CodecCapacity } from './mixer-capacity';
-import { writeResults, type RunMeta } from './report';
+import { writeResults, writeSfuResults, type RunMeta } from './report';
+import { SFU_PLAN, runSfuBench, type SfuResult } from './sfu/run-sfu';
 import { runSipSetup, type SetupResult } from './sip-setup';
 import { REPO_ROOT } from './target';
 
 interface Args {
   quick: boolean;
-  only: 'all' | 'capacity' | 'sip';
+  only: 'all' | 'capacity' | 'sip' | 'sfu';
   codecs: BenchCodec[];
   target: 'node' | 'fake';
   generators: number;
@@ -28,7 +30,7 @@ interface Args {
   windowS?: number;
 }
 
-const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip] [--codec PCMU|opus]
+const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip|sfu] [--codec PCMU|opus]
   [--target node|fake] [--generators N] [--mix-talkers N] [--workers N] [--window-s S] [--node-main PATH] [--out DIR]`;
 
 function parseArgs(argv: string[]): Args {
@@ -50,7 +52,10 @@ function parseArgs(argv: string[]): Args {
       return v;
     };
     if (flag === '--quick') a.quick = true;
-    else if (flag === '--only') a.only = value() === 'sip' ? 'sip' : 'capacity';
+    else if (flag === '--only') {
+      const v = value();
+      a.only = v === 'sip' || v === 'sfu' ? v : 'capacity';
+    }
     else if (flag === '--codec') a.codecs = [value() === 'opus' ? 'opus' : 'PCMU'];
     else if (flag === '--target') a.target = value() === 'fake' ? 'fake' : 'node';
     else if (flag === '--generators') a.generators = Math.max(1, Math.min(4, Number(value()) || 1));
@@ -106,6 +111,7 @@ async function main(): Promise<void> {
   const windowMs = args.windowS !== undefined ? args.windowS * 1000 : plan.windowMs;
   const capacity: CodecCapacity[] = [];
   const setup: SetupResult[] = [];
+  let sfuResult: SfuResult | undefined;
   const meta: RunMeta = {
     startedAt: new Date(t0).toISOString(),
     mode: args.quick ? 'quick' : 'full',
@@ -113,8 +119,20 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
     settings: { warmupS: plan.warmupMs / 1000, windowS: windowMs / 1000, repeats: plan.repeats, generators: args.generators, mixTalkers: args.mixTalkers, workers: args.workers ?? 'default', setupCps: 100 },
   };
+  if (args.only === 'sfu') {
+    // Only sfu.json is written; RESULTS.md is rebuilt from the other benches' JSON in the dir.
+    try {
+      sfuResult = await runSfuBench({ plan: args.quick ? SFU_PLAN.quick : SFU_PLAN.full, nodeMain: args.nodeMain, log });
+    } finally {
+      await killAll();
+      meta.durationS = Math.round((Date.now() - t0) / 1000);
+      if (sfuResult) writeSfuResults(args.out, meta, sfuResult);
+      log(`results written to ${args.out} (${meta.durationS} s)`);
+    }
+    return;
+  }
   try {
-    if (args.only !== 'sip') {
+    if (args.only === 'all' || args.only === 'capacity') {
       for (const codec of args.codecs) {
         log(`mixer capacity ${codec}: steps ${plan.steps[codec].join(', ')} rooms of 4`);
         capacity.push(
@@ -138,7 +156,7 @@ async function main(): Promise<void> {
         );
       }
     }
-    if (args.only !== 'capacity') {
+    if (args.only === 'all' || args.only === 'sip') {
       log(`SIP setup: ${plan.sip.rates.join(', ')} cps x ${plan.sip.calls} calls`);
       try {
         setup.push(
@@ -148,10 +166,18 @@ async function main(): Promise<void> {
         log(`SIP setup bench failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    // The SFU bench needs a real node (browsers, SIP video): the fake UAS only mixes audio.
+    if (args.only === 'all' && args.target === 'node') {
+      try {
+        sfuResult = await runSfuBench({ plan: args.quick ? SFU_PLAN.quick : SFU_PLAN.full, nodeMain: args.nodeMain, log });
+      } catch (e) {
+        log(`SFU bench failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
   } finally {
     await killAll();
     meta.durationS = Math.round((Date.now() - t0) / 1000);
-    writeResults(args.out, meta, capacity, setup);
+    writeResults(args.out, meta, capacity, setup, sfuResult);
     log(`results written to ${args.out} (${meta.durationS} s)`);
   }
 }
