@@ -91,6 +91,18 @@
 
   // ---- local media -------------------------------------------------------------------------
 
+  /**
+   * `&video=small` asks for 320x240 at 15 fps: a weak machine (or a test running many pages on
+   * two cores) can then encode and decode a large room; the default stays 640x480.
+   */
+  const SMALL_VIDEO = new URLSearchParams(location.search).get('video') === 'small';
+  function videoConstraints() {
+    if (SMALL_VIDEO) {
+      return { width: { ideal: 320 }, height: { ideal: 240 }, frameRate: { ideal: 15, max: 15 } };
+    }
+    return { width: { ideal: 640 }, height: { ideal: 480 } };
+  }
+
   /** Camera and microphone; without a camera, audio only (with a visible note). */
   async function getLocalMedia() {
     const md = navigator.mediaDevices;
@@ -99,7 +111,7 @@
       return new MediaStream();
     }
     try {
-      return await md.getUserMedia({ audio: true, video: { width: { ideal: 640 }, height: { ideal: 480 } } });
+      return await md.getUserMedia({ audio: true, video: videoConstraints() });
     } catch (err) {
       try {
         const audio = await md.getUserMedia({ audio: true });
@@ -423,7 +435,7 @@
     const alias = els.alias.value.trim();
     const name = els.name.value.trim();
     if (!alias || !name) return;
-    history.replaceState(null, '', `?alias=${encodeURIComponent(alias)}&name=${encodeURIComponent(name)}`);
+    history.replaceState(null, '', `?alias=${encodeURIComponent(alias)}&name=${encodeURIComponent(name)}${SMALL_VIDEO ? '&video=small' : ''}`);
     void join(alias, name);
   });
   els.muteAudio.addEventListener('click', () => toggle('audio'));

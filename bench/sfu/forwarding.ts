@@ -334,7 +334,9 @@ function emptyResult(o: ForwardingOptions, rate: number): ForwardingResult {
 export async function runForwarding(o: ForwardingOptions): Promise<ForwardingResult> {
   const synth = new SyntheticH264({ packetsPerFrame: o.packetsPerFrame, fps: o.fps, payloadBytes: o.payloadBytes, keyframeEverySeconds: 1 });
   const result = emptyResult(o, synth.rate);
-  const target = await startTarget({ kind: 'node', nodeMain: o.nodeMain, dir: o.dir, rooms: 1, mixTalkers: 3, rtpPorts: 4 * (o.viewers + 1) + 40 });
+  // The node splits its RTP range over its media workers (up to 4) and one conference lives on
+  // one worker: the range must hold the whole room four times over.
+  const target = await startTarget({ kind: 'node', nodeMain: o.nodeMain, dir: o.dir, rooms: 1, mixTalkers: 3, rtpPorts: 4 * (4 * (o.viewers + 1) + 40) });
   const parts: Partial<Rig> = {};
   try {
     await sleep(2000);

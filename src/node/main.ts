@@ -100,8 +100,9 @@ function createMediaService(config: ClusterConfig, node: NodeConfig, logger: Log
     jitterBufferMs: m.jitter_buffer_ms,
     opusComplexity: m.opus_complexity,
   };
-  // One core stays for the main thread (SIP, HTTP) and the OS: measured better on 2 cores than 2 workers.
-  const workers = m.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1));
+  // One per core: the main thread (SIP, HTTP) is light. Measured on 2 cores: 120 Opus participants
+  // pass with 2 workers and fail with 1 (one thread saturates), see bench/results.
+  const workers = m.workers ?? Math.max(1, Math.min(4, availableParallelism()));
   if (workers === 0) return new LocalMediaService({ ...common, clock: systemClock });
   logger.info({ workers }, 'media runs in worker threads');
   return new WorkerMediaService({ ...common, workers });

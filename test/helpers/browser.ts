@@ -4,7 +4,7 @@
  * media proof from the page's own RTCPeerConnection (getStats) through window.confnode.
  * Every context launched here is closed by closeBrowsers() in afterAll, even after a failure.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
@@ -207,4 +207,121 @@ export async function waitForRemoteMedia(p: JoinedPage, opts: { remotes: number;
 /** Names on the remote tiles of the page (the DOM the user sees), self excluded. */
 export function remoteTileNames(p: JoinedPage): Promise<string[]> {
   return p.page.$$eval('.tile:not(.self) .name', (els) => els.map((e) => e.textContent ?? '').sort());
+}
+
+/** One getStats() of the page: what it has received so far from each remote participant. */
+export async function remoteMediaSnapshot(p: JoinedPage): Promise<RemoteMedia[]> {
+  return p.page.evaluate(async () => {
+    const c = (globalThis as unknown as { confnode: { pc: PeerLike | null; trackOwner: Record<string, string> } }).confnode;
+    const byOwner = new Map<string, RemoteMedia>();
+    if (!c.pc) return [];
+    const stats = await c.pc.getStats();
+    stats.forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      const owner = c.trackOwner[String(s.trackIdentifier)] ?? `?${String(s.trackIdentifier)}`;
+      const r = byOwner.get(owner) ?? {
+        participant: owner,
+        framesDecoded: 0,
+        frameWidth: 0,
+        videoPackets: 0,
+        audioPackets: 0,
+        totalSamplesReceived: 0,
+        audioLevel: 0,
+        totalAudioEnergy: 0,
+      };
+      if (s.kind === 'video') {
+        r.framesDecoded += Number(s.framesDecoded ?? 0);
+        r.frameWidth = Math.max(r.frameWidth, Number(s.frameWidth ?? 0));
+        r.videoPackets += Number(s.packetsReceived ?? 0);
+      } else if (s.kind === 'audio') {
+        r.audioPackets += Number(s.packetsReceived ?? 0);
+        r.totalSamplesReceived += Number(s.totalSamplesReceived ?? 0);
+        r.audioLevel = Math.max(r.audioLevel, Number(s.audioLevel ?? 0));
+        r.totalAudioEnergy += Number(s.totalAudioEnergy ?? 0);
+      }
+      byOwner.set(owner, r);
+    });
+    return [...byOwner.values()];
+  });
+}
+
+/**
+ * Waits until media from each of `owners` is flowing now, not just received once: between two
+ * getStats() polls its decoded frames grew (unless `video: false`) and its audio samples and energy
+ * grew. Growth, unlike a positive counter, cannot come from a stats object left over from an
+ * earlier stream on a reused transceiver. Rejects after `timeoutMs` naming the owners still silent.
+ */
+export async function waitForFlowingMedia(
+  p: JoinedPage,
+  owners: string[],
+  opts: { video?: boolean; timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const intervalMs = opts.intervalMs ?? 500;
+  const video = opts.video !== false;
+  const deadline = Date.now() + timeoutMs;
+  const flowing = new Set<string>();
+  let prev = new Map((await remoteMediaSnapshot(p)).map((r) => [r.participant, r]));
+  let last: RemoteMedia[] = [];
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    last = await remoteMediaSnapshot(p);
+    for (const r of last) {
+      const before = prev.get(r.participant);
+      if (!before) continue;
+      const frames = r.framesDecoded > before.framesDecoded;
+      const audio = r.totalSamplesReceived > before.totalSamplesReceived && r.totalAudioEnergy > before.totalAudioEnergy;
+      if ((frames || !video) && audio) flowing.add(r.participant);
+    }
+    if (owners.every((o) => flowing.has(o))) return;
+    prev = new Map(last.map((r) => [r.participant, r]));
+  }
+  const silent = owners.filter((o) => !flowing.has(o));
+  const state = await pageState(p).catch(() => undefined);
+  throw new Error(
+    `${p.name}: media from ${silent.join(', ')} did not flow within ${timeoutMs} ms; ` +
+      `inbound stats: ${JSON.stringify(last)}; page: ${JSON.stringify(state)}; log: ${p.log.slice(-10).join(' | ')}`,
+  );
+}
+
+/** openJoinPage() with extra join-page URL options, e.g. `{ video: 'small' }` (320x240 at 15 fps). */
+export async function openJoinPageWith(
+  ctx: BrowserContext,
+  baseUrl: string,
+  alias: string,
+  name: string,
+  options: Record<string, string>,
+): Promise<JoinedPage> {
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(10_000);
+  const log: string[] = [];
+  page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  const query = new URLSearchParams({ alias, name, ...options });
+  await page.goto(`${baseUrl}/?${query.toString()}`, { timeout: 10_000 });
+  return { page, name, log };
+}
+
+/**
+ * launchBrowser() with every Chromium process at nice `niceness` (a wrapper script in `dir`
+ * execs `nice -n N /usr/bin/chromium`; children inherit it). Many pages stand in for many
+ * machines: on two shared cores they must yield to the node under test, or the node's media
+ * thread starves, its sockets overflow and ICE consent (RFC 7675) expires for reasons that are
+ * the test's, not the node's.
+ */
+export async function launchBrowserNiced(dir: string, niceness: number, extraArgs: string[] = []): Promise<BrowserContext> {
+  requireChromium();
+  const wrapper = join(dir, 'chromium-niced.sh');
+  writeFileSync(wrapper, `#!/bin/sh\nexec nice -n ${Math.trunc(niceness)} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  const profile = mkdtempSync(join(dir, 'chromium-'));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: wrapper,
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
+    ignoreDefaultArgs: ['--mute-audio'],
+    timeout: 30_000,
+  });
+  open.add(ctx);
+  ctx.on('close', () => open.delete(ctx));
+  return ctx;
 }

@@ -95,7 +95,7 @@ export const MediaConfigSchema = z
     mix_talkers: z.number().int().min(1).max(8).default(3),
     jitter_buffer_ms: z.number().int().min(20).max(400).default(60),
     opus_complexity: z.number().int().min(0).max(10).default(3),
-    /** Media worker threads; 0 = media on the main thread; default: cores - 1, at least 1, at most 4. */
+    /** Media worker threads; 0 = media on the main thread; default: one per core, at most 4. */
     workers: z.number().int().min(0).max(16).optional(),
   })
   .strict();

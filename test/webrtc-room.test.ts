@@ -1,0 +1,180 @@
+/**
+ * Renegotiation as participants come and go, with a room of browsers (issue 3: "at least 8 in a
+ * room"): N headless Chromium pages join `meet` one after another, two leave, one more joins. One
+ * Chromium process holds every page (each page has its own fake devices and RTCPeerConnection).
+ * Media proof is each page's own getStats(). N is 6 in CI (CONFNODE_ROOM_BROWSERS=8 for eight):
+ * eight Chromium pages saturate 2 cores and the node's ICE consent checks expire (see README).
+ */
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrowserContext } from 'playwright-core';
+import {
+  closeBrowsers,
+  launchBrowserNiced,
+  openJoinPageWith,
+  pageState,
+  remoteTileNames,
+  waitForFlowingMedia,
+  waitForRemoteMedia,
+  type JoinedPage,
+} from './helpers/browser';
+import { makeTempDir, writeNodeConfig } from './helpers/config';
+import { NodeUnderTest } from './helpers/node-process';
+import { killAll, waitFor } from './helpers/proc';
+
+jest.setTimeout(90_000);
+
+const ALL_NAMES = ['Ann', 'Bob', 'Cid', 'Dee', 'Eve', 'Fay', 'Gus', 'Hal', 'Jo', 'Kim'];
+const COUNT = Math.max(4, Math.min(ALL_NAMES.length, Number(process.env.CONFNODE_ROOM_BROWSERS ?? 6) || 6));
+const NAMES = ALL_NAMES.slice(0, COUNT);
+const NEWCOMER = 'Ivy';
+
+let dir: string;
+let node: NodeUnderTest;
+let ctx: BrowserContext;
+/** Pages still in the room, in join order. */
+let inRoom: JoinedPage[] = [];
+const idOf = new Map<JoinedPage, string>();
+const timings: Record<string, unknown> = {};
+
+beforeAll(async () => {
+  dir = makeTempDir('room');
+  const config = await writeNodeConfig({ dir, vmrs: [{ name: 'meet', aliases: ['meet'] }] });
+  node = await NodeUnderTest.start(config);
+  const logPath = join(dir, 'node.log');
+  node.proc.onLine((line) => appendFileSync(logPath, `${line}\n`));
+  ctx = await launchBrowserNiced(dir, 10);
+});
+
+afterAll(async () => {
+  writeFileSync(join(dir, 'timings.json'), JSON.stringify(timings, null, 2));
+  await closeBrowsers();
+  if (node?.alive) await node.terminate(5000).catch(() => undefined);
+  await killAll();
+});
+
+/** What a page shows and the node logged, for failure messages. */
+async function describePage(p: JoinedPage): Promise<string> {
+  const tiles = await remoteTileNames(p).catch((e: unknown) => String(e));
+  const state = await pageState(p).catch((e: unknown) => String(e));
+  return `tiles: ${JSON.stringify(tiles)}; page: ${JSON.stringify(state)}; log: ${p.log.slice(-10).join(' | ')}; node: ${node.proc.tail()}`;
+}
+
+function othersOf(p: JoinedPage): JoinedPage[] {
+  return inRoom.filter((q) => q !== p);
+}
+
+function idsOf(pages: JoinedPage[]): string[] {
+  return pages.map((p) => idOf.get(p) ?? `?${p.name}`).sort();
+}
+
+/** Joins one page and waits until it is connected and shows a tile for everyone already in. */
+async function joinOne(name: string): Promise<JoinedPage> {
+  const p = await openJoinPageWith(ctx, node.baseUrl, 'meet', name, { video: 'small' });
+  const state = await waitFor(
+    `${name} to connect`,
+    async () => {
+      const s = await pageState(p);
+      if (s.error) throw new Error(`${name}: ${JSON.stringify(s.error)}`);
+      return s.state === 'joined' && s.participantId ? s : undefined;
+    },
+    15_000,
+    100,
+  ).catch((e: unknown) => {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; log: ${p.log.slice(-10).join(' | ')}`);
+  });
+  idOf.set(p, state.participantId ?? '');
+  const expected = inRoom.map((q) => q.name).sort();
+  inRoom.push(p);
+  await waitFor(`${name} to show tiles of ${expected.join(', ')}`, async () => {
+    const tiles = await remoteTileNames(p);
+    return JSON.stringify(tiles) === JSON.stringify(expected) ? tiles : undefined;
+  }, 10_000, 100).catch(async (e: unknown) => {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; ${await describePage(p)}`);
+  });
+  return p;
+}
+
+/** Every page in the room shows exactly the others' names on its tiles and lists them. */
+async function expectTilesMatchRoom(): Promise<void> {
+  for (const p of inRoom) {
+    const want = othersOf(p).map((q) => q.name).sort();
+    await waitFor(
+      `${p.name} to show tiles ${want.join(', ')}`,
+      async () => {
+        const tiles = await remoteTileNames(p);
+        return JSON.stringify(tiles) === JSON.stringify(want) ? true : undefined;
+      },
+      10_000,
+      100,
+    ).catch(async (e: unknown) => {
+      throw new Error(`${e instanceof Error ? e.message : String(e)}; ${await describePage(p)}`);
+    });
+    const s = await pageState(p);
+    expect(s.state).toBe('joined');
+    expect(s.error).toBeNull();
+    expect(s.connectionState).toBe('connected');
+    expect(s.participants.map((x) => x.name).sort()).toEqual(inRoom.map((q) => q.name).sort());
+  }
+}
+
+async function expectNodeLists(pages: JoinedPage[]): Promise<void> {
+  const want = idsOf(pages);
+  const list = await waitFor(
+    `node to list ${pages.map((p) => p.name).join(', ')}`,
+    async () => {
+      const l = await node.participantsOf('meet');
+      return JSON.stringify(l.map((x) => x.id).sort()) === JSON.stringify(want) ? l : undefined;
+    },
+    10_000,
+    200,
+  );
+  for (const x of list) expect(x.protocol).toBe('webrtc');
+}
+
+it(`${COUNT} browsers join one after another: each decodes video and hears audio from the ${COUNT - 1} others`, async () => {
+  const t0 = Date.now();
+  for (const name of NAMES) await joinOne(name);
+  timings.eightJoinedMs = Date.now() - t0;
+  const proofs = await Promise.all(inRoom.map((p) => waitForRemoteMedia(p, { remotes: COUNT - 1, video: true, timeoutMs: 40_000 })));
+  timings.eightMediaMs = Date.now() - t0;
+  timings.eightJoinToMedia = proofs.map((x) => Math.round(x.elapsedMs));
+  console.log(`${COUNT} browsers: all joined in ${timings.eightJoinedMs as number} ms, all media in ${timings.eightMediaMs as number} ms; ` +
+    `join -> ${COUNT - 1} remote videos and audio per page: ${proofs.map((x) => `${Math.round(x.elapsedMs)} ms`).join(', ')}`);
+  for (const [i, p] of inRoom.entries()) {
+    const good = (proofs[i]?.remotes ?? []).filter((r) => r.framesDecoded > 0 && r.totalSamplesReceived > 0);
+    expect(good.map((r) => r.participant).sort()).toEqual(idsOf(othersOf(p)));
+  }
+  await expectTilesMatchRoom();
+  await expectNodeLists(inRoom);
+});
+
+it(`two leave (Leave button, page closed): ${COUNT - 2} see ${COUNT - 3} tiles and media from the others keeps flowing`, async () => {
+  const clicker = inRoom[2];
+  const closer = inRoom[Math.min(5, COUNT - 1)];
+  if (!clicker || !closer) throw new Error('pages missing');
+  await clicker.page.click('#leave');
+  await closer.page.close();
+  inRoom = inRoom.filter((p) => p !== clicker && p !== closer);
+  expect(inRoom).toHaveLength(COUNT - 2);
+  await expectTilesMatchRoom();
+  await expectNodeLists(inRoom);
+  const t0 = Date.now();
+  await Promise.all(inRoom.map((p) => waitForFlowingMedia(p, idsOf(othersOf(p)), { timeoutMs: 15_000 })));
+  timings.afterLeaveFlowingMs = Date.now() - t0;
+  for (const p of inRoom) expect((await remoteTileNames(p)).length).toBe(COUNT - 3);
+});
+
+it(`one more browser joins after the leaves: all ${COUNT - 1} see ${COUNT - 2} tiles and media flows both ways`, async () => {
+  const t0 = Date.now();
+  const newcomer = await joinOne(NEWCOMER);
+  const proof = await waitForRemoteMedia(newcomer, { remotes: COUNT - 2, video: true, timeoutMs: 30_000 });
+  timings.newcomerJoinToMediaMs = Math.round(proof.elapsedMs);
+  expect(proof.remotes.filter((r) => r.framesDecoded > 0).map((r) => r.participant).sort()).toEqual(idsOf(othersOf(newcomer)));
+  await expectTilesMatchRoom();
+  // The old pages get the newcomer on a new or recycled m-line and still get each other.
+  await Promise.all(inRoom.map((p) => waitForFlowingMedia(p, idsOf(othersOf(p)), { timeoutMs: 20_000 })));
+  timings.newcomerAllFlowingMs = Date.now() - t0;
+  await expectNodeLists(inRoom);
+  console.log(`after two leaves, ${NEWCOMER} joined: media from ${COUNT - 2} in ${timings.newcomerJoinToMediaMs as number} ms, all ${COUNT - 1} flowing in ${timings.newcomerAllFlowingMs as number} ms`);
+});
