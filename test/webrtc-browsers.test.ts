@@ -12,6 +12,7 @@ import {
   launchBrowser,
   openJoinPage,
   pageState,
+  remoteMediaSnapshot,
   remoteTileNames,
   waitForRemoteMedia,
   type JoinedPage,
@@ -100,6 +101,24 @@ describe('two browsers in meet', () => {
       expect(p.remote?.transport).toBe('ws');
       expect(p.remote?.address).toBe('127.0.0.1');
     }
+  });
+
+  it('a muted microphone sends digital silence, which the SFU does not forward (RFC 6464 level 127); unmuting resumes it', async () => {
+    const [ann, bob] = pages;
+    if (!ann || !bob) throw new Error('pages missing');
+    const annId = (await pageState(ann)).participantId ?? '';
+    const audioFromAnn = async (): Promise<number> => (await remoteMediaSnapshot(bob)).find((r) => r.participant === annId)?.audioPackets ?? 0;
+    const annIn = async (): Promise<number> => (await node.participantsOf('meet')).find((p) => p.id === annId)?.packetsIn ?? 0;
+    await ann.page.click('#mute-audio');
+    await new Promise((r) => setTimeout(r, 1500)); // packets in flight and the node's stats snapshot
+    const [bob0, in0] = [await audioFromAnn(), await annIn()];
+    await new Promise((r) => setTimeout(r, 2000));
+    const [bob1, in1] = [await audioFromAnn(), await annIn()];
+    // Ann's browser still sends (silence at 50 packets/s plus video); Bob gets (almost) none of her audio.
+    expect(in1 - in0).toBeGreaterThan(60);
+    expect(bob1 - bob0).toBeLessThan(10);
+    await ann.page.click('#mute-audio');
+    await waitFor('Bob to receive Ann\'s audio again', async () => ((await audioFromAnn()) > bob1 + 25 ? true : undefined), 5000, 200);
   });
 
   it('leave: the other page sees the tile go and the list shrink; the node lists one participant', async () => {

@@ -1,4 +1,4 @@
-import { dropMdnsCandidates, pairableHosts, peerConfig, bundleHeaderExtensionIds } from './codecs';
+import { AUDIO_LEVEL_URI, dropMdnsCandidates, isDigitalSilence, pairableHosts, peerConfig, bundleHeaderExtensionIds } from './codecs';
 
 describe('dropMdnsCandidates (PEERS.md: werift would resolve mDNS itself)', () => {
   it('drops .local candidates and keeps IP candidates and every other line, CRLF preserved', () => {
@@ -82,6 +82,26 @@ describe('pairableHosts', () => {
     ['::1', '2001:db8::1', false],
   ])('ICE pairs local %s with remote %s: %s (loopback reaches only loopback)', (local, remote, ok) => {
     expect(pairableHosts(local, remote)).toBe(ok);
+  });
+});
+
+describe('isDigitalSilence (RFC 6464 audio level)', () => {
+  const ext = (id: number, byte: number): { id: number; payload: Buffer } => ({ id, payload: Buffer.from([byte]) });
+  test.each([
+    ['level 127 (digital silence) without V', [ext(3, 127)], 3, true],
+    ['level 127 with the voice flag', [ext(3, 0x80 | 127)], 3, true],
+    ['level 30 (speech)', [ext(3, 30)], 3, false],
+    ['level 126 (quiet but not silent)', [ext(3, 126)], 3, false],
+    ['another extension with 127', [ext(1, 127)], 3, false],
+    ['extension not negotiated (id 0)', [ext(3, 127)], 0, false],
+    ['empty payload', [{ id: 3, payload: Buffer.alloc(0) }], 3, false],
+  ])('%s -> %s', (_what, exts, id, silent) => {
+    expect(isDigitalSilence(exts, id)).toBe(silent);
+  });
+
+  test('peerConfig negotiates the audio-level extension on audio m-lines', () => {
+    const c = peerConfig({ address: '127.0.0.1', videoCodec: 'H264' });
+    expect(c.headerExtensions?.audio?.map((e) => e.uri)).toContain(AUDIO_LEVEL_URI);
   });
 });
 

@@ -89,7 +89,10 @@ export function peerConfig(opts: PeerConfigOptions): Partial<PeerConfig> {
     icePortRange: opts.icePortRange,
     codecs: { audio: audioCodecParameters(), video: videoCodecParameters(opts.videoCodec) },
     headerExtensions: {
-      audio: [new RTCRtpHeaderExtensionParameters({ id: 1, uri: 'urn:ietf:params:rtp-hdrext:sdes:mid' })],
+      audio: [
+        new RTCRtpHeaderExtensionParameters({ id: 1, uri: 'urn:ietf:params:rtp-hdrext:sdes:mid' }),
+        new RTCRtpHeaderExtensionParameters({ id: 3, uri: AUDIO_LEVEL_URI }),
+      ],
       video: [
         new RTCRtpHeaderExtensionParameters({ id: 1, uri: 'urn:ietf:params:rtp-hdrext:sdes:mid' }),
         new RTCRtpHeaderExtensionParameters({ id: 2, uri: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time' }),
@@ -115,6 +118,23 @@ export function pairableHosts(local: string, remote: string): boolean {
 function isLoopback(host: string): boolean {
   const h = host.toLowerCase();
   return h.startsWith('127.') || h === '::1' || h === 'localhost' || h.startsWith('::ffff:127.');
+}
+
+/** RFC 6464 client-to-mixer audio level: one byte, V flag and level in -dBov (127 = digital silence). */
+export const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
+
+/**
+ * Whether a packet's RFC 6464 audio level (extension `id`, 0 = not negotiated) says digital
+ * silence (-127 dBov): a muted microphone or a silent source. Such packets carry nothing a
+ * viewer could hear; an SFU need not forward them (the mix still gets them). Pure.
+ */
+export function isDigitalSilence(extensions: readonly { id: number; payload: Buffer }[], id: number): boolean {
+  if (id === 0) return false;
+  for (let i = 0; i < extensions.length; i++) {
+    const e = extensions[i];
+    if (e && e.id === id) return e.payload.length >= 1 && ((e.payload[0] ?? 0) & 0x7f) === 127;
+  }
+  return false;
 }
 
 export function dropMdnsCandidates(sdp: string): string {

@@ -17,7 +17,7 @@ import {
   type RtpPacket,
 } from 'werift';
 import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, type ParticipantId, type TimerHandle } from '../../common';
-import { bundleHeaderExtensionIds, dropMdnsCandidates, peerConfig, type VideoCodecName } from './codecs';
+import { AUDIO_LEVEL_URI, bundleHeaderExtensionIds, dropMdnsCandidates, isDigitalSilence, peerConfig, type VideoCodecName } from './codecs';
 import { SendTrack, type MediaKind, type SendCounters } from './send-track';
 
 export interface WebRtcEndpointOptions {
@@ -39,7 +39,8 @@ export interface PublishedTrack {
   readonly kind: MediaKind;
   /** Negotiated codec of the stream, lower case (`audio/opus`, `video/vp8`). */
   readonly mime: string;
-  onRtp: ((pkt: RtpPacket) => void) | null;
+  /** `silent`: the packet's RFC 6464 audio level says digital silence (audio only). */
+  onRtp: ((pkt: RtpPacket, silent: boolean) => void) | null;
   requestKeyframe(): void;
 }
 
@@ -307,6 +308,8 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
         else this.keyframesOnConnect.add(send);
       },
     };
+    // The audio-level extension id is known once the offer with this m-line was applied.
+    let levelId = -1;
     track.onReceiveRtp.subscribe((pkt) => {
       this.packetsIn++;
       // Padding-only packets are bandwidth probes for this hop: never forwarded.
@@ -314,7 +317,8 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
         this.emptyIn++;
         return;
       }
-      published.onRtp?.(pkt);
+      if (levelId < 0) levelId = kind === 'audio' ? (transceiver.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id ?? 0) : 0;
+      published.onRtp?.(pkt, levelId > 0 && isDigitalSilence(pkt.header.extensions, levelId));
     });
     this.log.info({ kind, mime: published.mime, ssrc: track.ssrc }, 'browser track');
     this.emit('track', published);
