@@ -83,7 +83,8 @@ export function benchConfigYaml(o: {
   ].join('\n');
 }
 
-function procCpu(pid: number | undefined): { user: number; system: number } {
+/** utime and stime of `pid` (all its threads) in seconds; zeros when unreadable. */
+export function procCpu(pid: number | undefined): { user: number; system: number } {
   const none = { user: 0, system: 0 };
   if (pid === undefined) return none;
   try {

@@ -4,7 +4,7 @@
  * never throws; it never signals or touches the process it reads.
  */
 import { readFileSync } from 'node:fs';
-import { cpuTimesFromStat } from '../load/stats';
+import { procCpu } from '../target';
 import { rssKbFromStatus } from './stats';
 
 /** VmRSS of `pid` in kB, or undefined when the process is gone. */
@@ -18,15 +18,7 @@ export function rssKb(pid: number | undefined): number | undefined {
 }
 
 /** utime and stime of `pid` (all its threads) in seconds; zeros when unreadable. */
-export function cpuSplit(pid: number | undefined): { user: number; system: number } {
-  const none = { user: 0, system: 0 };
-  if (pid === undefined) return none;
-  try {
-    return cpuTimesFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8')) ?? none;
-  } catch {
-    return none;
-  }
-}
+export const cpuSplit = procCpu;
 
 /** utime + stime of `pid` in seconds; 0 when unreadable. */
 export function cpuSeconds(pid: number | undefined): number {

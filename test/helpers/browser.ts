@@ -137,71 +137,34 @@ export interface MediaProof {
 }
 
 /**
- * Polls getStats() inside the page until `remotes` participants each have decoded video frames
- * (unless `video: false`) and received audio samples with energy; rejects after `timeoutMs`
- * with the last stats.
+ * Polls the page's getStats() (remoteMediaSnapshot, every 100 ms) until `remotes` participants
+ * each have decoded video frames (unless `video: false`) and received audio samples with energy;
+ * rejects after `timeoutMs` with the last stats. Times are the page's own, from its join().
  */
 export async function waitForRemoteMedia(p: JoinedPage, opts: { remotes: number; video?: boolean; timeoutMs?: number }): Promise<MediaProof> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const result = await p.page.evaluate(
-    async ({ remotes, video, timeoutMs }) => {
-      type Hooks = { pc: PeerLike | null; participantId: string | null; trackOwner: Record<string, string>; timings: { start?: number } };
-      const c = (globalThis as unknown as { confnode: Hooks }).confnode;
-      const deadline = performance.now() + timeoutMs;
-      let firstFrameAt: number | null = null;
-      let last: RemoteMedia[] = [];
-      for (;;) {
-        const byOwner = new Map<string, RemoteMedia>();
-        if (c.pc) {
-          const stats = await c.pc.getStats();
-          stats.forEach((s) => {
-            if (s.type !== 'inbound-rtp') return;
-            const owner = c.trackOwner[String(s.trackIdentifier)] ?? `?${String(s.trackIdentifier)}`;
-            const r = byOwner.get(owner) ?? {
-              participant: owner,
-              framesDecoded: 0,
-              frameWidth: 0,
-              videoPackets: 0,
-              audioPackets: 0,
-              totalSamplesReceived: 0,
-              audioLevel: 0,
-              totalAudioEnergy: 0,
-            };
-            if (s.kind === 'video') {
-              r.framesDecoded += Number(s.framesDecoded ?? 0);
-              r.frameWidth = Math.max(r.frameWidth, Number(s.frameWidth ?? 0));
-              r.videoPackets += Number(s.packetsReceived ?? 0);
-            } else if (s.kind === 'audio') {
-              r.audioPackets += Number(s.packetsReceived ?? 0);
-              r.totalSamplesReceived += Number(s.totalSamplesReceived ?? 0);
-              r.audioLevel = Math.max(r.audioLevel, Number(s.audioLevel ?? 0));
-              r.totalAudioEnergy += Number(s.totalAudioEnergy ?? 0);
-            }
-            byOwner.set(owner, r);
-          });
-        }
-        last = [...byOwner.values()];
-        const now = performance.now();
-        if (firstFrameAt === null && last.some((r) => r.framesDecoded > 0)) firstFrameAt = now;
-        const good = last.filter((r) => (!video || r.framesDecoded > 0) && r.totalSamplesReceived > 0 && (r.audioLevel > 0 || r.totalAudioEnergy > 0));
-        const start = c.timings.start ?? 0;
-        if (good.length >= remotes) {
-          return { ok: true, elapsedMs: now - start, firstFrameMs: firstFrameAt === null ? null : firstFrameAt - start, remotes: last };
-        }
-        if (now > deadline) return { ok: false, elapsedMs: now - start, firstFrameMs: null, remotes: last };
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-    { remotes: opts.remotes, video: opts.video !== false, timeoutMs },
-  );
-  if (!result.ok) {
-    const state = await pageState(p).catch(() => undefined);
-    throw new Error(
-      `${p.name}: expected media from ${opts.remotes} remote participant(s) within ${timeoutMs} ms; ` +
-        `inbound stats: ${JSON.stringify(result.remotes)}; page: ${JSON.stringify(state)}; log: ${p.log.slice(-10).join(' | ')}`,
-    );
+  const video = opts.video !== false;
+  const sinceJoin = (): Promise<number> =>
+    p.page.evaluate(() => {
+      const c = (globalThis as unknown as { confnode: { timings: { start?: number } } }).confnode;
+      return performance.now() - (c.timings.start ?? 0);
+    });
+  const deadline = Date.now() + timeoutMs;
+  let firstFrameMs: number | null = null;
+  let last: RemoteMedia[] = [];
+  for (;;) {
+    last = await remoteMediaSnapshot(p);
+    if (firstFrameMs === null && last.some((r) => r.framesDecoded > 0)) firstFrameMs = await sinceJoin();
+    const good = last.filter((r) => (!video || r.framesDecoded > 0) && r.totalSamplesReceived > 0 && (r.audioLevel > 0 || r.totalAudioEnergy > 0));
+    if (good.length >= opts.remotes) return { elapsedMs: await sinceJoin(), firstFrameMs, remotes: last };
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
   }
-  return { elapsedMs: result.elapsedMs, firstFrameMs: result.firstFrameMs, remotes: result.remotes };
+  const state = await pageState(p).catch(() => undefined);
+  throw new Error(
+    `${p.name}: expected media from ${opts.remotes} remote participant(s) within ${timeoutMs} ms; ` +
+      `inbound stats: ${JSON.stringify(last)}; page: ${JSON.stringify(state)}; log: ${p.log.slice(-10).join(' | ')}`,
+  );
 }
 
 /** Names on the remote tiles of the page (the DOM the user sees), self excluded. */
