@@ -5,11 +5,11 @@
  * or ask (PLI/FIR) get a keyframe through a per-source throttle. Packet path: plain loops and
  * counters; sources and viewers change at control rate only.
  */
-import { RtpHeader, RtpPacket } from 'werift';
 import type { Clock, ParticipantId } from '../../common';
 import type { AudioCodecName } from '../codecs/types';
 import type { RtpView } from '../rtp/packet';
 import { audioMimeType } from './codecs';
+import { viewerPacket } from './viewer-packet';
 import { KeyframeThrottle, DEFAULT_KEYFRAME_INTERVAL_MS } from '../video/keyframe-throttle';
 import type { MediaKind, SendTrack } from './send-track';
 import type { PublishedTrack, WebRtcEndpoint } from './webrtc-endpoint';
@@ -102,14 +102,7 @@ export class WebRtcFanout {
   private forwardPlain(source: Source, pkt: RtpView): void {
     const tracks = source.tracks;
     for (let i = 0; i < tracks.length; i++) {
-      const header = new RtpHeader({
-        payloadType: pkt.payloadType,
-        marker: pkt.marker,
-        sequenceNumber: pkt.sequence,
-        timestamp: pkt.timestamp,
-        ssrc: pkt.ssrc,
-      });
-      (tracks[i] as SendTrack).send(new RtpPacket(header, pkt.payload), source.mime);
+      (tracks[i] as SendTrack).send(viewerPacket(pkt.payloadType, pkt.marker, pkt.sequence, pkt.timestamp, pkt.ssrc, pkt.payload), source.mime);
     }
   }
 
@@ -179,8 +172,7 @@ export class WebRtcFanout {
       for (let i = 0; i < tracks.length; i++) {
         // One clone per viewer (werift rewrites and keeps what it sends); no header extensions:
         // their IDs were negotiated with the publisher, not with this viewer.
-        const header = new RtpHeader({ payloadType: h.payloadType, marker: h.marker, sequenceNumber: h.sequenceNumber, timestamp: h.timestamp, ssrc: h.ssrc });
-        (tracks[i] as SendTrack).send(new RtpPacket(header, pkt.payload), source.mime);
+        (tracks[i] as SendTrack).send(viewerPacket(h.payloadType, h.marker, h.sequenceNumber, h.timestamp, h.ssrc, pkt.payload), source.mime);
       }
     };
   }
