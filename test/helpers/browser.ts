@@ -36,11 +36,11 @@ export function requireChromium(): void {
 }
 
 /** One Chromium process with a fresh profile under `dir`; `extraArgs` e.g. to drop the fake camera. */
-export async function launchBrowser(dir: string, extraArgs: string[] = []): Promise<BrowserContext> {
+export async function launchBrowser(dir: string, extraArgs: string[] = [], executablePath = CHROMIUM): Promise<BrowserContext> {
   requireChromium();
   const profile = mkdtempSync(join(dir, 'chromium-'));
   const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
     args: [...CHROMIUM_ARGS, ...extraArgs],
     ignoreDefaultArgs: ['--mute-audio'],
@@ -276,15 +276,5 @@ export async function launchBrowserNiced(dir: string, niceness: number, extraArg
   requireChromium();
   const wrapper = join(dir, 'chromium-niced.sh');
   writeFileSync(wrapper, `#!/bin/sh\nexec nice -n ${Math.trunc(niceness)} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
-  const profile = mkdtempSync(join(dir, 'chromium-'));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: wrapper,
-    headless: true,
-    args: [...CHROMIUM_ARGS, ...extraArgs],
-    ignoreDefaultArgs: ['--mute-audio'],
-    timeout: 30_000,
-  });
-  open.add(ctx);
-  ctx.on('close', () => open.delete(ctx));
-  return ctx;
+  return launchBrowser(dir, extraArgs, wrapper);
 }
