@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { decodedRecordings } from './helpers/baresip';
 import { requireChromium } from './helpers/browser';
 import { makeTempDir, writeNodeConfig, type NodeConfig } from './helpers/config';
-import { writeBaresipVideoConfig, writeBrowserScript, type BrowserResult } from './helpers/netns-browser';
+import { writeBaresipConfig } from './helpers/baresip';
+import { writeBrowserScript, type BrowserResult } from './helpers/netns-browser';
 import { NODE_MAIN, REPO_ROOT } from './helpers/node-process';
 import { runInNetns, type PlanResult, type PlanStep } from './helpers/netns';
 import { freePortRange, freePorts } from './helpers/ports';
@@ -55,7 +56,9 @@ async function prepare(): Promise<{ scene: Scene; steps: PlanStep[] }> {
   const dir = makeTempDir('webrtc-baresip');
   const config = await writeNodeConfig({ dir, vmrs: [{ name: 'meet', aliases: ['meet'], videoCodec: 'H264' }] });
   const [bSip] = (await freePorts(1)) as [number];
-  const bDir = writeBaresipVideoConfig({ dir: join(dir, 'baresip'), user: 'bob', sipPort: bSip, rtp: await freePortRange(40), toneHz: OWN_HZ });
+  const bDir = writeBaresipConfig({
+    dir: join(dir, 'baresip'), user: 'bob', sipPort: bSip, rtp: await freePortRange(40), codec: 'opus', source: { kind: 'ausine', freq: OWN_HZ }, video: true,
+  });
   const browserResultFile = join(dir, 'browser-result.json');
   const script = writeBrowserScript({
     dir, baseUrl: `http://127.0.0.1:${config.httpPort}`, alias: 'meet', name: 'Ann', resultFile: browserResultFile,

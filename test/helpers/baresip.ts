@@ -1,6 +1,7 @@
 /**
- * baresip 1.0 as a real SIP peer that decodes what it receives: writes a headless, audio-only
- * config dir (adapted from the project's peers templates) and finds its sndfile recordings
+ * baresip 1.0 as a real SIP peer that decodes what it receives: writes a headless config dir
+ * (audio, or Opus + H.264 with a fakevideo camera; adapted from the project's peers templates)
+ * and finds its sndfile recordings
  * (`*-dec.wav` = what it decoded). Must only be run inside a private namespace (netns.ts):
  * baresip binds RTP on 0.0.0.0.
  */
@@ -16,7 +17,18 @@ export interface BaresipOptions {
   rtp: { min: number; max: number };
   codec: 'opus' | 'pcmu' | 'pcma';
   source: BaresipSource;
+  /** H.264 video too (avcodec, a fakevideo camera at 352x288, 15 fps). */
+  video?: boolean;
 }
+
+const VIDEO_CONFIG = [
+  'video_source\t\tfakevideo,nil',
+  'video_display\t\tfakevideo,nil',
+  'video_size\t\t352x288',
+  'video_bitrate\t\t500000',
+  'video_fps\t\t15.00',
+];
+const VIDEO_MODULES = ['module\t\t\tfakevideo.so', 'module\t\t\tavcodec.so', 'module\t\t\trtcpsummary.so'];
 
 const CODEC_PARAM: Readonly<Record<BaresipOptions['codec'], string>> = {
   opus: 'opus/48000/2',
@@ -31,7 +43,7 @@ export function writeBaresipConfig(o: BaresipOptions): string {
   const source = o.source.kind === 'ausine' ? `ausine,${o.source.freq}` : `aufile,${o.source.wav}`;
   const sourceModule = o.source.kind === 'ausine' ? 'ausine.so' : 'aufile.so';
   const config = [
-    '# baresip 1.0.0 headless audio-only config written by test/helpers/baresip.ts (loopback only)',
+    `# baresip 1.0.0 headless ${o.video ? 'audio + H.264' : 'audio-only'} config written by test/helpers/baresip.ts (loopback only)`,
     'poll_method\t\tepoll',
     `sip_listen\t\t127.0.0.1:${o.sipPort}`,
     'net_interface\t\t127.0.0.1',
@@ -43,6 +55,7 @@ export function writeBaresipConfig(o: BaresipOptions): string {
     'ausrc_format\t\ts16',
     'auplay_format\t\ts16',
     'audio_buffer\t\t20-160',
+    ...(o.video ? VIDEO_CONFIG : []),
     `rtp_ports\t\t${o.rtp.min}-${o.rtp.max}`,
     'rtcp_mux\t\tno',
     'jitter_buffer_delay\t5-10',
@@ -53,6 +66,7 @@ export function writeBaresipConfig(o: BaresipOptions): string {
     'module\t\t\topus.so',
     `module\t\t\t${sourceModule}`,
     'module\t\t\taubridge.so',
+    ...(o.video ? VIDEO_MODULES : []),
     'module\t\t\tsndfile.so',
     'module_tmp\t\tuuid.so',
     'module_tmp\t\taccount.so',
@@ -62,6 +76,8 @@ export function writeBaresipConfig(o: BaresipOptions): string {
     '',
   ].join('\n');
   writeFileSync(join(o.dir, 'config'), config);
+  // No video_codecs filter: baresip 1.0 keeps only the FIRST codec of a listed name, which for
+  // H264 is avcodec's packetization-mode=0 variant; unfiltered it offers pm=0 (PT 96) AND pm=1.
   writeFileSync(
     join(o.dir, 'accounts'),
     `<sip:${o.user}@127.0.0.1:${o.sipPort}>;regint=0;audio_codecs=${CODEC_PARAM[o.codec]}\n`,

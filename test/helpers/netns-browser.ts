@@ -1,71 +1,12 @@
 /**
- * A browser and a video-capable baresip for plans run inside `unshare -n` (netns.ts): writes a
- * baresip config with Opus + H.264 (avcodec, fakevideo camera) and a plain-JS Chromium script
+ * A browser for plans run inside `unshare -n` (netns.ts): writes a plain-JS Chromium script
  * that joins the page, polls getStats() and writes what it received to a JSON file. The script
  * runs as a plan process inside the namespace; it must never outlive its own deadline.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHROMIUM, CHROMIUM_ARGS } from './browser';
 import { REPO_ROOT } from './node-process';
-
-export interface BaresipVideoOptions {
-  dir: string;
-  user: string;
-  sipPort: number;
-  rtp: { min: number; max: number };
-  /** ausine tone baresip sends as its own audio. */
-  toneHz: number;
-}
-
-/** Writes `config` + `accounts` for baresip 1.0 with Opus audio and H.264 video; returns the dir. */
-export function writeBaresipVideoConfig(o: BaresipVideoOptions): string {
-  mkdirSync(join(o.dir, 'rec'), { recursive: true });
-  const config = [
-    '# baresip 1.0.0 headless Opus + H.264 config written by test/helpers/netns-browser.ts',
-    'poll_method\t\tepoll',
-    `sip_listen\t\t127.0.0.1:${o.sipPort}`,
-    'net_interface\t\t127.0.0.1',
-    'call_local_timeout\t120',
-    'call_max_calls\t\t4',
-    `audio_source\t\tausine,${o.toneHz}`,
-    'audio_player\t\taubridge,spk',
-    'audio_alert\t\taubridge,spk',
-    'ausrc_format\t\ts16',
-    'auplay_format\t\ts16',
-    'audio_buffer\t\t20-160',
-    'video_source\t\tfakevideo,nil',
-    'video_display\t\tfakevideo,nil',
-    'video_size\t\t352x288',
-    'video_bitrate\t\t500000',
-    'video_fps\t\t15.00',
-    `rtp_ports\t\t${o.rtp.min}-${o.rtp.max}`,
-    'rtcp_mux\t\tno',
-    'jitter_buffer_delay\t5-10',
-    'rtp_stats\t\tyes',
-    'module_path\t\t/usr/lib/baresip/modules',
-    'module\t\t\tstdio.so',
-    'module\t\t\topus.so',
-    'module\t\t\tausine.so',
-    'module\t\t\taubridge.so',
-    'module\t\t\tfakevideo.so',
-    'module\t\t\tavcodec.so',
-    'module\t\t\trtcpsummary.so',
-    'module\t\t\tsndfile.so',
-    'module_tmp\t\tuuid.so',
-    'module_tmp\t\taccount.so',
-    'module_app\t\tcontact.so',
-    'module_app\t\tmenu.so',
-    'module_app\t\tdebug_cmd.so',
-    `snd_path\t\t${join(o.dir, 'rec')}`,
-    '',
-  ].join('\n');
-  writeFileSync(join(o.dir, 'config'), config);
-  // No video_codecs filter: baresip 1.0 keeps only the FIRST codec of a listed name, which for
-  // H264 is avcodec's packetization-mode=0 variant; unfiltered it offers pm=0 (PT 96) AND pm=1.
-  writeFileSync(join(o.dir, 'accounts'), `<sip:${o.user}@127.0.0.1:${o.sipPort}>;regint=0;audio_codecs=opus/48000/2\n`);
-  return o.dir;
-}
 
 /** What the page received from one remote participant (inbound-rtp stats summed per owner). */
 export interface BrowserRemote {
