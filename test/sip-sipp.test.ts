@@ -105,6 +105,29 @@ describe('rejected calls', () => {
   });
 });
 
+
+describe('what an operator scrapes', () => {
+  test('/metrics after those calls: SIP requests and responses, answered and refused calls, mix slots on time', async () => {
+    const res = await fetch(`${node.baseUrl}/metrics`, { signal: AbortSignal.timeout(3000) });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const value = (series: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? 0 : Number(line.slice(series.length + 1));
+    };
+    const node1 = 'node="n1"';
+    // Two calls with RTP (UDP, TCP), one 404, two 488 so far in this file.
+    expect(value(`confnode_sip_requests_total{method="INVITE",${node1}}`)).toBeGreaterThanOrEqual(5);
+    expect(value(`confnode_sip_requests_total{method="BYE",${node1}}`)).toBeGreaterThanOrEqual(2);
+    expect(value(`confnode_sip_responses_total{status="404",${node1}}`)).toBeGreaterThanOrEqual(1);
+    expect(value(`confnode_sip_responses_total{status="488",${node1}}`)).toBeGreaterThanOrEqual(2);
+    expect(value(`confnode_calls_total{result="answered",${node1}}`)).toBeGreaterThanOrEqual(2);
+    expect(value(`confnode_calls_total{result="not-found",${node1}}`)).toBeGreaterThanOrEqual(1);
+    expect(value(`confnode_calls_total{result="no-common-codec",${node1}}`)).toBeGreaterThanOrEqual(2);
+    // Two 4 s calls mixed: about 400 slot runs, nearly all on time on an idle node.
+    expect(value(`confnode_mix_ticks_total{timing="on_time",${node1}}`)).toBeGreaterThan(100);
+  });
+});
 describe('load', () => {
   test('20 concurrent calls over 5 conferences all succeed; the API shows 5 conferences of 4 while they run', async () => {
     const csv = join(dir, 'rooms.csv');

@@ -37,14 +37,22 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   registry.events.on('conference-started', (c) => adminLog.add('info', 'Conference started', { conference: c.vmr.name }));
   registry.events.on('conference-ended', (c) => adminLog.add('info', 'Conference ended', { conference: c.vmr.name }));
 
-  const handler = new SipConferenceHandler({ config, node, registry, media, clock, logger, adminLog });
+  const handler = new SipConferenceHandler({ config, node, registry, media, clock, logger, adminLog, countCall: (r) => metrics.countCall(r) });
   // Browsers: WebSocket signaling on the HTTP server's port, path /ws.
   const browsers = new WebRtcConferenceHandler({ config, registry, media, clock, logger: logger.child({ component: 'webrtc' }), adminLog });
   const signaling: WebRtcSignalingServer = createWebRtcSignaling({ handler: browsers, clock, logger: logger.child({ component: 'ws' }), path: '/ws' });
   let sip: SipServer | undefined;
   let http: { close(): Promise<void> } | undefined;
   try {
-    sip = await createSipServer({ host: node.address, port: node.sip_port, handler, clock, logger, userAgent: `confnode/${VERSION}` });
+    sip = await createSipServer({
+      host: node.address,
+      port: node.sip_port,
+      handler,
+      clock,
+      logger,
+      userAgent: `confnode/${VERSION}`,
+      observer: { request: (m) => metrics.countSipRequest(m), response: (s) => metrics.countSipResponse(s) },
+    });
     const api = new NodeApiImpl({ config, node, registry, media, adminLog, version: VERSION, sip: () => sip });
     metrics.setSources(api.metricsSource());
     http = await startHttpServer({

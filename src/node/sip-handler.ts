@@ -61,6 +61,8 @@ export interface SipHandlerDeps {
   clock: Clock;
   logger: Logger;
   adminLog: AdminLog;
+  /** Outcome of every initial INVITE: 'answered' or the error code it was refused with. */
+  countCall?: (result: string) => void;
 }
 
 function audioFormat(a: NegotiatedAudio): AudioFormat {
@@ -79,6 +81,17 @@ export class SipConferenceHandler implements SessionHandler {
   constructor(private readonly deps: SipHandlerDeps) {}
 
   async onInvite(call: SipCall, offerSdp: string | undefined): Promise<SdpResult> {
+    try {
+      const result = await this.setUpCall(call, offerSdp);
+      this.deps.countCall?.('answered');
+      return result;
+    } catch (err) {
+      this.deps.countCall?.(err instanceof ConfnodeError ? err.code : 'internal');
+      throw err;
+    }
+  }
+
+  private async setUpCall(call: SipCall, offerSdp: string | undefined): Promise<SdpResult> {
     const { config, registry, logger } = this.deps;
     const log = logger.child({ callId: call.info.callId, call: call.id });
     const state: CallState = { call, sessionId: String(randomInt(1, 2 ** 47)), sdpVersion: 1, pendingOffer: false, ended: false };

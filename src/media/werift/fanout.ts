@@ -59,8 +59,6 @@ export class WebRtcFanout {
   private readonly sources = new Set<Source>();
   private readonly unsubscribe = new Map<ParticipantId, () => void>();
   private closed = false;
-  /** Browser audio packets of digital silence that were not forwarded to viewers. */
-  silentSkipped = 0;
 
   constructor(private readonly opts: WebRtcFanoutOptions) {}
 
@@ -163,10 +161,7 @@ export class WebRtcFanout {
       // Digital silence (a muted or silent microphone, RFC 6464 level 127) is not forwarded, as
       // Jitsi's bridge does: viewers' jitter buffers treat the gap as silence, and in a room where
       // most people are muted this is most of the audio an SFU would otherwise encrypt and send.
-      if (silent) {
-        this.silentSkipped++;
-        return;
-      }
+      if (silent) return;
       const tracks = source.tracks;
       const h = pkt.header;
       for (let i = 0; i < tracks.length; i++) {

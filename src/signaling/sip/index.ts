@@ -3,7 +3,7 @@
  * Other folders import SIP only through here; internals (transactions, transport) stay private.
  */
 export { createSipServer, ALLOWED_METHODS } from './ua';
-export type { SipServer, SipServerOptions, SipServerStats } from './ua';
+export type { SipServer, SipServerOptions, SipServerStats, SipTrafficObserver } from './ua';
 export type { CallEndReason, CallInfo, SdpResult, SessionHandler, SipCall, SipEndpointAddress, SipTransportKind } from './session';
 export type { SipTimerConfig } from './timers';
 export { DEFAULT_SIP_TIMERS } from './timers';

@@ -33,6 +33,13 @@ export interface SipServerOptions {
   maxTransactions?: number;
   /** How long close() waits for BYEs to be answered (default 5000 ms). */
   closeTimeoutMs?: number;
+  /** Told of every request received and response sent (retransmissions included): metrics. */
+  observer?: SipTrafficObserver;
+}
+
+export interface SipTrafficObserver {
+  request(method: string): void;
+  response(status: number): void;
 }
 
 export interface SipServerStats {
@@ -93,7 +100,10 @@ class UserAgent implements SipServer {
       clock: this.clock,
       timers: this.timers,
       maxTransactions: opts.maxTransactions ?? 16384,
-      sendResponse: (res, src, onError) => this.transport?.sendResponse(res, src, onError),
+      sendResponse: (res, src, onError) => {
+        this.opts.observer?.response(res.status);
+        this.transport?.sendResponse(res, src, onError);
+      },
       sendRequest: (req, target, onError) => (this.transport ? this.transport.sendRequest(req, target, onError) : onError()),
       core: {
         onRequest: (req, src, tx) => this.onRequest(req, src, tx),
@@ -134,7 +144,10 @@ class UserAgent implements SipServer {
     this.transport = await SipTransport.listen(
       { host: this.opts.host, port: this.opts.port, limits: this.opts.limits, logger: this.log },
       {
-        onRequest: (req, src) => this.layer.receiveRequest(req, src),
+        onRequest: (req, src) => {
+          this.opts.observer?.request(req.method);
+          this.layer.receiveRequest(req, src);
+        },
         onResponse: (res, src) => this.layer.receiveResponse(res, src),
       },
     );
