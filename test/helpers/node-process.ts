@@ -41,7 +41,7 @@ export class NodeUnderTest {
     this.proc = new Proc(
       `node ${config.nodeName}`,
       process.execPath,
-      [NODE_MAIN, '--config', config.path, '--node', config.nodeName],
+      [...(process.env.CONFNODE_TEST_NODE_FLAGS ?? '').split(' ').filter(Boolean), NODE_MAIN, '--config', config.path, '--node', config.nodeName],
       { cwd: REPO_ROOT },
     );
   }

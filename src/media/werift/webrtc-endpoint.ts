@@ -18,7 +18,12 @@ import {
 } from 'werift';
 import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, type ParticipantId, type TimerHandle } from '../../common';
 import { AUDIO_LEVEL_URI, bundleHeaderExtensionIds, dropMdnsCandidates, isDigitalSilence, peerConfig, type VideoCodecName } from './codecs';
+import { tolerateLateConsentAnswers } from './consent';
 import { SendTrack, type MediaKind, type SendCounters } from './send-track';
+
+/** Set once for the process, before any peer connection exists (see consent.ts). */
+const consentTolerant = tolerateLateConsentAnswers();
+let consentWarned = false;
 
 export interface WebRtcEndpointOptions {
   participant: ParticipantId;
@@ -94,6 +99,10 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     super((err, event) => opts.logger.error({ event: String(event), err: errorMessage(err) }, 'webrtc endpoint listener failed'));
     this.participant = opts.participant;
     this.log = opts.logger;
+    if (!consentTolerant && !consentWarned) {
+      consentWarned = true;
+      this.log.warn({ werift: 'iceBase' }, 'werift consent answer wait not found: slow browsers may lose ICE consent after 30 s');
+    }
     this.pc = new RTCPeerConnection(
       peerConfig({ address: opts.address, videoCodec: opts.videoCodec, icePortRange: opts.icePortRange }),
     );
