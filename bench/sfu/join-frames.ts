@@ -6,7 +6,7 @@
  * node are closed in finally blocks, every wait is bounded.
  */
 import type { BrowserContext, Page } from 'playwright-core';
-import { closeBrowsers, launchBrowser } from '../../test/helpers/browser';
+import { closeBrowsers, launchBrowserNiced, toneMicrophoneArgs, useRawMicrophone } from '../../test/helpers/browser';
 import { sleep, waitFor } from '../../test/helpers/proc';
 import { getJson, roomAlias, startTarget, type Target } from '../target';
 import { cpuSeconds, mb, rssKb } from './memory';
@@ -331,7 +331,11 @@ export async function runJoinFrames(o: JoinOptions): Promise<BrowserResult> {
   try {
     await sleep(1000);
     st.memory.freshNodeMb = mb(rssKb(target.proc.pid));
-    const ctx = await launchBrowser(o.dir);
+    // The pages stand in for other machines: Chromium yields to the node (niced, its autogroup
+    // too) and skips microphone processing; each microphone plays a tone without pause, so every
+    // page sends audio all the time as a real room's microphones do.
+    const ctx = await launchBrowserNiced(o.dir, 10, toneMicrophoneArgs(o.dir));
+    await useRawMicrophone(ctx);
     const s: Session = { ctx, baseUrl: `http://127.0.0.1:${target.httpPort ?? 0}`, alias: roomAlias(1), target, pages };
     // The last planned round also measures the steady state; when that round fails to bring
     // every video up, one extra round tries again (its join samples count like the others).
