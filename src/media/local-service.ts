@@ -22,7 +22,8 @@ import type {
 
 export interface LocalMediaOptions {
   address: string;
-  rtpPorts: { min: number; max: number };
+  /** RTP/RTCP port range; `startAt`: where this service starts looking (see PortAllocator). */
+  rtpPorts: { min: number; max: number; startAt?: number };
   clock: Clock;
   logger: Logger;
   mixTalkers: number;
@@ -53,7 +54,7 @@ export class LocalMediaService implements MediaService {
     this.events = new TypedEmitter<MediaServiceEvents>((err, event) =>
       opts.logger.error({ event: String(event), err: String(err) }, 'media event listener failed'),
     );
-    this.allocator = new PortAllocator({ address: opts.address, min: opts.rtpPorts.min, max: opts.rtpPorts.max });
+    this.allocator = new PortAllocator({ address: opts.address, ...opts.rtpPorts });
     this.mixClock = new MixClock(opts.clock, {
       onTickError: (err) => opts.logger.error({ err: String(err) }, 'mix tick failed'),
     });

@@ -82,4 +82,34 @@ describe('PortAllocator', () => {
     await expect(alloc.allocate('192.0.2.1')).rejects.toMatchObject({ code: 'config' });
     expect(alloc.inUse).toBe(0);
   });
+
+  it('two allocators sharing one range start in their own halves, and one may spill into the other half when its own is full', async () => {
+    const range = { min: BASE + 70, max: BASE + 77 }; // 4 pairs: 70, 72, 74, 76
+    const a = new PortAllocator({ ...range, startAt: BASE + 70 });
+    const b = new PortAllocator({ ...range, startAt: BASE + 74 });
+    const b1 = await b.allocate();
+    pairs.push(b1);
+    expect(b1.rtpPort).toBe(BASE + 74);
+    const got: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = await a.allocate();
+      pairs.push(p);
+      got.push(p.rtpPort);
+    }
+    // 70 and 72 are a's own; 74 is b's (EADDRINUSE, skipped); 76 is free.
+    expect(got).toEqual([BASE + 70, BASE + 72, BASE + 76]);
+    await expect(a.allocate()).rejects.toMatchObject({ code: 'capacity' });
+    await expect(b.allocate()).rejects.toMatchObject({ code: 'capacity' });
+  });
+
+  it('a start point outside the range (or odd) falls back to the range, rounded to even', async () => {
+    const odd = new PortAllocator({ min: BASE + 80, max: BASE + 85, startAt: BASE + 83 });
+    const p = await odd.allocate();
+    pairs.push(p);
+    expect(p.rtpPort).toBe(BASE + 84);
+    const outside = new PortAllocator({ min: BASE + 86, max: BASE + 89, startAt: BASE + 200 });
+    const q = await outside.allocate();
+    pairs.push(q);
+    expect(q.rtpPort).toBe(BASE + 86);
+  });
 });

@@ -2,6 +2,7 @@
  * Hands out RTP/RTCP UDP socket pairs (RTP on an even port, RTCP on port+1) from a configured
  * range, binding both sockets before returning so a port is never promised and then lost.
  * Never loops unbounded: exhaustion is a ConfnodeError('capacity') the SIP layer turns into 503.
+ * Several allocators may share one range (see `startAt`): the OS's bind decides who holds a pair.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -12,6 +13,12 @@ export interface PortAllocatorOptions {
   min: number;
   /** Highest port of the range; the last pair must fit (RTCP = RTP + 1 <= max). */
   max: number;
+  /**
+   * First port tried (rounded up to even; default `min`). Allocators that share one range (one per
+   * media thread) start at different points, so each mostly keeps to its own part and only spills
+   * into another's when its part is full: a pair bound elsewhere fails with EADDRINUSE and is skipped.
+   */
+  startAt?: number;
   /** Address to bind when allocate() is given none; default 127.0.0.1. */
   address?: string;
   /** Pairs tried per allocate() before giving up; default: every pair of the range. */
@@ -100,7 +107,8 @@ export class PortAllocator {
     const pairs = Math.floor((this.max - this.min + 1) / 2);
     this.maxTries = Math.max(1, Math.min(pairs, opts.maxTries ?? pairs));
     this.bufferBytes = opts.socketBufferBytes;
-    this.cursor = this.min;
+    const start = opts.startAt === undefined ? this.min : opts.startAt + (opts.startAt % 2);
+    this.cursor = start >= this.min && start + 1 <= this.max ? start : this.min;
   }
 
   /** Pairs currently handed out by this allocator. */

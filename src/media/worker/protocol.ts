@@ -9,7 +9,8 @@ import type { LocalRtpAddress, MediaConferenceRef, MediaServiceStats, RtpPartici
 export interface MediaWorkerData {
   index: number;
   address: string;
-  rtpPorts: { min: number; max: number };
+  /** The node's whole RTP range, shared by every worker; `startAt` staggers where each looks first. */
+  rtpPorts: { min: number; max: number; startAt: number };
   mixTalkers: number;
   jitterBufferMs: number;
   opusComplexity: number;

@@ -81,16 +81,18 @@ export class WorkerMediaService implements MediaService {
     this.events = new TypedEmitter<MediaServiceEvents>((err, event) =>
       opts.logger.error({ event: String(event), err: String(err) }, 'media event listener failed'),
     );
-    const ranges = splitPortRange(opts.rtpPorts, opts.workers);
+    // Every worker may bind any pair of the range (one room can fill it); each starts looking in
+    // its own slice so that workers rarely try a pair another one holds.
+    const starts = splitPortRange(opts.rtpPorts, opts.workers);
     const iceRanges = opts.icePortRange
       ? splitPortRange({ min: opts.icePortRange[0], max: opts.icePortRange[1] }, opts.workers)
       : undefined;
-    ranges.forEach((rtpPorts, index) => {
+    starts.forEach((slice, index) => {
       const ice = iceRanges?.[index];
       const data: MediaWorkerData = {
         index,
         address: opts.address,
-        rtpPorts,
+        rtpPorts: { min: opts.rtpPorts.min, max: opts.rtpPorts.max, startAt: slice.min },
         mixTalkers: opts.mixTalkers,
         jitterBufferMs: opts.jitterBufferMs,
         opusComplexity: opts.opusComplexity,
