@@ -24,7 +24,7 @@ beforeAll(async () => {
     vmrs: [
       { name: 'meet', aliases: ['meet'] },
       { name: 'tiny', aliases: ['tiny'], maxParticipants: 1 },
-      { name: 'locked', aliases: ['locked'], hostPin: '1234' },
+      { name: 'locked', aliases: ['locked'], hostPin: '1234', guestPin: '5678' },
     ],
   });
   node = await NodeUnderTest.start(config);
@@ -76,11 +76,16 @@ describe('raw WebSocket clients: bad input -> {type:error, code:bad-message} the
     expect(r.close.code).toBe(1008);
   });
 
-  it('an unknown alias -> not-found and close; a PIN-protected room -> pin-required; nobody joins', async () => {
+  it('an unknown alias -> not-found and close; a PIN-protected room -> pin-required, a PIN not of digits -> bad-message, the host PIN joins', async () => {
     const missing = await rawSession([JSON.stringify({ type: 'join', alias: 'nosuchroom', name: 'Ann' })]);
     expect(missing.messages).toEqual([{ type: 'error', code: 'not-found', message: expect.stringContaining('nosuchroom') }]);
     const locked = await rawSession([JSON.stringify({ type: 'join', alias: 'locked', name: 'Ann' })]);
     expect(locked.messages).toEqual([{ type: 'error', code: 'pin-required', message: expect.stringContaining('PIN') }]);
+    const nonDigits = await rawSession([JSON.stringify({ type: 'join', alias: 'locked', name: 'Ann', pin: '12a4' })]);
+    expect(nonDigits.messages).toEqual([{ type: 'error', code: 'bad-message', message: expect.stringContaining('pin') }]);
+    const host = await rawSession([JSON.stringify({ type: 'join', alias: 'locked', name: 'Hal', pin: '1234' }), JSON.stringify({ type: 'leave' })]);
+    expect(host.messages[0]).toMatchObject({ type: 'joined', conference: 'locked' });
+    await waitFor('locked to be empty again', async () => ((await node.participants()).length === 0 ? true : undefined), 5000, 100);
     expect(await node.participants()).toEqual([]);
   });
 
@@ -119,11 +124,25 @@ describe('the join page shows refusals as text', () => {
     await Promise.all([first.page.close(), second.page.close()]);
   });
 
-  it('PIN-protected room', async () => {
+  it('PIN-protected room: the page asks for the PIN, refuses a wrong one, joins with the guest PIN (role guest)', async () => {
     const p = await openJoinPage(ctx, node.baseUrl, 'locked', 'Ann');
     await waitFor('the error text', async () => ((await p.page.isVisible('#error')) ? true : undefined), 10_000, 100);
     expect(await p.page.textContent('#error')).toMatch(/needs a PIN/);
+    expect(await p.page.isVisible('#pin')).toBe(true);
+    await p.page.fill('#pin', '9999');
+    await p.page.click('#join');
+    await waitFor('the wrong-PIN text', async () => ((await pageState(p)).error?.code === 'pin-invalid' ? true : undefined), 10_000, 100);
+    expect(await p.page.textContent('#error')).toMatch(/PIN was not accepted: wrong PIN/);
+    expect(await node.participantsOf('locked')).toEqual([]);
+    await p.page.fill('#pin', '5678');
+    await p.page.click('#join');
+    const id = await waitFor('Ann to join with the PIN', async () => (await pageState(p)).participantId ?? undefined, 10_000, 100);
+    // The PIN never reaches the address bar.
+    expect(p.page.url()).not.toMatch(/5678/);
+    const [me] = await node.participantsOf('locked');
+    expect(me).toMatchObject({ id, protocol: 'webrtc', role: 'guest' });
     await p.page.close();
+    await waitFor('locked to be empty', async () => ((await node.participantsOf('locked')).length === 0 ? true : undefined), 5000, 100);
   });
 
   it('admin hangup (DELETE /api/v1/participants/{id}): the page says the call was ended, the node lists nobody', async () => {

@@ -9,7 +9,8 @@
   const ERROR_TEXT = {
     'not-found': (alias) => `There is no room called "${alias}". Check the room name.`,
     full: () => 'The room is full. Please try again later.',
-    'pin-required': () => 'This room needs a PIN. PIN entry in the browser is not available yet: dial in with a SIP phone instead.',
+    'pin-required': () => 'This room needs a PIN: enter it and join again.',
+    'pin-invalid': (_a, m) => `The PIN was not accepted: ${m}`,
     'media-failed': () => 'The media connection to the server failed (is UDP blocked?).',
     timeout: (_a, m) => `The server gave up waiting: ${m}`,
     'bad-message': (_a, m) => `The server refused a message: ${m}`,
@@ -48,7 +49,7 @@
     form: $('join-form'), alias: $('alias'), name: $('name'), error: $('error'), note: $('note'),
     status: $('status'), room: $('room'), call: $('call'), tiles: $('tiles'), left: $('left'),
     muteAudio: $('mute-audio'), muteVideo: $('mute-video'), leave: $('leave'), rejoin: $('rejoin'),
-    template: $('tile-template'), sipHint: $('sip-hint'),
+    template: $('tile-template'), sipHint: $('sip-hint'), pin: $('pin'), pinLabel: $('pin-label'),
   };
 
   /** participantId -> { el, video, name, flags, stream } */
@@ -75,6 +76,13 @@
     hooks.error = { code, message: text };
     els.error.textContent = text;
     els.error.hidden = false;
+  }
+
+  /** Shows the PIN field (empty) and puts the cursor in it. */
+  function askForPin() {
+    els.pinLabel.hidden = false;
+    els.pin.value = '';
+    els.pin.focus();
   }
 
   function showNote(text) {
@@ -126,11 +134,11 @@
 
   // ---- joining -----------------------------------------------------------------------------
 
-  async function join(alias, name) {
+  async function join(alias, name, pin) {
     if (session && !session.ended) return;
     clearMessages();
     hooks.timings = { start: performance.now() };
-    session = { alias, name, ws: null, pc: null, chain: Promise.resolve(), local: null, ended: false, gotError: false };
+    session = { alias, name, pin: pin || '', ws: null, pc: null, chain: Promise.resolve(), local: null, ended: false, gotError: false };
     const s = session;
     setState('media');
     s.local = await getLocalMedia();
@@ -144,7 +152,9 @@
     hooks.ws = ws;
     ws.onopen = () => {
       hooks.timings.wsOpen = performance.now();
-      send(s, { type: 'join', alias, name, video: s.local.getVideoTracks().length > 0 });
+      const msg = { type: 'join', alias, name, video: s.local.getVideoTracks().length > 0 };
+      if (s.pin) msg.pin = s.pin;
+      send(s, msg);
     };
     ws.onmessage = (ev) => {
       let msg;
@@ -186,6 +196,7 @@
       case 'error':
         s.gotError = true;
         showError(msg.code, msg.message);
+        if (msg.code === 'pin-required' || msg.code === 'pin-invalid') askForPin();
         break;
       default:
         break;
@@ -435,8 +446,9 @@
     const alias = els.alias.value.trim();
     const name = els.name.value.trim();
     if (!alias || !name) return;
+    // The PIN is never written into the address bar (history, screen shares).
     history.replaceState(null, '', `?alias=${encodeURIComponent(alias)}&name=${encodeURIComponent(name)}${SMALL_VIDEO ? '&video=small' : ''}`);
-    void join(alias, name);
+    void join(alias, name, els.pin.value.trim());
   });
   els.muteAudio.addEventListener('click', () => toggle('audio'));
   els.muteVideo.addEventListener('click', () => toggle('video'));
@@ -445,7 +457,7 @@
     setState('left');
   });
   els.rejoin.addEventListener('click', () => {
-    if (session) void join(session.alias, session.name);
+    if (session) void join(session.alias, session.name, session.pin);
   });
   window.addEventListener('pagehide', () => leave(session, true));
 
@@ -468,9 +480,15 @@
   const params = new URLSearchParams(location.search);
   const alias = (params.get('alias') || '').trim();
   const name = (params.get('name') || '').trim();
+  // `&pin=` lets an invitation link carry the PIN; the field then shows it.
+  const pin = (params.get('pin') || '').trim();
   if (alias) els.alias.value = alias;
   if (name) els.name.value = name;
+  if (pin) {
+    els.pin.value = pin;
+    els.pinLabel.hidden = false;
+  }
   setState('idle');
-  if (alias && name) void join(alias, name);
+  if (alias && name) void join(alias, name, pin);
   else (alias ? els.name : els.alias).focus();
 })();

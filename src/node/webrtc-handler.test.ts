@@ -77,7 +77,7 @@ function setup(opts: { capacity?: number } = {}) {
     vmrs: [
       { name: 'meet', aliases: ['meet', 'meet@localhost'] },
       { name: 'vp8room', aliases: ['vp8'], video_codec: 'VP8' },
-      { name: 'secret', aliases: ['secret'], host_pin: '1234' },
+      { name: 'secret', aliases: ['secret'], host_pin: '1234', guest_pin: '5678' },
     ],
   });
   const media = new FakeMedia();
@@ -116,12 +116,35 @@ describe('WebRtcConferenceHandler: joining', () => {
     expect(adminLog.list().at(-1)?.message).toMatch(/no conference alias 'nope'/);
   });
 
-  it('a VMR with PINs refuses browsers with pin-required (PIN entry in the browser comes later)', async () => {
+  it('a VMR with PINs: no PIN -> pin-required, wrong -> pin-invalid (nothing reserved); host PIN -> role host, guest PIN -> role guest', async () => {
     const { handler, registry } = setup();
     const err = await handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'secret', name: 'Ann' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WebRtcRefusal);
     expect(err).toMatchObject({ code: 'pin-required' });
+    await expect(handler.onJoin(new FakeSession('s2'), { type: 'join', alias: 'secret', name: 'Ann', pin: '4321' })).rejects.toMatchObject({ code: 'pin-invalid' });
     expect(registry.load).toBe(0);
+    const host = await handler.onJoin(new FakeSession('s3'), { type: 'join', alias: 'secret', name: 'Hal', pin: '1234' });
+    const guest = await handler.onJoin(new FakeSession('s4'), { type: 'join', alias: 'secret', name: 'Gus', pin: '5678' });
+    expect(registry.participant(host.participantId)?.role).toBe('host');
+    expect(registry.participant(guest.participantId)?.role).toBe('guest');
+    const open = await handler.onJoin(new FakeSession('s5'), { type: 'join', alias: 'meet', name: 'Ann', pin: '1234' });
+    expect(registry.participant(open.participantId)?.role).toBe('participant');
+  });
+
+  it('R-PIN: five wrong PINs from one address lock that address out of the room for 10 min, even with the right PIN; others may still join', async () => {
+    const { handler, clock, adminLog } = setup();
+    const from = (n: number, addr = '203.0.113.7'): FakeSession => new FakeSession(`s${n}`, `ws:${addr}:${40000 + n}`);
+    for (let i = 0; i < 5; i++) {
+      await expect(handler.onJoin(from(i), { type: 'join', alias: 'secret', name: 'Eve', pin: '0000' })).rejects.toMatchObject({ code: 'pin-invalid' });
+    }
+    await expect(handler.onJoin(from(5), { type: 'join', alias: 'secret', name: 'Eve', pin: '1234' })).rejects.toMatchObject({
+      code: 'pin-invalid',
+      message: expect.stringMatching(/too many wrong PINs/),
+    });
+    expect(adminLog.list().at(-1)?.message).toMatch(/too many wrong PINs/);
+    await expect(handler.onJoin(from(6, '198.51.100.1'), { type: 'join', alias: 'secret', name: 'Ann', pin: '1234' })).resolves.toMatchObject({ type: 'joined' });
+    clock.advance(10 * 60_000);
+    await expect(handler.onJoin(from(7), { type: 'join', alias: 'secret', name: 'Eve', pin: '1234' })).resolves.toMatchObject({ type: 'joined' });
   });
 
   it('capacity: a browser with camera costs capacity_costs.video, without camera the audio cost; full -> capacity', async () => {

@@ -27,8 +27,10 @@ import {
 } from '../signaling';
 import type { AdminLog } from './admin-log';
 import { participantCost } from './conference/capacity';
+import { roleForPin, type PinRole } from './conference/pin-gate';
+import { PinLockout } from './conference/pin-lockout';
 import type { Conference, ConferenceRegistry, ParticipantRecord } from './conference/registry';
-import { findVmrByAlias, type ClusterConfig } from './config';
+import { findVmrByAlias, type ClusterConfig, type VmrConfig } from './config';
 
 export interface WebRtcHandlerDeps {
   config: ClusterConfig;
@@ -61,6 +63,7 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
   private readonly lastList = new Map<ConferenceId, string>();
   private readonly unsubscribe: Array<() => void> = [];
   private syncTimer: TimerHandle | undefined;
+  private readonly pinLockout = new PinLockout();
 
   constructor(private readonly deps: WebRtcHandlerDeps) {
     const { media, registry } = deps;
@@ -84,10 +87,7 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
       adminLog.add('info', `Browser rejected: no conference alias '${join.alias}'`, { from: session.remote });
       throw new ConfnodeError('not-found', `there is no room '${join.alias}'`);
     }
-    if (vmr.host_pin !== undefined) {
-      adminLog.add('info', 'Browser rejected: the conference needs a PIN', { conference: vmr.name, from: session.remote });
-      throw new WebRtcRefusal('pin-required', `room '${join.alias}' needs a PIN; PIN entry is not available in the browser yet, dial in by SIP`);
-    }
+    const role = vmr.host_pin === undefined ? 'participant' : this.checkPin(vmr, join, session.remote);
     const cost = participantCost(join.video === false ? 'audio' : 'video', config.capacity_costs);
     let reservation: { release(): void };
     try {
@@ -107,6 +107,7 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
       reservation.release();
       throw err;
     }
+    participant.role = role;
     browser.participant = participant;
     this.byParticipant.set(participant.id, browser);
     const conference = participant.conference;
@@ -194,6 +195,32 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
         video: browser ? browser.media.video : p.videoCodec !== undefined && !waiting,
       };
     });
+  }
+
+  /**
+   * A VMR with PINs admits a browser whose join carries the host PIN (role host) or the guest PIN
+   * (guest). No PIN: pin-required (the page asks for one). A wrong one: pin-invalid; after a few
+   * from one address (PinLockout) that address is refused for the room for a while: a refused
+   * join is a new WebSocket each time, so there is no call to hang up as SIP does.
+   */
+  private checkPin(vmr: VmrConfig, join: JoinMessage, remote: string): PinRole {
+    const { adminLog, clock } = this.deps;
+    const address = remote.slice(0, remote.lastIndexOf(':'));
+    const now = clock.now();
+    const wait = this.pinLockout.retryAfterMs(vmr.name, address, now);
+    if (wait > 0) {
+      adminLog.add('warn', 'Browser refused: too many wrong PINs from its address', { conference: vmr.name, from: remote });
+      throw new WebRtcRefusal('pin-invalid', `too many wrong PINs from your address: try again in ${Math.ceil(wait / 60_000)} min`);
+    }
+    if (join.pin === undefined) throw new WebRtcRefusal('pin-required', `room '${join.alias}' needs a PIN`);
+    const role = roleForPin(join.pin, { hostPin: vmr.host_pin ?? '', guestPin: vmr.guest_pin });
+    if (role) {
+      this.pinLockout.succeeded(vmr.name, address);
+      return role;
+    }
+    const left = this.pinLockout.failed(vmr.name, address, now);
+    adminLog.add('warn', 'Browser refused: wrong PIN', { conference: vmr.name, from: remote });
+    throw new WebRtcRefusal('pin-invalid', left > 0 ? `wrong PIN (${left} more before a pause)` : 'wrong PIN: too many wrong PINs, try again later');
   }
 
   private hangup(browser: Browser): Promise<void> {

@@ -21,6 +21,7 @@ export interface ParticipantView {
   packetsOut: number;
   packetsDropped?: number;
   currentSpeaker?: boolean;
+  role?: string;
   remote?: { transport: string; address: string; port: number };
 }
 

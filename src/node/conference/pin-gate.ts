@@ -5,7 +5,23 @@
  * caller times the entry out.
  */
 
+import { timingSafeEqual } from 'node:crypto';
+
 export type PinRole = 'host' | 'guest';
+
+/** Compares an entered PIN with a configured one without an early exit on the first difference. */
+export function pinMatches(entered: string, pin: string): boolean {
+  const a = Buffer.from(entered);
+  const b = Buffer.from(pin);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The role a PIN admits to, if any (host PIN first). */
+export function roleForPin(entered: string, pins: { hostPin: string; guestPin?: string | undefined }): PinRole | undefined {
+  if (pinMatches(entered, pins.hostPin)) return 'host';
+  if (pins.guestPin !== undefined && pinMatches(entered, pins.guestPin)) return 'guest';
+  return undefined;
+}
 
 export type PinOutcome =
   | { kind: 'collecting' }
@@ -46,8 +62,8 @@ export class PinGate {
     }
     const entered = this.digits;
     this.digits = '';
-    if (entered === this.opts.hostPin) return (this.done = { kind: 'admitted', role: 'host' });
-    if (this.opts.guestPin !== undefined && entered === this.opts.guestPin) return (this.done = { kind: 'admitted', role: 'guest' });
+    const role = roleForPin(entered, this.opts);
+    if (role) return (this.done = { kind: 'admitted', role });
     this.attempts++;
     if (this.attempts >= this.maxAttempts) return (this.done = { kind: 'rejected' });
     return { kind: 'wrong', attemptsLeft: this.maxAttempts - this.attempts };

@@ -18,7 +18,8 @@ export const WS_ERROR_CODES = [
   'bad-message', // not JSON, fails the schema, too large, or not allowed in this state
   'not-found', // no conference with that alias
   'full', // node or conference at capacity
-  'pin-required', // the VMR has PINs; browsers cannot enter one yet
+  'pin-required', // the VMR has PINs and the join carried none
+  'pin-invalid', // wrong PIN (or too many wrong PINs from this address: try later)
   'timeout', // no join in time
   'media-failed', // the browser's ICE/DTLS connection failed
   'internal',
@@ -70,6 +71,8 @@ export const JoinMessageSchema = z
     name: nameSchema,
     /** false when the browser has no camera: it then costs an audio participant's capacity. */
     video: z.boolean().optional(),
+    /** The room's host or guest PIN, when it has PINs. */
+    pin: z.string().regex(/^[0-9]{1,16}$/, 'pin must be 1-16 digits').optional(),
   })
   .strict();
 export const OfferMessageSchema = z.object({ type: z.literal('offer'), sdp: sdpSchema }).strict();
