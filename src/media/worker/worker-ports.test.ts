@@ -1,9 +1,6 @@
-import * as path from 'node:path';
-import { asConferenceId, asParticipantId, silentLogger } from '../../common';
+import { asConferenceId, asParticipantId } from '../../common';
+import { builtWorkerService } from './built-service';
 import type { WorkerMediaService } from './worker-service';
-
-// The worker thread runs compiled JavaScript: use the build (jest's global setup refreshes dist/).
-const built = path.join(__dirname, '..', '..', '..', 'dist', 'media', 'worker', 'worker-service.js');
 
 describe('WorkerMediaService RTP ports', () => {
   let service: WorkerMediaService | undefined;
@@ -13,17 +10,8 @@ describe('WorkerMediaService RTP ports', () => {
   });
 
   it('one conference can use the whole RTP range, not only its worker\'s share of it, then says capacity (SIP 503)', async () => {
-    const mod = (await import(built)) as { WorkerMediaService: typeof WorkerMediaService };
     // Four pairs for two workers (ports of this file only): a conference lives on one worker.
-    service = new mod.WorkerMediaService({
-      workers: 2,
-      address: '127.0.0.1',
-      rtpPorts: { min: 44500, max: 44507 },
-      logger: silentLogger,
-      mixTalkers: 3,
-      jitterBufferMs: 40,
-      opusComplexity: 3,
-    });
+    service = await builtWorkerService({ workers: 2, rtpPorts: { min: 44500, max: 44507 } });
     const conference = { id: asConferenceId('c-ports'), name: 'ports' };
     const ports: number[] = [];
     for (let i = 0; i < 4; i++) {

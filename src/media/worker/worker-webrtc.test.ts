@@ -1,30 +1,17 @@
-import * as path from 'node:path';
-import { asConferenceId, asParticipantId, silentLogger } from '../../common';
+import { asConferenceId, asParticipantId } from '../../common';
 import { TestBrowser, waitFor } from '../werift/test-browser';
+import { builtWorkerService } from './built-service';
 import type { WorkerMediaService } from './worker-service';
 
 jest.setTimeout(60_000);
-
-// The worker thread runs compiled JavaScript: use the build (jest's global setup refreshes dist/).
-const built = path.join(__dirname, '..', '..', '..', 'dist', 'media', 'worker', 'worker-service.js');
 
 describe('WorkerMediaService relays WebRTC negotiation to and from its media worker', () => {
   let service: WorkerMediaService;
   const browsers: TestBrowser[] = [];
 
   beforeAll(async () => {
-    const mod = (await import(built)) as { WorkerMediaService: typeof WorkerMediaService };
-    service = new mod.WorkerMediaService({
-      workers: 1,
-      address: '127.0.0.1',
-      // Ports of this file only (jest runs test files in parallel).
-      rtpPorts: { min: 44400, max: 44499 },
-      logger: silentLogger,
-      mixTalkers: 3,
-      jitterBufferMs: 40,
-      opusComplexity: 3,
-      snapshotMs: 100,
-    });
+    // Ports of this file only (jest runs test files in parallel).
+    service = await builtWorkerService({ workers: 1, rtpPorts: { min: 44400, max: 44499 }, snapshotMs: 100 });
   });
   afterAll(async () => {
     await Promise.allSettled(browsers.map((b) => b.close()));
