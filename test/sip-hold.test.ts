@@ -1,7 +1,8 @@
 /**
  * Real-peer test of hold and resume by re-INVITE (RFC 3264 8.4, and the RFC 2543 c=0.0.0.0 form):
  * sipp holds and resumes a conference call twice while a second sipp call stays in the room, and
- * the admin API's packet counters show whether the node sends RTP. Never leaves sipp or the node
+ * the admin API's packet counters show whether the node sends RTP, and its `onHold` flag (what the
+ * holder sends meanwhile, music on hold, is kept out of the conference). Never leaves sipp or the node
  * running (killAll in afterAll; whileSippRuns kills sipp as soon as the test body fails).
  */
 import { writeFileSync } from 'node:fs';
@@ -27,6 +28,8 @@ const SETTLE_MS = 1000;
 const MIN_GROWTH = 20;
 /** A hold phase must be observed over at least this long after SETTLE_MS. */
 const MIN_HOLD_OBSERVED_MS = 1000;
+/** Samples this close to a phase's end are not judged on the `onHold` flag (see figures()). */
+const FLAG_MARGIN_MS = 300;
 
 interface Counters {
   in: number;
@@ -35,7 +38,7 @@ interface Counters {
 
 interface Sample {
   t: number;
-  held?: Counters & { id: string };
+  held?: Counters & { id: string; onHold: boolean };
   other?: Counters;
 }
 
@@ -54,6 +57,9 @@ interface PhaseFigures {
   outDelta: number;
   inDelta: number;
   otherOutDelta: number;
+  /** Samples in which the API said `onHold` (the holder's music stays out of the mix), of those judged. */
+  onHoldSamples: number;
+  judgedSamples: number;
 }
 
 let dir: string;
@@ -99,7 +105,7 @@ async function sampleWhileRunning(holder: SippRun, other: SippRun): Promise<Samp
     const o = bySipPort(ps, other);
     samples.push({
       t,
-      ...(h ? { held: { id: h.id, in: h.packetsIn, out: h.packetsOut } } : {}),
+      ...(h ? { held: { id: h.id, in: h.packetsIn, out: h.packetsOut, onHold: h.onHold === true } } : {}),
       ...(o ? { other: { in: o.packetsIn, out: o.packetsOut } } : {}),
     });
     await sleep(SAMPLE_MS);
@@ -109,6 +115,9 @@ async function sampleWhileRunning(holder: SippRun, other: SippRun): Promise<Samp
 
 function figures(samples: Sample[], phase: string, kind: PhaseFigures['kind'], from: number, to: number): PhaseFigures {
   const inWindow = samples.filter((s) => s.held && s.t >= from && s.t <= to);
+  // The next re-INVITE is applied just before its log line reaches us: samples in its last
+  // FLAG_MARGIN_MS may already show the next phase's flag.
+  const judged = inWindow.filter((s) => s.t <= to - FLAG_MARGIN_MS);
   const first = inWindow[0];
   const last = inWindow[inWindow.length - 1];
   const withOther = inWindow.filter((s) => s.other);
@@ -122,6 +131,8 @@ function figures(samples: Sample[], phase: string, kind: PhaseFigures['kind'], f
     outDelta: first?.held && last?.held ? last.held.out - first.held.out : 0,
     inDelta: first?.held && last?.held ? last.held.in - first.held.in : 0,
     otherOutDelta: oFirst && oLast ? oLast.out - oFirst.out : 0,
+    onHoldSamples: judged.filter((s) => s.held?.onHold).length,
+    judgedSamples: judged.length,
   };
 }
 
@@ -130,6 +141,7 @@ function problemsOf(f: PhaseFigures): string[] {
   const p: string[] = [];
   if (f.kind === 'flowing') {
     if (f.outDelta < MIN_GROWTH) p.push(`${f.phase}: node sent only ${f.outDelta} RTP packets to the caller`);
+    if (f.onHoldSamples > 0) p.push(`${f.phase}: the API says onHold in ${f.onHoldSamples} samples`);
     return p;
   }
   if (f.observedMs < MIN_HOLD_OBSERVED_MS) p.push(`${f.phase}: observed only ${f.observedMs} ms`);
@@ -137,6 +149,7 @@ function problemsOf(f: PhaseFigures): string[] {
   // sendonly means the holder still talks; the c=0.0.0.0 holder (sipp) keeps streaming as well.
   if (f.inDelta < MIN_GROWTH) p.push(`${f.phase}: node received only ${f.inDelta} packets from the held caller`);
   if (f.otherOutDelta < MIN_GROWTH) p.push(`${f.phase}: the other caller got only ${f.otherOutDelta} packets`);
+  if (f.judgedSamples === 0 || f.onHoldSamples !== f.judgedSamples) p.push(`${f.phase}: the API says onHold in only ${f.onHoldSamples} of ${f.judgedSamples} samples`);
   return p;
 }
 

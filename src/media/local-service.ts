@@ -126,6 +126,7 @@ export class LocalMediaService implements MediaService {
     m.endpoint.setRemote(update.remote);
     m.endpoint.setDirection(update.direction);
     m.router.updateRtpParticipant(participant, update.format);
+    m.router.setHeld(participant, update.onHold === true);
     if (!m.video) return;
     const v = update.video;
     if (v) {

@@ -85,6 +85,8 @@ interface RtpMember {
   /** Its audio on its way to the browsers (while it is in the mix). */
   plain: PlainAudioSource | undefined;
   video: RtpVideo | undefined;
+  /** The phone holds the call: its audio (music on hold) is not mixed nor forwarded. */
+  held: boolean;
 }
 
 interface BrowserMember {
@@ -155,6 +157,7 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
       dtmf: new DtmfRecognizer(),
       ignored: 0,
       admitted,
+      held: false,
       plain: undefined,
       video: undefined,
     };
@@ -256,6 +259,12 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     if (m.video) this.updateRtpVideo(id, m.video.format);
   }
 
+  /** The phone holds (or resumes) the call; while held its audio stays out of the conference. */
+  setHeld(id: ParticipantId, held: boolean): void {
+    const m = this.members.get(id);
+    if (m) m.held = held;
+  }
+
   isAdmitted(id: ParticipantId): boolean {
     return this.members.get(id)?.admitted ?? false;
   }
@@ -339,8 +348,8 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
   private onRtp(m: RtpMember, pkt: RtpView): void {
     const f = m.format;
     if (f && pkt.payloadType === f.payloadType) {
-      // Not admitted yet (PIN entry): the caller's audio stays out of the conference.
-      if (m.input) {
+      // Not admitted yet (PIN entry), or holding the call: the caller's audio stays out.
+      if (m.input && !m.held) {
         m.input.pushRtp(pkt.sequence, pkt.payload);
         m.plain?.forward(pkt);
       }

@@ -34,6 +34,11 @@ export interface RtpParticipantUpdate {
   remote: RtpRemote;
   direction: RtpDirection;
   format: AudioFormat;
+  /**
+   * The phone put the call on hold (it offered sendonly or inactive audio, or c=0.0.0.0): what it
+   * still sends (music on hold) stays out of the mix and away from browsers; its digits still count.
+   */
+  onHold?: boolean;
   /** Video as negotiated; undefined = no video (refused, or dropped by a re-INVITE). */
   video?: RtpVideoUpdate;
 }

@@ -183,6 +183,7 @@ export class NodeApiImpl implements NodeApi {
       mediaLocation: node.location,
       placementReason: p.placementReason,
       role: p.role,
+      ...(p.onHold ? { onHold: true } : {}),
       audioCodec: stats?.audioCodec ?? p.audioCodec ?? 'none',
       ...(p.videoCodec ? { videoCodec: p.videoCodec } : {}),
       ...(p.videoUnavailableReason ? { videoUnavailableReason: p.videoUnavailableReason } : {}),

@@ -255,9 +255,11 @@ export class SipConferenceHandler implements SessionHandler {
       },
       direction,
       format,
+      onHold: audio.onHold,
       ...(video ? { video } : {}),
     });
     participant.audioCodec = audio.codec.name;
+    participant.onHold = audio.onHold;
   }
 
   /**

@@ -22,6 +22,7 @@ export interface ParticipantView {
   packetsDropped?: number;
   currentSpeaker?: boolean;
   role?: string;
+  onHold?: boolean;
   remote?: { transport: string; address: string; port: number };
 }
 

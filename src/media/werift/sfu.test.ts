@@ -170,6 +170,36 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
     expect(service.participantStats(sip)?.packetsOut).toBeGreaterThan(0);
   });
 
+  it('a phone that holds the call (onHold): its music on hold reaches neither the browsers nor the mix; resume brings its audio back', async () => {
+    const a = browser('a', 440);
+    await a.join(conference);
+    const sip = pid('sip');
+    const local = await service.createRtpParticipant(conference, sip, true);
+    const phone = dgram.createSocket('udp4');
+    await new Promise<void>((r) => phone.bind(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise<void>((r) => phone.close(() => r())));
+    const remote = { address: '127.0.0.1', rtpPort: phone.address().port, rtcpMux: false, payloadTypes: [0] };
+    const format = { name: 'PCMU', payloadType: 0, clockRate: 8000, channels: 1 };
+    // The phone's re-INVITE said a=sendonly: we answer recvonly and it plays music on hold.
+    service.updateRtpParticipant(sip, { remote, direction: 'recvonly', format, onHold: true });
+    await waitFor(() => a.offersAnswered === 1, 5000, 'renegotiation for the SIP stream');
+    const g711 = createAudioCodec('PCMU');
+    let seq = 0;
+    const send = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++, seq++) {
+        phone.send(buildRtp(0, false, seq, seq * 160, 0x5151, g711.encode(sineTone(1000, MIX_SAMPLE_RATE, 320, 6000, seq * 320))), local.rtpPort, '127.0.0.1');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await send(40);
+    await waitFor(() => (service.participantStats(sip)?.packetsIn ?? 0) >= 30, 3000, 'the node to receive the music');
+    expect(a.stream('sip').audio).toHaveLength(0);
+    expect(service.participantStats(sip)?.levelDbov).toBe(-127);
+    service.updateRtpParticipant(sip, { remote, direction: 'sendrecv', format, onHold: false });
+    await send(30);
+    await waitFor(() => a.stream('sip').audio.length >= 20, 5000, 'the resumed phone at the browser');
+  });
+
   it('a new viewer and a viewer PLI reach the publisher as PLI, at most one per 500 ms (DESIGN 4 keyframes)', async () => {
     const [a, b] = [browser('a'), browser('b')];
     await a.join(conference);

@@ -31,6 +31,8 @@ export interface ParticipantRecord {
   placementReason: string;
   /** 'host' or 'guest' after PIN entry, 'waiting-for-pin' before; 'participant' without PINs. */
   role: 'host' | 'guest' | 'participant' | 'waiting-for-pin';
+  /** A SIP phone that holds the call (sendonly/inactive audio or c=0.0.0.0): not heard meanwhile. */
+  onHold?: boolean;
   audioCodec?: string;
   /** Video codec when the participant has video (SIP: negotiated in the conference codec). */
   videoCodec?: string;

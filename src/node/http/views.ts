@@ -74,6 +74,8 @@ export interface ParticipantView {
   placementReason: string;
   /** 'participant', or with PINs 'waiting-for-pin' until the caller keys one, then 'host' / 'guest'. */
   role: string;
+  /** A SIP phone holding the call: what it sends (music on hold) is kept out of the conference. */
+  onHold?: boolean;
   audioCodec: string;
   videoCodec?: string;
   /** Why it has no video, e.g. 'no common video codec (conference uses H264 packetization-mode=1)'. */
