@@ -24,7 +24,7 @@ import { makeTempDir, writeNodeConfig } from './helpers/config';
 import { NodeUnderTest } from './helpers/node-process';
 import { killAll, waitFor } from './helpers/proc';
 
-jest.setTimeout(90_000);
+jest.setTimeout(180_000);
 
 const NEWCOMER = 'Ivy';
 const ALL_NAMES = ['Ann', 'Bob', 'Cid', 'Dee', 'Eve', 'Fay', 'Gus', 'Hal', 'Jo', 'Kim'];
