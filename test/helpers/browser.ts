@@ -243,6 +243,20 @@ export async function remoteMediaSnapshot(p: JoinedPage): Promise<RemoteMedia[]>
  * grew. Growth, unlike a positive counter, cannot come from a stats object left over from an
  * earlier stream on a reused transceiver. Rejects after `timeoutMs` naming the owners still silent.
  */
+/** Audio RTP packets the page has sent so far (its outbound-rtp stats). */
+export function audioPacketsSent(p: JoinedPage): Promise<number> {
+  return p.page.evaluate(async () => {
+    const pc = (globalThis as unknown as { confnode: { pc: PeerLike | null } }).confnode.pc;
+    let n = 0;
+    if (pc) {
+      (await pc.getStats()).forEach((r) => {
+        if (r.type === 'outbound-rtp' && r.kind === 'audio') n += Number(r.packetsSent ?? 0);
+      });
+    }
+    return n;
+  });
+}
+
 export async function waitForFlowingMedia(
   p: JoinedPage,
   owners: string[],

@@ -1,4 +1,4 @@
-import { AUDIO_LEVEL_URI, dropMdnsCandidates, isDigitalSilence, pairableHosts, peerConfig, bundleHeaderExtensionIds } from './codecs';
+import { AUDIO_LEVEL_URI, dropMdnsCandidates, isDigitalSilence, pairableHosts, peerConfig, bundleHeaderExtensionIds, preferOpusDtx } from './codecs';
 
 describe('dropMdnsCandidates (PEERS.md: werift would resolve mDNS itself)', () => {
   it('drops .local candidates and keeps IP candidates and every other line, CRLF preserved', () => {
@@ -105,3 +105,26 @@ describe('isDigitalSilence (RFC 6464 audio level)', () => {
   });
 });
 
+describe('preferOpusDtx', () => {
+  it('adds usedtx=1 to Opus fmtp lines only, once, keeping the line ending', () => {
+    const sdp = [
+      'v=0',
+      'm=audio 9 UDP/TLS/RTP/SAVPF 111 0',
+      'a=rtpmap:111 opus/48000/2',
+      'a=fmtp:111 minptime=10;useinbandfec=1',
+      'a=rtpmap:0 PCMU/8000',
+      'm=video 9 UDP/TLS/RTP/SAVPF 96',
+      'a=rtpmap:96 H264/90000',
+      'a=fmtp:96 packetization-mode=1',
+      'm=audio 9 UDP/TLS/RTP/SAVPF 109',
+      'a=rtpmap:109 opus/48000/2',
+      'a=fmtp:109 minptime=10;usedtx=0',
+      '',
+    ].join('\r\n');
+    const out = preferOpusDtx(sdp);
+    expect(out).toContain('a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1\r\n');
+    expect(out).toContain('a=fmtp:96 packetization-mode=1\r\n');
+    expect(out).toContain('a=fmtp:109 minptime=10;usedtx=0\r\n');
+    expect(preferOpusDtx(out)).toBe(out);
+  });
+});

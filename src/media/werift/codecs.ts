@@ -150,6 +150,29 @@ export function dropMdnsCandidates(sdp: string): string {
 }
 
 /**
+ * Adds `usedtx=1` to every Opus fmtp of our answer (werift copies the offer's fmtp): a browser's
+ * microphone in a quiet room then sends one comfort-noise frame per 400 ms instead of 50 frames a
+ * second (LiveKit's default too), so every viewer gets that much less to decrypt, forward and
+ * decode. RFC 7587 7.1: usedtx is the receiver's preference, so it belongs in what we send. Pure.
+ */
+export function preferOpusDtx(sdp: string): string {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const lines = sdp.split(/\r?\n/);
+  const opus = new Set<string>();
+  for (const line of lines) {
+    const m = /^a=rtpmap:(\d+) opus\/48000/i.exec(line);
+    if (m?.[1]) opus.add(m[1]);
+  }
+  return lines
+    .map((line) => {
+      const m = /^a=fmtp:(\d+) (.*)$/.exec(line);
+      if (!m?.[1] || !opus.has(m[1]) || /(^|;)\s*usedtx=/.test(m[2] ?? '')) return line;
+      return `${line};usedtx=1`;
+    })
+    .join(eol);
+}
+
+/**
  * Header extension ids for a new m-line in a BUNDLE group: an extension the session already uses
  * keeps its id (Chromium refuses one URI with two ids, or one id with two URIs); a new one takes
  * the smallest free one-byte id (1-14). Pure.

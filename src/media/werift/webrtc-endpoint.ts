@@ -17,7 +17,7 @@ import {
   type RtpPacket,
 } from 'werift';
 import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, type ParticipantId, type TimerHandle } from '../../common';
-import { AUDIO_LEVEL_URI, bundleHeaderExtensionIds, dropMdnsCandidates, isDigitalSilence, peerConfig, type VideoCodecName } from './codecs';
+import { AUDIO_LEVEL_URI, bundleHeaderExtensionIds, dropMdnsCandidates, isDigitalSilence, peerConfig, preferOpusDtx, type VideoCodecName } from './codecs';
 import { tolerateLateConsentAnswers } from './consent';
 import { SendTrack, type MediaKind, type SendCounters } from './send-track';
 
@@ -146,6 +146,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       this.applyingOffer = false;
     }
     if (!local) throw new ConfnodeError('internal', 'werift produced no local answer');
+    local = preferOpusDtx(local);
     if (!this.answeredFirstOffer) this.expectConnection('ICE/DTLS did not connect');
     this.answeredFirstOffer = true;
     for (const t of this.sendTracks) t.renegotiated();
