@@ -44,6 +44,20 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
     return b;
   }
 
+  /** Browser `a` (440 Hz) in the room and a plain-RTP PCMU phone `sip` (a dgram socket), not yet negotiated. */
+  async function browserAndPhone() {
+    const a = browser('a', 440);
+    await a.join(conference);
+    const sip = pid('sip');
+    const local = await service.createRtpParticipant(conference, sip, true);
+    const phone = dgram.createSocket('udp4');
+    await new Promise<void>((r) => phone.bind(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise<void>((r) => phone.close(() => r())));
+    const remote = { address: '127.0.0.1', rtpPort: phone.address().port, rtcpMux: false, payloadTypes: [0] };
+    const format = { name: 'PCMU', payloadType: 0, clockRate: 8000, channels: 1 };
+    return { a, sip, local, phone, remote, format };
+  }
+
   it('answers the browser offer with one host candidate on 127.0.0.1, every audio codec and the conference video codec (DESIGN 4)', async () => {
     const a = browser('a');
     const { answer } = await a.join(conference);
@@ -131,23 +145,13 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
   });
 
   it("a SIP participant's PCMU reaches the browser untouched, and the browser's Opus tone is in the SIP participant's mix", async () => {
-    const a = browser('a', 440);
-    await a.join(conference);
-    const sip = pid('sip');
-    const local = await service.createRtpParticipant(conference, sip, true);
-    const phone = dgram.createSocket('udp4');
-    await new Promise<void>((r) => phone.bind(0, '127.0.0.1', () => r()));
-    cleanup.push(() => new Promise<void>((r) => phone.close(() => r())));
+    const { a, sip, local, phone, remote, format } = await browserAndPhone();
     const heard: Buffer[] = [];
     phone.on('message', (m) => {
       const p = parseRtp(m);
       if (p && p.payloadType === 0) heard.push(Buffer.from(p.payload));
     });
-    service.updateRtpParticipant(sip, {
-      remote: { address: '127.0.0.1', rtpPort: phone.address().port, rtcpMux: false, payloadTypes: [0] },
-      direction: 'sendrecv',
-      format: { name: 'PCMU', payloadType: 0, clockRate: 8000, channels: 1 },
-    });
+    service.updateRtpParticipant(sip, { remote, direction: 'sendrecv', format });
     await waitFor(() => a.offersAnswered === 1, 5000, 'renegotiation for the SIP stream');
     a.startSending();
     const g711 = createAudioCodec('PCMU');
@@ -171,15 +175,7 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
   });
 
   it('a phone that holds the call (onHold): its music on hold reaches neither the browsers nor the mix; resume brings its audio back', async () => {
-    const a = browser('a', 440);
-    await a.join(conference);
-    const sip = pid('sip');
-    const local = await service.createRtpParticipant(conference, sip, true);
-    const phone = dgram.createSocket('udp4');
-    await new Promise<void>((r) => phone.bind(0, '127.0.0.1', () => r()));
-    cleanup.push(() => new Promise<void>((r) => phone.close(() => r())));
-    const remote = { address: '127.0.0.1', rtpPort: phone.address().port, rtcpMux: false, payloadTypes: [0] };
-    const format = { name: 'PCMU', payloadType: 0, clockRate: 8000, channels: 1 };
+    const { a, sip, local, phone, remote, format } = await browserAndPhone();
     // The phone's re-INVITE said a=sendonly: we answer recvonly and it plays music on hold.
     service.updateRtpParticipant(sip, { remote, direction: 'recvonly', format, onHold: true });
     await waitFor(() => a.offersAnswered === 1, 5000, 'renegotiation for the SIP stream');
