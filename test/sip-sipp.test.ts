@@ -121,6 +121,8 @@ describe('what an operator scrapes', () => {
     expect(value(`confnode_sip_requests_total{method="BYE",${node1}}`)).toBeGreaterThanOrEqual(2);
     expect(value(`confnode_sip_responses_total{status="404",${node1}}`)).toBeGreaterThanOrEqual(1);
     expect(value(`confnode_sip_responses_total{status="488",${node1}}`)).toBeGreaterThanOrEqual(2);
+    // The malformed INVITE above: the transport's own 400 counts too.
+    expect(value(`confnode_sip_responses_total{status="400",${node1}}`)).toBeGreaterThanOrEqual(1);
     expect(value(`confnode_calls_total{result="answered",${node1}}`)).toBeGreaterThanOrEqual(2);
     expect(value(`confnode_calls_total{result="not-found",${node1}}`)).toBeGreaterThanOrEqual(1);
     expect(value(`confnode_calls_total{result="no-common-codec",${node1}}`)).toBeGreaterThanOrEqual(2);

@@ -31,6 +31,8 @@ export interface SipTransportOptions {
 export interface SipTransportHandler {
   onRequest(req: SipRequest, src: InboundSource): void;
   onResponse(res: SipResponse, src: InboundSource): void;
+  /** Every response this transport sends, transactions' and its own 400/505/513 to malformed requests. */
+  responseSent?(status: number): void;
 }
 
 export interface SipTransportStats {
@@ -110,6 +112,7 @@ export class SipTransport {
   /** RFC 3261 18.2.2 + RFC 3581: TCP on the request's connection, UDP to received/rport. */
   sendResponse(res: SipResponse, src: InboundSource, onError: () => void): void {
     if (this.closed) return;
+    this.handler.responseSent?.(res.status);
     if (src.transport === 'tcp') {
       const conn = src.connectionId === undefined ? undefined : this.conns.get(src.connectionId);
       if (conn && !conn.socket.destroyed) {

@@ -33,7 +33,10 @@ export interface SipServerOptions {
   maxTransactions?: number;
   /** How long close() waits for BYEs to be answered (default 5000 ms). */
   closeTimeoutMs?: number;
-  /** Told of every request received and response sent (retransmissions included): metrics. */
+  /**
+   * Told of every request received and every response sent, retransmissions and the transport's
+   * own 400s to malformed requests included: metrics.
+   */
   observer?: SipTrafficObserver;
 }
 
@@ -100,10 +103,7 @@ class UserAgent implements SipServer {
       clock: this.clock,
       timers: this.timers,
       maxTransactions: opts.maxTransactions ?? 16384,
-      sendResponse: (res, src, onError) => {
-        this.opts.observer?.response(res.status);
-        this.transport?.sendResponse(res, src, onError);
-      },
+      sendResponse: (res, src, onError) => this.transport?.sendResponse(res, src, onError),
       sendRequest: (req, target, onError) => (this.transport ? this.transport.sendRequest(req, target, onError) : onError()),
       core: {
         onRequest: (req, src, tx) => this.onRequest(req, src, tx),
@@ -149,6 +149,7 @@ class UserAgent implements SipServer {
           this.layer.receiveRequest(req, src);
         },
         onResponse: (res, src) => this.layer.receiveResponse(res, src),
+        responseSent: (status) => this.opts.observer?.response(status),
       },
     );
     this.log.info({ host: this.host, port: this.port }, 'SIP listening on UDP and TCP');
