@@ -5,8 +5,8 @@
  * driven by the bench's pacers (one timer for all phones), never by a timer per phone. Counters
  * only on the packet path. Loopback only; every SIP wait is bounded.
  */
-import { createSocket, type Socket } from 'node:dgram';
-import { freePortRange } from '../../test/helpers/ports';
+import type { Socket } from 'node:dgram';
+import { bindUdp, freePortRange } from '../../test/helpers/ports';
 import { buildRequest, newBranch, newDialogIds, toTag, UdpSip, type DialogIds } from '../../test/helpers/sip-raw';
 import { linearToUlaw } from '../../test/helpers/wav';
 import { rtpPacket } from './h264-synth';
@@ -17,15 +17,6 @@ export interface PhoneOptions {
   sipPort: number;
   alias: string;
   role: PhoneRole;
-}
-
-async function bind(port: number): Promise<Socket> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.bind(port, '127.0.0.1', () => resolve());
-  });
-  return s;
 }
 
 /** One 20 ms PCMU frame of a 400 Hz tone (exactly 8 periods, so it loops without a click). */
@@ -72,7 +63,7 @@ export class BenchPhone {
   /** INVITE/200/ACK; the phone's sockets are bound before the offer names them. */
   static async call(o: PhoneOptions): Promise<BenchPhone> {
     const range = await freePortRange(4);
-    const sockets = await Promise.all([range.min, range.min + 2, range.min + 3].map(bind));
+    const sockets = await Promise.all([range.min, range.min + 2, range.min + 3].map(bindUdp));
     const sip = await UdpSip.open();
     try {
       const ids = newDialogIds();

@@ -4,8 +4,8 @@
  * phone's 20 ms audio frame; K plain receiver sockets count what the dgram forwarder delivers.
  * Counters only; every burst is bounded so a stalled loop never floods.
  */
-import { createSocket, type Socket } from 'node:dgram';
-import { freePort } from '../../test/helpers/ports';
+import type { Socket } from 'node:dgram';
+import { bindUdp, freePort } from '../../test/helpers/ports';
 import type { SyntheticH264, SynthPacket } from './h264-synth';
 import type { BenchPhone } from './sip-phone';
 
@@ -84,12 +84,7 @@ export class CountingReceivers {
     try {
       for (let i = 0; i < count; i++) {
         const port = await freePort();
-        const s = createSocket('udp4');
-        sockets.push(s);
-        await new Promise<void>((resolve, reject) => {
-          s.once('error', reject);
-          s.bind(port, '127.0.0.1', () => resolve());
-        });
+        sockets.push(await bindUdp(port));
         ports.push(port);
       }
     } catch (e) {

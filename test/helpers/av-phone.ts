@@ -4,11 +4,11 @@
  * tone on a talk schedule and H.264 from a real capture (looped; a PLI/FIR restarts it at its
  * keyframe), and records the headers of every video packet it receives. Loopback only.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isH264KeyframeStart } from '../../src/media/video/keyframe';
-import { freePortRange } from './ports';
+import { bindUdp, freePortRange } from './ports';
 import { buildRequest, newBranch, newDialogIds, toTag, UdpSip, type DialogIds } from './sip-raw';
 import { linearToUlaw } from './wav';
 
@@ -69,15 +69,6 @@ function rtp(pt: number, marker: boolean, seq: number, ts: number, ssrc: number,
   return b;
 }
 
-async function bind(port: number): Promise<Socket> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.bind(port, '127.0.0.1', () => resolve());
-  });
-  return s;
-}
-
 export class AvPhone {
   readonly video: ReceivedVideo[] = [];
   audioPackets = 0;
@@ -100,7 +91,7 @@ export class AvPhone {
 
   static async call(o: AvPhoneOptions): Promise<AvPhone> {
     const range = await freePortRange(4);
-    const [audio, , video, videoRtcp] = await Promise.all([range.min, range.min + 1, range.min + 2, range.min + 3].map(bind));
+    const [audio, , video, videoRtcp] = await Promise.all([range.min, range.min + 1, range.min + 2, range.min + 3].map(bindUdp));
     if (!audio || !video || !videoRtcp) throw new Error('could not bind the phone sockets');
     const sip = await UdpSip.open();
     const ids = newDialogIds();

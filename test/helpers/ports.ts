@@ -5,7 +5,7 @@
  * 127.0.0.1.
  */
 import { createServer } from 'node:net';
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 
 const LOW = 10000;
 const HIGH = 32000;
@@ -72,4 +72,14 @@ export async function freePortRange(size: number): Promise<{ min: number; max: n
     }
   }
   throw new Error(`no free range of ${size} ports found`);
+}
+
+/** A UDP socket bound to 127.0.0.1:`port` (rejects if the port is taken). */
+export async function bindUdp(port: number): Promise<Socket> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(port, '127.0.0.1', () => resolve());
+  });
+  return s;
 }
