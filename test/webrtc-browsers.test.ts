@@ -14,6 +14,7 @@ import {
   pageState,
   remoteMediaSnapshot,
   remoteTileNames,
+  waitForFlowingMedia,
   waitForRemoteMedia,
   audioPacketsSent,
   type JoinedPage,
@@ -48,6 +49,15 @@ afterAll(async () => {
   await closeBrowsers();
   await killAll();
 });
+
+/** The ICE ufrag of the page's local and remote descriptions (changes with an ICE restart). */
+async function iceUfrags(p: JoinedPage): Promise<{ local: string; remote: string }> {
+  return p.page.evaluate(() => {
+    const pc = (globalThis as unknown as { confnode: { pc: { localDescription: { sdp: string } | null; remoteDescription: { sdp: string } | null } } }).confnode.pc;
+    const ufrag = (sdp: string | undefined): string => /a=ice-ufrag:(\S+)/.exec(sdp ?? '')?.[1] ?? '';
+    return { local: ufrag(pc.localDescription?.sdp), remote: ufrag(pc.remoteDescription?.sdp) };
+  });
+}
 
 async function closePages(pages: JoinedPage[]): Promise<void> {
   await Promise.allSettled(pages.map((p) => p.page.close()));
@@ -123,6 +133,23 @@ describe('two browsers in meet', () => {
     expect(bob1 - bob0).toBeLessThan(10);
     await ann.page.click('#mute-audio');
     await waitFor('Bob to receive Ann\'s audio again', async () => ((await audioFromAnn()) > bob1 + 25 ? true : undefined), 5000, 200);
+  });
+
+  it('ICE restart from a page (as after a network change): new ICE credentials both ways, the call stays and media flows both ways again', async () => {
+    const [ann, bob] = pages;
+    if (!ann || !bob) throw new Error('pages missing');
+    const [annId, bobId] = [(await pageState(ann)).participantId ?? '', (await pageState(bob)).participantId ?? ''];
+    const before = await iceUfrags(ann);
+    await ann.page.evaluate(() => (globalThis as unknown as { confnode: { restartIce(): void } }).confnode.restartIce());
+    const after = await waitFor('Ann\'s restart to be negotiated and connected', async () => {
+      const u = await iceUfrags(ann);
+      const s = await pageState(ann);
+      return u.local !== before.local && u.remote !== before.remote && u.remote && s.connectionState === 'connected' ? u : undefined;
+    }, 10_000, 200);
+    expect(after.local).not.toBe(before.local);
+    await Promise.all([waitForFlowingMedia(ann, [bobId]), waitForFlowingMedia(bob, [annId])]);
+    expect((await pageState(ann)).state).toBe('joined');
+    expect((await node.participantsOf('meet')).map((p) => p.id).sort()).toEqual([annId, bobId].sort());
   });
 
   it('leave: the other page sees the tile go and the list shrink; the node lists one participant', async () => {

@@ -65,7 +65,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  writeFileSync(join(dir, 'timings.json'), JSON.stringify(timings, null, 2));
+  writeFileSync(join(dir, 'timings.json'), JSON.stringify({ ...timings, unsteadyConnections: unsteady }, null, 2));
   await closeBrowsers();
   if (node?.alive) await node.terminate(5000).catch(() => undefined);
   await killAll();
@@ -128,12 +128,29 @@ async function expectTilesMatchRoom(): Promise<void> {
     ).catch(async (e: unknown) => {
       throw new Error(`${e instanceof Error ? e.message : String(e)}; ${await describePage(p)}`);
     });
-    const s = await pageState(p);
+    // ICE may pass through 'disconnected' for a moment when both cores are full (Chromium's own
+    // connectivity checks went unanswered for ~5 s, once in a CI run); the page must come back to
+    // 'connected' on its own, as the media checks after this one prove it does.
+    const s = await waitFor(`${p.name} to be connected`, async () => {
+      const st = await pageState(p);
+      return st.connectionState === 'connected' ? st : undefined;
+    }, 15_000, 200).catch(async (e: unknown) => {
+      throw new Error(`${e instanceof Error ? e.message : String(e)}; ${await describePage(p)}`);
+    });
+    noteConnectionChanges(p.name, s.connectionLog);
     expect(s.state).toBe('joined');
     expect(s.error).toBeNull();
-    expect(s.connectionState).toBe('connected');
     expect(s.participants.map((x) => x.name).sort()).toEqual(inRoom.map((q) => q.name).sort());
   }
+}
+
+/** Pages whose connection left 'connected' after joining, kept for timings.json and the log. */
+const unsteady: Record<string, Array<{ state: string; at: number }>> = {};
+function noteConnectionChanges(name: string, log: Array<{ state: string; at: number }>): void {
+  const firstUp = log.findIndex((x) => x.state === 'connected');
+  if (firstUp < 0 || !log.slice(firstUp).some((x) => x.state !== 'connected')) return;
+  if (!unsteady[name]) console.log(`${name}: connection left 'connected' and came back: ${JSON.stringify(log)}`);
+  unsteady[name] = log;
 }
 
 async function expectNodeLists(pages: JoinedPage[]): Promise<void> {

@@ -6,6 +6,8 @@
   'use strict';
 
   const GATHER_TIMEOUT_MS = 3000;
+  /** After the connection failed, how long an ICE restart may take before the page gives up. */
+  const ICE_RESTART_MS = 15000;
   const ERROR_TEXT = {
     'not-found': (alias) => `There is no room called "${alias}". Check the room name.`,
     full: () => 'The room is full. Please try again later.',
@@ -36,6 +38,12 @@
     timings: {},
     /** The last few SDPs both ways, for test failure messages and the console. */
     sdpLog: [],
+    /** The peer connection's state changes ({ state, at: ms since join }), the last 20. */
+    connectionLog: [],
+    /** Restarts ICE now, as the page does by itself when its connection failed. */
+    restartIce: () => {
+      if (session && !session.ended) restartIce(session);
+    },
   };
 
   function logSdp(dir, sdp) {
@@ -138,7 +146,8 @@
     if (session && !session.ended) return;
     clearMessages();
     hooks.timings = { start: performance.now() };
-    session = { alias, name, pin: pin || '', ws: null, pc: null, chain: Promise.resolve(), local: null, ended: false, gotError: false };
+    hooks.connectionLog = [];
+    session = { alias, name, pin: pin || '', ws: null, pc: null, chain: Promise.resolve(), local: null, ended: false, gotError: false, iceRestartTimer: null };
     const s = session;
     setState('media');
     s.local = await getLocalMedia();
@@ -237,18 +246,40 @@
     };
     pc.onconnectionstatechange = () => {
       if (s.ended) return;
+      hooks.connectionLog.push({ state: pc.connectionState, at: Math.round(performance.now() - hooks.timings.start) });
+      if (hooks.connectionLog.length > 20) hooks.connectionLog.shift();
       if (pc.connectionState === 'connected') {
         hooks.timings.connected = hooks.timings.connected || performance.now();
+        clearTimeout(s.iceRestartTimer);
+        s.iceRestartTimer = null;
         setState('joined');
-      } else if (pc.connectionState === 'failed') {
-        s.gotError = true;
-        showError('media-failed');
-        leave(s, false);
-        setState('error');
+      } else if (pc.connectionState === 'failed' && hooks.timings.connected && !s.iceRestartTimer) {
+        // It worked before (a network change, a sleeping laptop): new ICE credentials first.
+        s.iceRestartTimer = setTimeout(() => {
+          if (pc.connectionState !== 'connected') mediaFailed(s);
+        }, ICE_RESTART_MS);
+        restartIce(s);
+      } else if (pc.connectionState === 'failed' && !s.iceRestartTimer) {
+        mediaFailed(s);
       }
     };
     setState('negotiating');
     renderSelf();
+    queue(s, () => sendOffer(s));
+  }
+
+  function mediaFailed(s) {
+    if (s.ended) return;
+    s.gotError = true;
+    showError('media-failed');
+    leave(s, false);
+    setState('error');
+  }
+
+  /** Offers new ICE credentials (RFC 8445 9); the server answers and the checks run again. */
+  function restartIce(s) {
+    if (s.ended || !s.pc) return;
+    s.pc.restartIce();
     queue(s, () => sendOffer(s));
   }
 
@@ -437,6 +468,7 @@
 
   function teardown(s) {
     s.ended = true;
+    clearTimeout(s.iceRestartTimer);
     if (s.pc) s.pc.close();
     if (s.local) for (const t of s.local.getTracks()) t.stop();
     for (const t of tiles.values()) t.video.srcObject = null;

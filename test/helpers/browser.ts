@@ -119,6 +119,8 @@ export interface PageState {
   note: string | null;
   activeSpeaker: string | null;
   connectionState: string | null;
+  /** Every change of the page's connection state since its join, ms from join (last 20). */
+  connectionLog: Array<{ state: string; at: number }>;
 }
 
 /** The parts of the page's RTCPeerConnection the tests read (the test build has no DOM types). */
@@ -141,6 +143,7 @@ export function pageState(p: JoinedPage): Promise<PageState> {
       note: c.note as string | null,
       activeSpeaker: c.activeSpeaker as string | null,
       connectionState: c.pc ? c.pc.connectionState : null,
+      connectionLog: (c.connectionLog ?? []) as PageState['connectionLog'],
     };
   });
 }

@@ -21,14 +21,35 @@ import { dirname, join } from 'node:path';
 /** How long a consent check waits for its answer. */
 export const CONSENT_ANSWER_WAIT_MS = 4000;
 
-interface IceBaseModule {
+/** The werift module that holds the ICE consent constants (read by werift at every use). */
+export interface IceBaseModule {
   CONSENT_RESPONSE_TIMEOUT_MIN: number;
   CONSENT_RESPONSE_TIMEOUT: number;
+  /** Seconds between consent checks (x 0.8-1.2). */
+  CONSENT_INTERVAL: number;
+  /** Seconds after the last answer when consent expires and ICE fails. */
+  CONSENT_TIMEOUT: number;
 }
 
 function isIceBase(m: unknown): m is IceBaseModule {
   const o = m as Partial<IceBaseModule> | null;
-  return typeof o?.CONSENT_RESPONSE_TIMEOUT_MIN === 'number' && typeof o.CONSENT_RESPONSE_TIMEOUT === 'number';
+  return (
+    typeof o?.CONSENT_RESPONSE_TIMEOUT_MIN === 'number' &&
+    typeof o.CONSENT_RESPONSE_TIMEOUT === 'number' &&
+    typeof o.CONSENT_INTERVAL === 'number' &&
+    typeof o.CONSENT_TIMEOUT === 'number'
+  );
+}
+
+/** werift's iceBase module, or undefined when this werift build does not have it. */
+export function weriftIceBase(): IceBaseModule | undefined {
+  const req = createRequire(__filename);
+  try {
+    const mod: unknown = req(join(dirname(req.resolve('werift')), '..', '..', 'ice', 'src', 'iceBase.js'));
+    return isIceBase(mod) ? mod : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -36,14 +57,8 @@ function isIceBase(m: unknown): m is IceBaseModule {
  * have the module where the setting lives (werift's own 500 ms then applies).
  */
 export function tolerateLateConsentAnswers(waitMs = CONSENT_ANSWER_WAIT_MS): boolean {
-  const req = createRequire(__filename);
-  let mod: unknown;
-  try {
-    mod = req(join(dirname(req.resolve('werift')), '..', '..', 'ice', 'src', 'iceBase.js'));
-  } catch {
-    return false;
-  }
-  if (!isIceBase(mod)) return false;
+  const mod = weriftIceBase();
+  if (!mod) return false;
   mod.CONSENT_RESPONSE_TIMEOUT_MIN = waitMs;
   mod.CONSENT_RESPONSE_TIMEOUT = waitMs;
   return true;

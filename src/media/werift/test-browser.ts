@@ -57,6 +57,8 @@ export class TestBrowser {
   /** PLIs the server sent us for our own video. */
   plisReceived = 0;
   private timer: NodeJS.Timeout | undefined;
+  private networkCut = false;
+  private readonly wrappedTransports = new WeakSet<object>();
   /** Signaling steps run one after another, as a page must (an offer never overtakes an answer). */
   private signaling: Promise<void> = Promise.resolve();
   readonly errors: unknown[] = [];
@@ -147,6 +149,26 @@ export class TestBrowser {
   stopSending(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /**
+   * Cuts (or restores) this browser's network: every datagram it would send, STUN and media, is
+   * dropped, as when a laptop changes network or a starved browser stops answering. Covers the
+   * UDP sockets ICE has now (call again after an ICE restart opened new ones).
+   */
+  cutNetwork(cut: boolean): void {
+    this.networkCut = cut;
+    for (const t of this.pc.iceTransports) {
+      // werift keeps its sockets private: reached by shape (test support, pinned werift).
+      const protocols = (t.connection as unknown as { protocols: Array<{ transport?: { send: (data: Buffer, addr: unknown) => Promise<void> } }> }).protocols;
+      for (const protocol of protocols) {
+        const transport = protocol.transport;
+        if (!transport || this.wrappedTransports.has(transport)) continue;
+        this.wrappedTransports.add(transport);
+        const send = transport.send.bind(transport);
+        transport.send = (data, addr) => (this.networkCut ? Promise.resolve() : send(data, addr));
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,12 @@
  * offering, one offer in flight at a time, changes made meanwhile coalesced into the next one.
  * We are the impolite peer: a browser offer while ours awaits its answer is refused. Never
  * forwards media itself (the fan-out does) and never awaits anything per packet.
+ *
+ * ICE that fails after it once connected (consent expired: the browser's answers to our checks
+ * stopped for 30 s, e.g. its network changed or a busy machine starved it) is restarted from our
+ * side: the next offer carries new ICE credentials (RFC 8445 9), the browser answers and the
+ * checks run again on the same DTLS session. The call ends only if ICE is not back within
+ * connectTimeoutMs of the failure, or the browser does not answer the restart offer.
  */
 import {
   MediaStream,
@@ -87,6 +93,11 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
   private answeredFirstOffer = false;
   private applyingOffer = false;
   private offerInFlight = false;
+  /** The next offer restarts ICE (new ufrag/pwd). */
+  private iceRestartWanted = false;
+  /** ICE failed and has not reconnected yet. */
+  private restarting = false;
+  private iceRestarts = 0;
   private failed = false;
   private negotiationScheduled = false;
   private readonly keyframesOnConnect = new Set<() => void>();
@@ -108,10 +119,22 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     );
     this.pc.onTrack.subscribe((track) => this.onRemoteTrack(track));
     this.pc.onRemoteTransceiverAdded.subscribe((t) => this.watchFeedback(t));
+    // ICE failing after it once connected is restarted (see the header). werift reports the ICE
+    // state here; its connectionState says 'connected' again as soon as a restart begins (DTLS is
+    // still up), so only the ICE state says when a restart has reconnected.
+    this.pc.iceConnectionStateChange.subscribe((state) => {
+      if (state === 'failed') this.restartIce();
+      if (state === 'connected' && this.restarting) {
+        this.restarting = false;
+        this.log.info({ iceRestarts: this.iceRestarts }, 'ICE reconnected');
+        this.connectTimer?.cancel();
+        this.connectTimer = undefined;
+      }
+    });
     this.pc.connectionStateChange.subscribe((state) => {
-      if (state === 'failed') this.fail('ICE/DTLS connection failed');
+      if (state === 'failed' && this.pc.iceConnectionState !== 'failed') this.fail('ICE/DTLS connection failed');
       if (state === 'disconnected') this.expectConnection('ICE connection lost');
-      if (state !== 'connected') return;
+      if (state !== 'connected' || this.restarting) return;
       this.connectTimer?.cancel();
       this.connectTimer = undefined;
       const pending = [...this.keyframesOnConnect];
@@ -146,6 +169,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       this.applyingOffer = false;
     }
     if (!local) throw new ConfnodeError('internal', 'werift produced no local answer');
+    this.startRestartedIce();
     local = preferOpusDtx(local);
     if (!this.answeredFirstOffer) this.expectConnection('ICE/DTLS did not connect');
     this.answeredFirstOffer = true;
@@ -163,6 +187,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.answerTimer?.cancel();
     this.answerTimer = undefined;
     this.offerInFlight = false;
+    this.startRestartedIce();
     for (const t of this.sendTracks) t.renegotiated();
     const fresh = this.awaitingKeyframe;
     this.awaitingKeyframe = [];
@@ -239,7 +264,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
 
   private startOffer(): void {
     if (this.closing || !this.answeredFirstOffer || this.applyingOffer || this.offerInFlight) return;
-    if (this.toAdd.length === 0 && this.toStop.length === 0) return;
+    if (this.toAdd.length === 0 && this.toStop.length === 0 && !this.iceRestartWanted) return;
     this.offerInFlight = true;
     this.sendOffer().catch((err: unknown) => this.fail(`renegotiation failed: ${errorMessage(err)}`));
   }
@@ -258,7 +283,9 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       this.watchFeedback(transceiver);
       if (track.kind === 'video') this.awaitingKeyframe.push(track);
     }
-    const offer = await this.pc.createOffer();
+    const iceRestart = this.iceRestartWanted;
+    this.iceRestartWanted = false;
+    const offer = await this.pc.createOffer({ iceRestart });
     await this.pc.setLocalDescription(offer);
     const sdp = this.pc.localDescription?.sdp;
     if (this.closing) return;
@@ -334,13 +361,49 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.emit('track', published);
   }
 
+  /**
+   * ICE failed after it had connected: offer new ICE credentials (a browser that is still there
+   * answers and reconnects; one that is gone never does, and the deadline ends the call).
+   */
+  private restartIce(): void {
+    if (this.closing || this.failed) return;
+    if (!this.answeredFirstOffer || !this.pc.dtlsTransports.some((t) => t.state === 'connected')) {
+      this.fail('ICE/DTLS connection failed');
+      return;
+    }
+    this.restarting = true;
+    this.expectConnection('ICE restart did not reconnect');
+    if (this.iceRestartWanted) return;
+    this.iceRestarts++;
+    this.iceRestartWanted = true;
+    this.log.warn({ iceRestarts: this.iceRestarts }, 'ICE failed (no answers from the browser): restarting ICE');
+    this.negotiate();
+  }
+
+  /**
+   * werift 0.25 runs no connectivity checks after an ICE restart (either side's) while DTLS is
+   * up: its connect() returns early on a connected DTLS transport. Start them here, once both
+   * sides' new credentials are known.
+   */
+  private startRestartedIce(): void {
+    for (const dtls of this.pc.dtlsTransports) {
+      const ice = dtls.iceTransport;
+      // After a restart werift's ICE state is 'new', or 'completed' once it gathered (its word for
+      // gathering done); 'checking'/'connected' mean checks run or ran.
+      if (dtls.state !== 'connected' || (ice.state !== 'new' && ice.state !== 'completed') || !ice.connection.remoteUsername) continue;
+      this.restarting = true;
+      this.expectConnection('ICE restart did not reconnect');
+      ice.start().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'ICE checks after restart failed'));
+    }
+  }
+
   /** Fails the endpoint unless the connection is (back) up in time. */
   private expectConnection(reason: string): void {
     if (this.connectTimer || this.closing) return;
     const ms = this.opts.connectTimeoutMs ?? 20000;
     this.connectTimer = this.opts.clock.setTimeout(() => {
       this.connectTimer = undefined;
-      if (this.pc.connectionState !== 'connected') this.fail(`${reason} within ${ms} ms`);
+      if (this.restarting || this.pc.connectionState !== 'connected') this.fail(`${reason} within ${ms} ms`);
     }, ms);
   }
 
