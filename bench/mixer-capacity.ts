@@ -13,7 +13,7 @@ import type { BenchCodec } from './load/audio';
 import { GeneratorClient } from './load/generator-client';
 import type { GeneratorWindow, RoomSpec, ToneResult } from './load/protocol';
 import { fromSparse, histogramCount, judgeStep, mergeInto, newHistogram, percentileOf, type StepVerdict } from './load/stats';
-import { machineJiffies, roomAlias, startTarget, type Target } from './target';
+import { machineJiffies, mixSlotCounts, roomAlias, startTarget, type Target } from './target';
 
 export const ROOM_SIZE = 4;
 
@@ -57,6 +57,10 @@ export interface StepResult {
   generators: { cpuPercent: number; loopDelayP99Ms: number; sentPerS: number; lateTicks: number };
   /** CPU used on the machine by everything but the node and the generators (% of one core). */
   otherLoadPercent: number;
+  /** vCPU time the hypervisor took for other guests over the window (% of one core). */
+  stealPercent: number;
+  /** The node's own 5 ms mix slots that started >= 5 ms late or were skipped (undefined: no /metrics). */
+  nodeMix?: { lateSlotsPercent: number; skippedSlots: number };
   setup: { ok: number; failed: number; p50Ms: number; p99Ms: number; errors: string[] };
   receivedPerS: { min: number; median: number };
   /** Share of inter-arrivals over 30 ms (missed tick) and under 10 ms (burst), in %. */
@@ -142,6 +146,7 @@ async function grow(s: Session, o: CapacityOptions, rooms: number): Promise<Step
 async function measure(s: Session, o: CapacityOptions, setup: StepResult['setup'], repetition: number): Promise<StepResult> {
   const cpu0 = s.target.cpuTimes();
   const m0 = machineJiffies();
+  const mix0 = await mixSlotCounts(s.target);
   await Promise.all(s.gens.map((g) => g.request({ op: 'window-start' }, 'window-started', 10_000)));
   const t0 = performance.now();
   await sleep(o.windowMs);
@@ -149,6 +154,8 @@ async function measure(s: Session, o: CapacityOptions, setup: StepResult['setup'
   const wallS = (performance.now() - t0) / 1000;
   const cpu1 = s.target.cpuTimes();
   const m1 = machineJiffies();
+  const mix1 = await mixSlotCounts(s.target);
+  const slots = mix0 && mix1 ? mix1.on_time + mix1.late + mix1.skipped - (mix0.on_time + mix0.late + mix0.skipped) : 0;
   const windowS = windows.reduce((m, w) => Math.max(m, w.durationMs), 0) / 1000;
   const participants = windows.flatMap((w) => w.participants);
   const pooled = newHistogram();
@@ -162,6 +169,7 @@ async function measure(s: Session, o: CapacityOptions, setup: StepResult['setup'
   const genCpu = windows.reduce((m, w) => m + w.cpuSeconds, 0) / wallS;
   // Jiffies count all cores: busy/total * cores = cores in use.
   const machineCores = m1.total > m0.total ? ((m1.busy - m0.busy) / (m1.total - m0.total)) * cpus().length : 0;
+  const stealCores = m1.total > m0.total ? ((m1.steal - m0.steal) / (m1.total - m0.total)) * cpus().length : 0;
   return {
     rooms: s.rooms,
     participants: n,
@@ -181,7 +189,11 @@ async function measure(s: Session, o: CapacityOptions, setup: StepResult['setup'
       sentPerS: round(windows.reduce((m, w) => m + w.sent, 0) / wallS, 0),
       lateTicks: windows.reduce((m, w) => m + w.lateTicks, 0),
     },
-    otherLoadPercent: round(Math.max(0, machineCores - user - system - genCpu) * 100, 0),
+    otherLoadPercent: round(Math.max(0, machineCores - stealCores - user - system - genCpu) * 100, 0),
+    stealPercent: round(stealCores * 100, 1),
+    ...(mix0 && mix1 && slots > 0
+      ? { nodeMix: { lateSlotsPercent: round(((mix1.late - mix0.late + mix1.skipped - mix0.skipped) / slots) * 100, 2), skippedSlots: mix1.skipped - mix0.skipped } }
+      : {}),
     setup,
     arrivals: {
       gapsPercent: round((windows.reduce((m, w) => m + w.gaps, 0) / Math.max(1, histogramCount(pooled))) * 100, 2),
@@ -199,7 +211,8 @@ function describe(r: StepResult): string {
     `${r.participants} participants (${r.rooms} rooms${r.repetition > 0 ? `, repeat ${r.repetition}` : ''}): ` +
     `${r.pass ? 'PASS' : 'FAIL'} rx min ${(v.minReceiveRatio * 100).toFixed(1)}%, p99 dev ${v.pooledP99Ms} ms (worst ${v.worstP99Ms}; >30 ms ${r.arrivals.gapsPercent}%, <10 ms ${r.arrivals.bunchedPercent}%), ` +
     `tones ${v.toneChecked - v.toneFailed}/${v.toneChecked}, node CPU ${r.nodeCpu.totalPercent}% ` +
-    `(${r.nodeCpu.perParticipantPercent}%/participant), generators ${r.generators.cpuPercent}% lag p99 ${r.generators.loopDelayP99Ms} ms, other load ${r.otherLoadPercent}%` +
+    `(${r.nodeCpu.perParticipantPercent}%/participant), generators ${r.generators.cpuPercent}% lag p99 ${r.generators.loopDelayP99Ms} ms, other load ${r.otherLoadPercent}%, steal ${r.stealPercent}%` +
+    (r.nodeMix ? `, node mix slots late ${r.nodeMix.lateSlotsPercent}%` : '') +
     `${v.failures.length > 0 ? ` [${v.failures.join('; ')}]` : ''}`
   );
 }

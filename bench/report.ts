@@ -40,7 +40,8 @@ function stepRow(r: StepResult): string {
     `${r.nodeCpu.totalPercent}% (${r.nodeCpu.userPercent} u / ${r.nodeCpu.systemPercent} s)`,
     r.nodeCpu.perParticipantPercent,
     `${r.generators.cpuPercent}% / ${r.generators.loopDelayP99Ms} ms`,
-    `${r.otherLoadPercent}%`,
+    `${r.otherLoadPercent}% / ${r.stealPercent ?? '-'}%`,
+    r.nodeMix ? `${r.nodeMix.lateSlotsPercent}%` : '-',
     `${r.setup.ok}/${r.setup.ok + r.setup.failed}`,
     cell(v.failures.join('; ')),
   ].join(' | ');
@@ -63,8 +64,8 @@ function capacitySection(c: CodecCapacity): string[] {
     '',
     `Stopped because: ${c.stoppedBecause}.`,
     '',
-    '| run | rooms | participants | verdict | min rx | p99 dev (ms, pooled) | worst participant p99 (ms) | inter-arrivals >30 ms / <10 ms | tones ok | node CPU (1 core = 100%) | CPU %/participant | generators CPU / loop lag p99 | other load on the box | calls set up (step) | failures |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| run | rooms | participants | verdict | min rx | p99 dev (ms, pooled) | worst participant p99 (ms) | inter-arrivals >30 ms / <10 ms | tones ok | node CPU (1 core = 100%) | CPU %/participant | generators CPU / loop lag p99 | other load / hypervisor steal (1 core = 100%) | node mix slots >= 5 ms late | calls set up (step) | failures |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...[...c.steps, ...c.repeats].map((r) => `| ${stepRow(r)} |`),
     '',
   ];

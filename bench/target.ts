@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePorts, udpFree } from '../test/helpers/ports';
 import { Proc, waitFor } from '../test/helpers/proc';
-import { cpuTimesFromStat, machineJiffiesFromStat } from './load/stats';
+import { cpuTimesFromStat, machineJiffiesFromStat, mixSlotCountsFromMetrics, type MixSlotCounts } from './load/stats';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 
@@ -146,11 +146,22 @@ export async function startTarget(o: TargetOptions): Promise<Target> {
 }
 
 /** The whole machine's busy and total CPU jiffies (all cores), for the load beside the bench. */
-export function machineJiffies(): { busy: number; total: number } {
+export function machineJiffies(): { busy: number; total: number; steal: number } {
   try {
-    return machineJiffiesFromStat(readFileSync('/proc/stat', 'utf8')) ?? { busy: 0, total: 0 };
+    return machineJiffiesFromStat(readFileSync('/proc/stat', 'utf8')) ?? { busy: 0, total: 0, steal: 0 };
   } catch {
-    return { busy: 0, total: 0 };
+    return { busy: 0, total: 0, steal: 0 };
+  }
+}
+
+/** The node's cumulative mix slot runs by timing, from /metrics (undefined if unavailable). */
+export async function mixSlotCounts(t: Target): Promise<MixSlotCounts | undefined> {
+  if (t.httpPort === undefined) return undefined;
+  try {
+    const res = await fetch(`http://127.0.0.1:${t.httpPort}/metrics`, { signal: AbortSignal.timeout(3000) });
+    return mixSlotCountsFromMetrics(await res.text());
+  } catch {
+    return undefined;
   }
 }
 

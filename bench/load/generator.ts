@@ -6,7 +6,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { decodePayloads, checkTones, toneFrames, toneFrequency, type BenchCodec } from './audio';
-import { Participant } from './participant';
+import { Participant, SharedRtpSocket } from './participant';
 import type { GeneratorWindow, RoomSpec, ToGenerator, ToneResult, ToRunner } from './protocol';
 import { SipUac, type Call } from './sip-uac';
 import { newHistogram, percentileOf, toSparse } from './stats';
@@ -27,6 +27,7 @@ let uac: SipUac | undefined;
 let codec: BenchCodec = 'PCMU';
 let lateTicks = 0;
 let tickTimer: NodeJS.Timeout | undefined;
+let sharedSocket: Promise<SharedRtpSocket> | undefined;
 
 function reply(m: ToRunner): void {
   process.send?.(m);
@@ -61,7 +62,7 @@ function sleep(ms: number): Promise<void> {
 
 async function joinOne(room: RoomSpec, k: number, sipUac: SipUac): Promise<void> {
   const frames = toneFrames(codec, k);
-  const p = await Participant.open(room.user, k, codec, frames, room.sampled);
+  const p = Participant.on(await (sharedSocket ??= SharedRtpSocket.open()), room.user, k, codec, frames, room.sampled);
   try {
     const call = await sipUac.invite(room.user, p.localPort, codec);
     p.start(call.media);
@@ -69,7 +70,7 @@ async function joinOne(room: RoomSpec, k: number, sipUac: SipUac): Promise<void>
     members.push(m);
     buckets[members.length % BUCKETS]?.push(m);
   } catch (e) {
-    await p.close();
+    p.close();
     throw e;
   }
 }
@@ -180,14 +181,15 @@ async function hangup(): Promise<void> {
     const codes = await Promise.all(batch.map((m) => (uac ? uac.bye(m.call) : Promise.resolve(0))));
     for (const c of codes) if (c >= 200 && c < 300) ok++;
     else failed++;
-    await Promise.all(batch.map((m) => m.p.close()));
+    for (const m of batch) m.p.close();
   }
   reply({ op: 'hung-up', ok, failed, nodeByes: uac?.received.get('BYE') ?? 0 });
 }
 
 async function shutdown(): Promise<void> {
   if (tickTimer) clearTimeout(tickTimer);
-  await Promise.all(members.map((m) => m.p.close()));
+  for (const m of members) m.p.close();
+  if (sharedSocket) await (await sharedSocket).close();
   await uac?.close();
   process.exit(0);
 }

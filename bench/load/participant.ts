@@ -1,6 +1,6 @@
 /**
- * One simulated plain-RTP participant of the load generator: its own UDP socket on 127.0.0.1,
- * sends a pre-encoded tone frame per call of sendFrame() with correct sequence numbers and
+ * One simulated plain-RTP participant of the load generator, on the generator's shared UDP socket
+ * (SharedRtpSocket, 127.0.0.1): sends a pre-encoded tone frame per call of sendFrame() with correct sequence numbers and
  * timestamps, and measures the mixed packets it receives (count, inter-arrival deviation from
  * 20 ms, and optionally the last payloads for a tone check). Never allocates more than one
  * 12-byte header per packet sent; never trusts received bytes past the RTP header checks.
@@ -61,14 +61,14 @@ export class Participant {
   readonly kept: Buffer[] = [];
 
   private constructor(
-    sock: Socket,
+    private readonly shared: SharedRtpSocket,
     readonly room: string,
     readonly k: number,
     codec: BenchCodec,
     frames: Buffer[],
     readonly sampled: boolean,
   ) {
-    this.sock = sock;
+    this.sock = shared.sock;
     this.frames = frames;
     this.payloadType = CODECS[codec].payloadType;
     this.tsStep = CODECS[codec].samplesPer20ms;
@@ -76,26 +76,24 @@ export class Participant {
     this.ssrc = (0x10000000 + (hashRoom(room) * 16 + k) * 7919) >>> 0;
     this.seq = (k * 1000 + 17) & 0xffff;
     this.ts = (k * 100_000) >>> 0;
-    sock.on('message', (msg) => this.onMessage(msg));
   }
 
-  static open(room: string, k: number, codec: BenchCodec, frames: Buffer[], sampled: boolean): Promise<Participant> {
-    return new Promise((resolve, reject) => {
-      const sock = createSocket({ type: 'udp4', lookup: literalLookup });
-      sock.once('error', reject);
-      sock.bind(0, '127.0.0.1', () => resolve(new Participant(sock, room, k, codec, frames, sampled)));
-    });
+  /** A participant on the generator's socket: mixed packets reach it by the node port they come from. */
+  static on(shared: SharedRtpSocket, room: string, k: number, codec: BenchCodec, frames: Buffer[], sampled: boolean): Participant {
+    return new Participant(shared, room, k, codec, frames, sampled);
   }
 
   get localPort(): number {
-    return this.sock.address().port;
+    return this.shared.localPort;
   }
 
   start(target: { address: string; port: number }): void {
     this.target = target;
+    this.shared.byNodePort.set(target.port, this);
   }
 
   stop(): void {
+    if (this.target && this.shared.byNodePort.get(this.target.port) === this) this.shared.byNodePort.delete(this.target.port);
     this.target = undefined;
   }
 
@@ -132,7 +130,8 @@ export class Participant {
     this.pooled = undefined;
   }
 
-  private onMessage(msg: Buffer): void {
+  /** A datagram for this participant (routed by the shared socket). */
+  onMessage(msg: Buffer): void {
     const payload = rtpPayload(msg);
     if (!payload) return;
     this.receivedTotal++;
@@ -154,8 +153,37 @@ export class Participant {
     }
   }
 
-  close(): Promise<void> {
+  /** Stops sending and receiving; the shared socket stays open for the others. */
+  close(): void {
     this.stop();
+  }
+}
+
+/**
+ * One UDP socket for every participant of a generator process: each participant sends from it to
+ * its own node port, and each mixed packet is routed by the node port it comes from (the node
+ * answers symmetric RTP from the port it receives on). The node sees the same per-participant
+ * streams; the generator reads bursts of datagrams per wakeup instead of waking per socket.
+ */
+export class SharedRtpSocket {
+  readonly byNodePort = new Map<number, Participant>();
+  private constructor(readonly sock: Socket) {
+    sock.on('message', (msg, rinfo) => this.byNodePort.get(rinfo.port)?.onMessage(msg));
+  }
+
+  static open(): Promise<SharedRtpSocket> {
+    return new Promise((resolve, reject) => {
+      const sock = createSocket({ type: 'udp4', lookup: literalLookup, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+      sock.once('error', reject);
+      sock.bind(0, '127.0.0.1', () => resolve(new SharedRtpSocket(sock)));
+    });
+  }
+
+  get localPort(): number {
+    return this.sock.address().port;
+  }
+
+  close(): Promise<void> {
     return new Promise((resolve) => {
       try {
         this.sock.close(() => resolve());

@@ -5,6 +5,8 @@ import { parseSip, sdpAudioTarget } from './sip-uac';
 import { rtpPayload } from './participant';
 import {
   cpuTimesFromStat,
+  machineJiffiesFromStat,
+  mixSlotCountsFromMetrics,
   fromSparse,
   judgeStep,
   mergeInto,
@@ -151,6 +153,25 @@ describe('wire parsing', () => {
   test('cpuTimesFromStat() counts fields after a comm holding spaces and parentheses', () => {
     const stat = '123 (node (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0';
     expect(cpuTimesFromStat(stat)).toEqual({ user: 2.5, system: 0.5 });
+  });
+
+  test('machineJiffiesFromStat() counts idle and iowait as idle and reports steal apart', () => {
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    expect(machineJiffiesFromStat('cpu  100 0 50 800 10 0 20 30 0 0\ncpu0 1 2 3\n')).toEqual({ busy: 200, total: 1010, steal: 30 });
+    expect(machineJiffiesFromStat('intr 1 2 3')).toBeUndefined();
+  });
+
+  test('mixSlotCountsFromMetrics() sums confnode_mix_ticks_total by timing over label sets', () => {
+    const page = [
+      '# HELP confnode_mix_ticks_total Audio mix slot runs by timing',
+      '# TYPE confnode_mix_ticks_total counter',
+      'confnode_mix_ticks_total{node="n1",timing="on_time"} 900',
+      'confnode_mix_ticks_total{node="n1",timing="late"} 95',
+      'confnode_mix_ticks_total{node="n1",timing="skipped"} 5',
+      'confnode_mix_ticks_total_other{timing="late"} 7',
+    ].join('\n');
+    expect(mixSlotCountsFromMetrics(page)).toEqual({ on_time: 900, late: 95, skipped: 5 });
+    expect(mixSlotCountsFromMetrics('confnode_up 1\n')).toBeUndefined();
   });
 
   test('sipp CSV parsers read the rtt trace and the last stat row', () => {

@@ -143,13 +143,29 @@ export function cpuTimesFromStat(stat: string, ticksPerSecond = 100): { user: nu
   return { user: utime / ticksPerSecond, system: stime / ticksPerSecond };
 }
 
-/** Busy and total jiffies of the whole machine from the first line of /proc/stat. */
-export function machineJiffiesFromStat(stat: string): { busy: number; total: number } | undefined {
+/**
+ * Busy and total jiffies of the whole machine from the first line of /proc/stat, and the steal
+ * part of busy (time the hypervisor ran something else while a vCPU wanted to run).
+ */
+export function machineJiffiesFromStat(stat: string): { busy: number; total: number; steal: number } | undefined {
   const line = stat.split('\n', 1)[0] ?? '';
   if (!line.startsWith('cpu ')) return undefined;
   const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
   if (v.length < 5 || v.some((x) => !Number.isFinite(x))) return undefined;
   const total = v.reduce((a, b) => a + b, 0);
   const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
-  return { busy: total - idle, total };
+  return { busy: total - idle, total, steal: v[7] ?? 0 };
+}
+
+export type MixSlotCounts = Record<'on_time' | 'late' | 'skipped', number>;
+
+/** Sums confnode_mix_ticks_total by timing from a Prometheus text page (undefined if absent). */
+export function mixSlotCountsFromMetrics(text: string): MixSlotCounts | undefined {
+  const counts: MixSlotCounts = { on_time: 0, late: 0, skipped: 0 };
+  let seen = false;
+  for (const m of text.matchAll(/^confnode_mix_ticks_total\{[^}]*timing="(on_time|late|skipped)"[^}]*\} (\d+(?:\.\d+)?(?:e\+?\d+)?)$/gm)) {
+    counts[m[1] as keyof MixSlotCounts] += Number(m[2]);
+    seen = true;
+  }
+  return seen ? counts : undefined;
 }

@@ -14,6 +14,8 @@ export interface MediaWorkerData {
   mixTalkers: number;
   jitterBufferMs: number;
   opusComplexity: number;
+  /** Nice value the worker thread sets for itself (0: unchanged). */
+  nice: number;
   snapshotMs: number;
   icePortRange?: [number, number];
   webrtcAnswerTimeoutMs?: number;
