@@ -39,7 +39,7 @@ function parseArgs(argv: string[]): Args {
     only: 'all',
     codecs: ['PCMU', 'opus'],
     target: 'node',
-    generators: 2,
+    generators: 1,
     mixTalkers: 4,
     nodeMain: join(REPO_ROOT, 'dist', 'node', 'main.js'),
     out: join(REPO_ROOT, 'bench', 'results'),

@@ -113,7 +113,7 @@ function createMediaService(config: ClusterConfig, node: NodeConfig, logger: Log
   const workers = m.workers ?? Math.max(1, Math.min(4, availableParallelism()));
   if (workers === 0) return new LocalMediaService({ ...common, clock: systemClock });
   logger.info({ workers }, 'media runs in worker threads');
-  return new WorkerMediaService({ ...common, workers, workerNice: m.worker_nice });
+  return new WorkerMediaService({ ...common, workers });
 }
 
 async function main(): Promise<void> {

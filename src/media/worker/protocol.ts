@@ -14,8 +14,6 @@ export interface MediaWorkerData {
   mixTalkers: number;
   jitterBufferMs: number;
   opusComplexity: number;
-  /** Nice value the worker thread sets for itself (0: unchanged). */
-  nice: number;
   snapshotMs: number;
   icePortRange?: [number, number];
   webrtcAnswerTimeoutMs?: number;

@@ -8,7 +8,6 @@ import { ConfnodeError, systemClock, type ConferenceId, type Logger, type Partic
 import { LocalMediaService } from '../local-service';
 import type { LocalRtpAddress } from '../service';
 import type { FromWorker, MediaWorkerData, ToWorker, WorkerLogLevel } from './protocol';
-import { setThreadNice } from './thread-priority';
 
 function workerLogger(post: (m: FromWorker) => void, bindings: Record<string, unknown>): Logger {
   const at =
@@ -30,9 +29,6 @@ function run(): void {
   const data = workerData as MediaWorkerData;
   const post = (m: FromWorker): void => port.postMessage(m);
   const logger = workerLogger(post, { worker: data.index });
-  const priority = setThreadNice(data.nice);
-  if (priority.applied) logger.info({ tid: priority.tid, nice: priority.nice }, 'media worker thread nice set');
-  else if (data.nice !== 0) logger.info({ reason: priority.reason }, 'media worker runs at normal priority');
   const media = new LocalMediaService({
     address: data.address,
     rtpPorts: data.rtpPorts,

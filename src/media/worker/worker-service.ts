@@ -27,8 +27,6 @@ export interface WorkerMediaOptions {
   mixTalkers: number;
   jitterBufferMs: number;
   opusComplexity: number;
-  /** Nice value each worker thread asks for (default 0: unchanged), see thread-priority.ts. */
-  workerNice?: number;
   /** How often workers post stats (default 500 ms). */
   snapshotMs?: number;
   /** Timeout of a request to a worker (default 5000 ms). */
@@ -98,7 +96,6 @@ export class WorkerMediaService implements MediaService {
         mixTalkers: opts.mixTalkers,
         jitterBufferMs: opts.jitterBufferMs,
         opusComplexity: opts.opusComplexity,
-        nice: opts.workerNice ?? 0,
         snapshotMs: opts.snapshotMs ?? 500,
         icePortRange: ice ? [ice.min, ice.max] : undefined,
         webrtcAnswerTimeoutMs: opts.webrtcAnswerTimeoutMs,

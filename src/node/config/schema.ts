@@ -97,8 +97,6 @@ export const MediaConfigSchema = z
     opus_complexity: z.number().int().min(0).max(10).default(3),
     /** Media worker threads; 0 = media on the main thread; default: one per core, at most 4. */
     workers: z.number().int().min(0).max(16).optional(),
-    /** Nice value of each media worker thread (needs root or CAP_SYS_NICE below 0; 0 leaves it). */
-    worker_nice: z.number().int().min(-20).max(19).default(-10),
   })
   .strict();
 
