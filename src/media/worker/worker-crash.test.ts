@@ -13,7 +13,7 @@ const conference = { id: asConferenceId('c-crash'), name: 'crash' };
 const format = { name: 'PCMU', payloadType: 0, clockRate: 8000, channels: 1 };
 
 /** A plain-RTP phone: a socket that streams a PCMU tone to the node and counts what comes back. */
-async function phone(service: WorkerMediaService, id: ParticipantId, cleanup: Array<() => void>): Promise<{ received: () => number; hangUp: () => void }> {
+async function phone(service: WorkerMediaService, id: ParticipantId, cleanup: Array<() => void>): Promise<{ port: number; received: () => number; hangUp: () => void }> {
   const local = await service.createRtpParticipant(conference, id, true);
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
@@ -41,7 +41,7 @@ async function phone(service: WorkerMediaService, id: ParticipantId, cleanup: Ar
     sock.close();
   };
   cleanup.push(hangUp);
-  return { received: () => received, hangUp };
+  return { port: local.rtpPort, received: () => received, hangUp };
 }
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
@@ -75,14 +75,15 @@ describe('a media worker that dies', () => {
     await until(() => lost.length > 0, 5000, 'the lost event');
     expect(lost[0]?.slice().sort()).toEqual(['a', 'b']);
     expect(service.participantStats(asParticipantId('a'))).toBeUndefined();
-    // The node hangs up the lost calls (main.ts): their phones stop, and their ports are free.
-    a.hangUp();
-    b.hangUp();
 
-    // Calls that come next (the same room) get a working worker.
+    // Calls that come next (the same room) get a working worker, on other ports than the lost
+    // calls, whose phones still stream here until the node's BYE reaches them.
     const c = await phone(service, asParticipantId('c'), cleanup);
     const d = await phone(service, asParticipantId('d'), cleanup);
+    expect([c.port, d.port]).toEqual([44804, 44806]);
     await until(() => c.received() > 10 && d.received() > 10, 5000, 'mixes on the new worker');
     expect(lost).toHaveLength(1);
+    a.hangUp();
+    b.hangUp();
   });
 });

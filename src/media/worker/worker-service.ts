@@ -50,6 +50,14 @@ interface Slot {
   conferences: Map<ConferenceId, number>;
   stats: MediaServiceStats;
   closing: boolean;
+  /** The last RTP port this worker handed out (its replacement continues after it). */
+  lastRtpPort?: number;
+}
+
+/** The RTP port of the pair after `port` in the range, wrapping to its start. */
+export function nextPairAfter(port: number, range: { min: number; max: number }): number {
+  const next = port + 2;
+  return next + 1 > range.max ? range.min + (range.min % 2) : next;
 }
 
 /** Splits [min, max] into `n` slices that each start on an even port. */
@@ -109,6 +117,7 @@ export class WorkerMediaService implements MediaService {
     try {
       const value = await this.request(slot, (req) => ({ op: 'create', req, conference, participant, admitted, video }));
       if (typeof value !== 'object') throw new ConfnodeError('internal', 'media worker returned no address');
+      slot.lastRtpPort = value.video?.rtpPort ?? value.rtpPort;
       return value;
     } catch (err) {
       this.forget(participant);
@@ -212,7 +221,10 @@ export class WorkerMediaService implements MediaService {
       p.reject(new ConfnodeError('internal', 'media worker exited'));
       this.pending.delete(req);
     }
-    const fresh = this.spawn(slot.index, slot.data);
+    // The dead worker's callers may stream on until our BYE reaches them: the replacement starts
+    // allocating after the last pair the dead one handed out, not on the pairs they still hit.
+    const data = slot.lastRtpPort === undefined ? slot.data : { ...slot.data, rtpPorts: { ...slot.data.rtpPorts, startAt: nextPairAfter(slot.lastRtpPort, slot.data.rtpPorts) } };
+    const fresh = this.spawn(slot.index, data);
     this.slots[this.slots.indexOf(slot)] = fresh;
     if (lost.length > 0) this.events.emit('lost', lost);
   }
