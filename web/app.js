@@ -253,8 +253,12 @@
         clearTimeout(s.iceRestartTimer);
         s.iceRestartTimer = null;
         setState('joined');
+      } else if (pc.connectionState === 'disconnected' && hooks.state === 'joined') {
+        // Usually back within seconds by itself (or through an ICE restart): say so, keep the call.
+        els.status.textContent = 'Reconnecting…';
       } else if (pc.connectionState === 'failed' && hooks.timings.connected && !s.iceRestartTimer) {
         // It worked before (a network change, a sleeping laptop): new ICE credentials first.
+        els.status.textContent = 'Reconnecting…';
         s.iceRestartTimer = setTimeout(() => {
           if (pc.connectionState !== 'connected') mediaFailed(s);
         }, ICE_RESTART_MS);
