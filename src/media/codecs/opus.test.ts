@@ -65,6 +65,35 @@ describe('OpusCodec at 16 kHz mono', () => {
     expect(rms(out)).toBeGreaterThan(500);
   });
 
+  test('PLC conceals frame by frame: libopus returns one 20 ms frame per lost frame, never its 360 ms maximum', () => {
+    const tx = new OpusCodec();
+    const rx = new OpusCodec();
+    const scratch = new Int16Array(MIX_FRAME_SAMPLES);
+    for (let f = 0; f < 10; f++) {
+      rx.decode(tx.encode(sineTone(440, MIX_SAMPLE_RATE, MIX_FRAME_SAMPLES, 8000, f * MIX_FRAME_SAMPLES)), scratch, 0);
+    }
+    // The binding object, reached by shape and wrapped to watch what libopus is asked and answers.
+    const holder = rx as unknown as { native: object };
+    const native = holder.native as { decode(b: Buffer): Buffer };
+    const answers: Array<{ inBytes: number; outSamples: number }> = [];
+    holder.native = new Proxy(native, {
+      get: (target, key) => {
+        if (key !== 'decode') return Reflect.get(target, key) as unknown;
+        return (b: Buffer): Buffer => {
+          const pcm = target.decode(b);
+          answers.push({ inBytes: b.length, outSamples: pcm.length / 2 });
+          return pcm;
+        };
+      },
+    });
+    const gap = new Int16Array(3 * MIX_FRAME_SAMPLES);
+    expect(rx.conceal(gap, 0, gap.length)).toBe(gap.length);
+    expect(answers).toEqual([1, 2, 3].map(() => ({ inBytes: 1, outSamples: MIX_FRAME_SAMPLES })));
+    // The concealment carries on the tone's energy over the 60 ms (libopus fades it, slowly).
+    expect(rms(gap.subarray(0, MIX_FRAME_SAMPLES))).toBeGreaterThan(500);
+    expect(rms(gap.subarray(2 * MIX_FRAME_SAMPLES))).toBeGreaterThan(50);
+  });
+
   test('a 48 kHz stereo Opus stream decodes into the 16 kHz mono mixer frame', () => {
     // TOC 0xFC: CELT fullband 20 ms, stereo, one frame, as a 48 kHz stereo browser sends it.
     const rx = new OpusCodec();

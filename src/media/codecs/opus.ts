@@ -49,7 +49,8 @@ export function opusPacketSamples(packet: Buffer, sampleRate: number = MIX_SAMPL
   return (totalTenths * sampleRate) / 10000;
 }
 
-const EMPTY = Buffer.alloc(0);
+/** At most this many frames concealed per call (a 120 ms gap of 10 ms frames is 12). */
+const MAX_PLC_FRAMES = 12;
 
 export interface OpusCodecOptions {
   complexity?: number;
@@ -64,6 +65,8 @@ export class OpusCodec implements AudioCodec {
   private readonly native = new OpusEncoder(MIX_SAMPLE_RATE, 1);
   private encoderReady = false;
   private decodedAny = false;
+  /** One-byte packet (TOC of the last decoded packet, code 0) that asks libopus for one frame of PLC. */
+  private plcPacket = Buffer.from([0x08]);
   private encodes = 0;
   private readonly complexity: number;
   private readonly bitrate: number;
@@ -99,23 +102,35 @@ export class OpusCodec implements AudioCodec {
       return 0;
     }
     this.decodedAny = true;
+    // The TOC of the last good packet, as a one-frame (code 0) packet with no frame data: what
+    // conceal() hands libopus to conceal exactly one frame of that duration.
+    const toc = (payload[0] ?? 0) & 0xfc;
+    if (toc !== this.plcPacket[0]) this.plcPacket = Buffer.from([toc]);
     return this.copyOut(pcm, out, offset, pcm.length >> 1);
   }
 
+  /**
+   * PLC for a lost packet. libopus conceals a packet that carries a TOC byte and no frame data
+   * for exactly the TOC's frame duration (an empty buffer would make the binding ask for its
+   * maximum, 360 ms: ~12x the CPU of a 20 ms concealment, measured 326 us vs 26 us, and the
+   * decoder would believe 360 ms were lost). Longer gaps conceal frame after frame.
+   */
   conceal(out: Int16Array, offset: number, samples: number): number {
     const n = Math.min(samples, out.length - offset);
     if (n <= 0) return 0;
+    let done = 0;
     if (this.decodedAny) {
       try {
-        // An empty packet asks libopus for PLC. The binding asks for its maximum frame (360 ms);
-        // we keep only what the gap needs: the decoder just believes a longer gap happened.
-        const pcm = this.native.decode(EMPTY);
-        if (pcm.length >= n * 2) return this.copyOut(pcm, out, offset, n);
+        for (let frames = 0; done < n && frames < MAX_PLC_FRAMES; frames++) {
+          const pcm = this.native.decode(this.plcPacket);
+          if (pcm.length < 2) break;
+          done += this.copyOut(pcm, out, offset + done, Math.min(pcm.length >> 1, n - done));
+        }
       } catch {
-        // fall through to silence
+        // the rest is silence
       }
     }
-    out.fill(0, offset, offset + n);
+    if (done < n) out.fill(0, offset + done, offset + n);
     return n;
   }
 
