@@ -149,6 +149,15 @@ describe('two browsers in meet', () => {
     expect(after.local).not.toBe(before.local);
     await Promise.all([waitForFlowingMedia(ann, [bobId]), waitForFlowingMedia(bob, [annId])]);
     expect((await pageState(ann)).state).toBe('joined');
+    // What an operator scrapes: one restart asked for by a browser, connected again.
+    const metric = async (series: string): Promise<number> => {
+      const text = await (await fetch(`${node.baseUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? 0 : Number(line.slice(series.length + 1));
+    };
+    await waitFor('the restart in /metrics', async () => ((await metric('confnode_webrtc_ice_reconnects_total{node="n1"}')) === 1 ? true : undefined), 3000, 200);
+    expect(await metric('confnode_webrtc_ice_restarts_total{by="browser",node="n1"}')).toBe(1);
+    expect(await metric('confnode_webrtc_ice_restarts_total{by="node",node="n1"}')).toBe(0);
     expect((await node.participantsOf('meet')).map((p) => p.id).sort()).toEqual([annId, bobId].sort());
   });
 

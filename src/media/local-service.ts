@@ -49,6 +49,8 @@ export class LocalMediaService implements MediaService {
   private readonly members = new Map<ParticipantId, Member>();
   private readonly codecFactory;
   private closed = false;
+  private readonly iceRestarts = { node: 0, browser: 0 };
+  private iceReconnects = 0;
 
   constructor(private readonly opts: LocalMediaOptions) {
     this.events = new TypedEmitter<MediaServiceEvents>((err, event) =>
@@ -106,6 +108,8 @@ export class LocalMediaService implements MediaService {
     });
     endpoint.on('offer', (sdp) => this.events.emit('webrtcOffer', participant, sdp));
     endpoint.on('failed', (reason) => this.events.emit('webrtcFailed', participant, reason));
+    endpoint.on('iceRestart', (by) => this.iceRestarts[by]++);
+    endpoint.on('iceReconnected', () => this.iceReconnects++);
     // Whoever comes first starts the conference's media: a browser must set its video codec too.
     const router = this.router({ ...conference, videoCodec });
     router.addWebRtcParticipant(participant, endpoint);
@@ -193,6 +197,8 @@ export class LocalMediaService implements MediaService {
       skippedMixRounds: clock.skipped,
       mixTicks: clock.ticks,
       lateMixTicks: clock.lateTicks,
+      iceRestarts: { ...this.iceRestarts },
+      iceReconnects: this.iceReconnects,
     };
   }
 

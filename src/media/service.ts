@@ -53,6 +53,10 @@ export interface MediaServiceStats {
   /** Mix slot runs, and those that started 5 ms or more after their deadline (all threads). */
   mixTicks: number;
   lateMixTicks: number;
+  /** Browser ICE restarts since start, by who asked (the node after ICE failed, or the browser). */
+  iceRestarts: { node: number; browser: number };
+  /** Browser ICE restarts that connected again. */
+  iceReconnects: number;
 }
 
 export type MediaServiceEvents = {

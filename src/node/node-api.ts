@@ -166,6 +166,8 @@ export class NodeApiImpl implements NodeApi {
         return { on_time: s.mixTicks - s.lateMixTicks, late: s.lateMixTicks, skipped: s.skippedMixRounds };
       },
       mixRoundMaxSeconds: () => this.deps.media.stats().maxMixRoundMs / 1000,
+      iceRestarts: () => this.deps.media.stats().iceRestarts,
+      iceReconnects: () => this.deps.media.stats().iceReconnects,
     };
   }
 

@@ -43,7 +43,7 @@ class FakeMedia implements MediaService {
     return this.speaker;
   }
   stats(): MediaServiceStats {
-    return { conferences: 0, participants: 0, maxMixRoundMs: 0, skippedMixRounds: 0, mixTicks: 0, lateMixTicks: 0 };
+    return { conferences: 0, participants: 0, maxMixRoundMs: 0, skippedMixRounds: 0, mixTicks: 0, lateMixTicks: 0, iceRestarts: { node: 0, browser: 0 }, iceReconnects: 0 };
   }
   async close(): Promise<void> {}
 }

@@ -81,6 +81,8 @@ describe('ICE restart after consent expiry (werift clients on loopback)', () => 
     await waitFor(() => (a.received.get('b')?.video.length ?? 0) > toA + 10, 8000, 'b\'s video reaching a again');
     expect(a.pc.connectionState).toBe('connected');
     expect(failures).toEqual([]);
+    await waitFor(() => service.stats().iceReconnects === 1, 2000, 'the reconnection counted');
+    expect(service.stats().iceRestarts).toEqual({ node: 1, browser: 0 });
     // b was never touched: no restart offer for it.
     const bUfrags = new Set(offers.filter(([p]) => p === 'b').map(([, sdp]) => ufrag(sdp)));
     expect(bUfrags.size).toBeLessThanOrEqual(1);
@@ -92,6 +94,8 @@ describe('ICE restart after consent expiry (werift clients on loopback)', () => 
     a.cutNetwork(true);
     await waitFor(() => failures.length > 0, CONSENT_TIMEOUT_S * 1000 + CONNECT_TIMEOUT_MS + 5000, 'a to be ended');
     expect(failures).toEqual([['a', `ICE restart did not reconnect within ${CONNECT_TIMEOUT_MS} ms`]]);
+    expect(service.stats().iceRestarts.node).toBeGreaterThanOrEqual(1);
+    expect(service.stats().iceReconnects).toBe(0);
     // Not before consent expired plus the reconnect window.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS);
   });

@@ -62,6 +62,10 @@ export type WebRtcEndpointEvents = {
   failed: [reason: string];
   /** The browser started sending a stream. */
   track: [track: PublishedTrack];
+  /** ICE restarts: offered by us after ICE failed ('node'), or asked for by the browser's offer. */
+  iceRestart: [by: 'node' | 'browser'];
+  /** ICE connected again after a restart. */
+  iceReconnected: [];
 };
 
 export interface WebRtcEndpointStats {
@@ -127,6 +131,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       if (state === 'connected' && this.restarting) {
         this.restarting = false;
         this.log.info({ iceRestarts: this.iceRestarts }, 'ICE reconnected');
+        this.emit('iceReconnected');
         this.connectTimer?.cancel();
         this.connectTimer = undefined;
       }
@@ -377,6 +382,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.iceRestarts++;
     this.iceRestartWanted = true;
     this.log.warn({ iceRestarts: this.iceRestarts }, 'ICE failed (no answers from the browser): restarting ICE');
+    this.emit('iceRestart', 'node');
     this.negotiate();
   }
 
@@ -386,12 +392,17 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
    * sides' new credentials are known.
    */
   private startRestartedIce(): void {
+    const byBrowser = !this.restarting;
     for (const dtls of this.pc.dtlsTransports) {
       const ice = dtls.iceTransport;
       // After a restart werift's ICE state is 'new', or 'completed' once it gathered (its word for
       // gathering done); 'checking'/'connected' mean checks run or ran.
       if (dtls.state !== 'connected' || (ice.state !== 'new' && ice.state !== 'completed') || !ice.connection.remoteUsername) continue;
       this.restarting = true;
+      if (byBrowser) {
+        this.log.info({}, 'ICE restart asked for by the browser');
+        this.emit('iceRestart', 'browser');
+      }
       this.expectConnection('ICE restart did not reconnect');
       ice.start().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'ICE checks after restart failed'));
     }

@@ -172,12 +172,15 @@ export class WorkerMediaService implements MediaService {
   }
 
   stats(): MediaServiceStats {
-    const out: MediaServiceStats = { conferences: this.byConference.size, participants: this.byParticipant.size, maxMixRoundMs: 0, skippedMixRounds: 0, mixTicks: 0, lateMixTicks: 0 };
+    const out: MediaServiceStats = { conferences: this.byConference.size, participants: this.byParticipant.size, maxMixRoundMs: 0, skippedMixRounds: 0, mixTicks: 0, lateMixTicks: 0, iceRestarts: { node: 0, browser: 0 }, iceReconnects: 0 };
     for (const s of this.slots) {
       out.maxMixRoundMs = Math.max(out.maxMixRoundMs, s.stats.maxMixRoundMs);
       out.skippedMixRounds += s.stats.skippedMixRounds;
       out.mixTicks += s.stats.mixTicks;
       out.lateMixTicks += s.stats.lateMixTicks;
+      out.iceRestarts.node += s.stats.iceRestarts.node;
+      out.iceRestarts.browser += s.stats.iceRestarts.browser;
+      out.iceReconnects += s.stats.iceReconnects;
     }
     return out;
   }
@@ -202,7 +205,7 @@ export class WorkerMediaService implements MediaService {
       worker,
       participants: new Set(),
       conferences: new Map(),
-      stats: { conferences: 0, participants: 0, maxMixRoundMs: 0, skippedMixRounds: 0, mixTicks: 0, lateMixTicks: 0 },
+      stats: { conferences: 0, participants: 0, maxMixRoundMs: 0, skippedMixRounds: 0, mixTicks: 0, lateMixTicks: 0, iceRestarts: { node: 0, browser: 0 }, iceReconnects: 0 },
       closing: false,
     };
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));

@@ -21,6 +21,8 @@ describe('NodeMetrics', () => {
       'confnode_rtp_dropped_total',
       'confnode_mix_ticks_total',
       'confnode_mix_round_max_seconds',
+      'confnode_webrtc_ice_restarts_total',
+      'confnode_webrtc_ice_reconnects_total',
       'process_cpu_user_seconds_total',
       'nodejs_eventloop_lag_seconds',
     ]) {
@@ -115,5 +117,24 @@ describe('NodeMetrics', () => {
     expect(value(text, 'confnode_mix_ticks_total{timing="on_time"}')).toBe(150);
     expect(value(text, 'confnode_mix_ticks_total{timing="late"}')).toBe(5);
     expect(value(text, 'confnode_mix_ticks_total{timing="skipped"}')).toBe(1);
+  });
+
+  it('browser ICE restarts are counted by who asked, and reconnections apart; a total that drops (a replaced worker) adds nothing', async () => {
+    let restarts = { node: 2, browser: 1 };
+    let reconnects = 2;
+    const m = new NodeMetrics({ defaultMetrics: false, sources: { iceRestarts: () => restarts, iceReconnects: () => reconnects } });
+    let text = await m.text();
+    expect(value(text, 'confnode_webrtc_ice_restarts_total{by="node"}')).toBe(2);
+    expect(value(text, 'confnode_webrtc_ice_restarts_total{by="browser"}')).toBe(1);
+    expect(value(text, 'confnode_webrtc_ice_reconnects_total')).toBe(2);
+    restarts = { node: 3, browser: 1 };
+    reconnects = 3;
+    text = await m.text();
+    expect(value(text, 'confnode_webrtc_ice_restarts_total{by="node"}')).toBe(3);
+    expect(value(text, 'confnode_webrtc_ice_reconnects_total')).toBe(3);
+    reconnects = 1;
+    expect(value(await m.text(), 'confnode_webrtc_ice_reconnects_total')).toBe(3);
+    reconnects = 2;
+    expect(value(await m.text(), 'confnode_webrtc_ice_reconnects_total')).toBe(4);
   });
 });

@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 export type RtpDirection = 'in' | 'out';
 export type MixTiming = 'on_time' | 'late' | 'skipped';
+export type IceRestartBy = 'node' | 'browser';
 
 /** Read at each scrape. Totals are cumulative; a total that goes down is taken as a restart. */
 export interface MetricSources {
@@ -22,6 +23,9 @@ export interface MetricSources {
   mixTicks?(): Partial<Record<MixTiming, number>>;
   /** The slowest mix slot run seen so far, seconds. */
   mixRoundMaxSeconds?(): number;
+  /** Cumulative browser ICE restarts by who asked, and those that connected again. */
+  iceRestarts?(): Partial<Record<IceRestartBy, number>>;
+  iceReconnects?(): number;
 }
 
 export interface NodeMetricsOptions {
@@ -81,6 +85,8 @@ export class NodeMetrics {
   readonly rtpDropped: Counter<'reason'>;
   readonly mixTicks: Counter<'timing'>;
   readonly mixRoundMax: Gauge;
+  readonly iceRestarts: Counter<'by'>;
+  readonly iceReconnects: Counter;
   readonly collectErrors: Counter;
   private sources: MetricSources;
   private readonly callResults = new BoundedLabel(24);
@@ -88,6 +94,8 @@ export class NodeMetrics {
   private readonly rtpTotals: TotalsToCounter<'direction'>;
   private readonly dropTotals: TotalsToCounter<'reason'>;
   private readonly mixTotals: TotalsToCounter<'timing'>;
+  private readonly iceRestartTotals: TotalsToCounter<'by'>;
+  private lastIceReconnects = 0;
 
   constructor(opts: NodeMetricsOptions = {}) {
     this.sources = { ...opts.sources };
@@ -131,10 +139,30 @@ export class NodeMetrics {
       registers,
       collect: () => this.safely(() => this.mixTotals.update(this.sources.mixTicks?.() ?? {}, (t) => t)),
     });
+    this.iceRestarts = new Counter({
+      name: 'confnode_webrtc_ice_restarts_total',
+      help: 'Browser ICE restarts by who asked: the node after ICE failed (no consent answers), or the browser',
+      labelNames: ['by'] as const,
+      registers,
+      collect: () => this.safely(() => this.iceRestartTotals.update(this.sources.iceRestarts?.() ?? {}, (b) => b)),
+    });
+    this.iceReconnects = new Counter({
+      name: 'confnode_webrtc_ice_reconnects_total',
+      help: 'Browser ICE restarts that connected again',
+      registers,
+      collect: () =>
+        this.safely(() => {
+          // As TotalsToCounter: a total that goes down is a restart of its source.
+          const total = this.sources.iceReconnects?.() ?? 0;
+          if (total > this.lastIceReconnects) this.iceReconnects.inc(total - this.lastIceReconnects);
+          this.lastIceReconnects = total;
+        }),
+    });
     this.collectErrors = new Counter({ name: 'confnode_metrics_collect_errors_total', help: 'Metric sources that threw during a scrape', registers });
     this.rtpTotals = new TotalsToCounter(this.rtpPackets, 'direction');
     this.dropTotals = new TotalsToCounter(this.rtpDropped, 'reason');
     this.mixTotals = new TotalsToCounter(this.mixTicks, 'timing');
+    this.iceRestartTotals = new TotalsToCounter(this.iceRestarts, 'by');
   }
 
   /** Adds or replaces sources (the node's parts exist only after the metrics are created). */
