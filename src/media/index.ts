@@ -9,6 +9,7 @@ export { RtpEndpoint, type RtpEndpointStats } from './rtp/rtp-endpoint';
 export { parseRtp, buildRtp, isRtcp, type RtpView } from './rtp/packet';
 export { MediaRouter, type AudioFormat, type MediaRouterOptions, type RouterParticipantStats } from './router';
 export type { MediaService, MediaServiceEvents, MediaServiceStats, MediaConferenceRef, LocalRtpAddress, RtpParticipantUpdate, RtpVideoUpdate } from './service';
+export { emptyMediaStats } from './service';
 export { LocalMediaService, type LocalMediaOptions } from './local-service';
 export { WorkerMediaService, splitPortRange, type WorkerMediaOptions } from './worker/worker-service';
 export type { RtpDirection, RtpRemote } from './rtp/rtp-endpoint';

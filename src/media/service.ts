@@ -59,6 +59,11 @@ export interface MediaServiceStats {
   iceReconnects: number;
 }
 
+/** Stats of a media service that has done nothing yet (a fresh worker, a test double). */
+export function emptyMediaStats(): MediaServiceStats {
+  return { conferences: 0, participants: 0, maxMixRoundMs: 0, skippedMixRounds: 0, mixTicks: 0, lateMixTicks: 0, iceRestarts: { node: 0, browser: 0 }, iceReconnects: 0 };
+}
+
 export type MediaServiceEvents = {
   /**
    * The server needs to (re)negotiate with a browser (a participant's streams came or went):

@@ -1,5 +1,5 @@
 import { ConfnodeError, FakeClock, TypedEmitter, asConferenceId, silentLogger, type ConferenceId, type ParticipantId } from '../common';
-import type { LocalRtpAddress, MediaConferenceRef, MediaService, MediaServiceEvents, MediaServiceStats, RouterParticipantStats } from '../media';
+import { emptyMediaStats, type LocalRtpAddress, type MediaConferenceRef, type MediaService, type MediaServiceEvents, type MediaServiceStats, type RouterParticipantStats } from '../media';
 import { WebRtcRefusal, type ServerMessage, type WebRtcCloseRequest, type WebRtcSession } from '../signaling';
 import { AdminLog } from './admin-log';
 import { ConferenceRegistry } from './conference/registry';
@@ -43,7 +43,7 @@ class FakeMedia implements MediaService {
     return this.speaker;
   }
   stats(): MediaServiceStats {
-    return { conferences: 0, participants: 0, maxMixRoundMs: 0, skippedMixRounds: 0, mixTicks: 0, lateMixTicks: 0, iceRestarts: { node: 0, browser: 0 }, iceReconnects: 0 };
+    return emptyMediaStats();
   }
   async close(): Promise<void> {}
 }

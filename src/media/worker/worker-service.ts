@@ -17,6 +17,7 @@ import type {
   MediaServiceStats,
   RtpParticipantUpdate,
 } from '../service';
+import { emptyMediaStats } from '../service';
 import type { FromWorker, MediaWorkerData, ReplyValue, ToWorker } from './protocol';
 
 export interface WorkerMediaOptions {
@@ -52,12 +53,6 @@ interface Slot {
   closing: boolean;
   /** The last RTP port this worker handed out (its replacement continues after it). */
   lastRtpPort?: number;
-}
-
-/** The RTP port of the pair after `port` in the range, wrapping to its start. */
-export function nextPairAfter(port: number, range: { min: number; max: number }): number {
-  const next = port + 2;
-  return next + 1 > range.max ? range.min + (range.min % 2) : next;
 }
 
 /** Splits [min, max] into `n` slices that each start on an even port. */
@@ -172,7 +167,7 @@ export class WorkerMediaService implements MediaService {
   }
 
   stats(): MediaServiceStats {
-    const out: MediaServiceStats = { conferences: this.byConference.size, participants: this.byParticipant.size, maxMixRoundMs: 0, skippedMixRounds: 0, mixTicks: 0, lateMixTicks: 0, iceRestarts: { node: 0, browser: 0 }, iceReconnects: 0 };
+    const out: MediaServiceStats = { ...emptyMediaStats(), conferences: this.byConference.size, participants: this.byParticipant.size };
     for (const s of this.slots) {
       out.maxMixRoundMs = Math.max(out.maxMixRoundMs, s.stats.maxMixRoundMs);
       out.skippedMixRounds += s.stats.skippedMixRounds;
@@ -205,7 +200,7 @@ export class WorkerMediaService implements MediaService {
       worker,
       participants: new Set(),
       conferences: new Map(),
-      stats: { conferences: 0, participants: 0, maxMixRoundMs: 0, skippedMixRounds: 0, mixTicks: 0, lateMixTicks: 0, iceRestarts: { node: 0, browser: 0 }, iceReconnects: 0 },
+      stats: emptyMediaStats(),
       closing: false,
     };
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
@@ -225,8 +220,9 @@ export class WorkerMediaService implements MediaService {
       this.pending.delete(req);
     }
     // The dead worker's callers may stream on until our BYE reaches them: the replacement starts
-    // allocating after the last pair the dead one handed out, not on the pairs they still hit.
-    const data = slot.lastRtpPort === undefined ? slot.data : { ...slot.data, rtpPorts: { ...slot.data.rtpPorts, startAt: nextPairAfter(slot.lastRtpPort, slot.data.rtpPorts) } };
+    // allocating after the last pair the dead one handed out, not on the pairs they still hit
+    // (PortAllocator wraps a start past the range's end to its beginning).
+    const data = slot.lastRtpPort === undefined ? slot.data : { ...slot.data, rtpPorts: { ...slot.data.rtpPorts, startAt: slot.lastRtpPort + 2 } };
     const fresh = this.spawn(slot.index, data);
     this.slots[this.slots.indexOf(slot)] = fresh;
     if (lost.length > 0) this.events.emit('lost', lost);
