@@ -76,13 +76,15 @@ function cell(text: string): string {
   return text.replace(/[|\t\r\n]+/g, ' / ').slice(0, 300);
 }
 
-function setupSection(rows: SetupResult[]): string[] {
+function setupSection(doc: SetupDocument): string[] {
   return [
     '## SIP call setup (sipp 3.6.1, UDP, short calls)',
     '',
+    `Run ${doc.meta.startedAt} (${doc.meta.mode} mode, target: ${doc.meta.target}).`,
+    '',
     '| offered rate (cps) | calls | successful | failed | achieved setup rate (cps) | INVITE->200 p50 (ms) | p99 (ms) | max (ms) | node CPU | note |',
     '|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map(
+    ...doc.rates.map(
       (r) =>
         `| ${r.rate} | ${r.calls} | ${r.successful} | ${r.failed} | ${r.achievedCps} | ${r.inviteTo200.p50Ms} | ${r.inviteTo200.p99Ms} | ${r.inviteTo200.maxMs} | ${r.nodeCpuPercent}% | ${cell(r.note ?? '')} |`,
     ),
@@ -92,27 +94,73 @@ function setupSection(rows: SetupResult[]): string[] {
   ];
 }
 
-export function resultsMarkdown(meta: RunMeta, capacity: CodecCapacity[], setup: SetupResult[], sfu?: SfuDocument): string {
+/** What bench/results/mixer-capacity.json and sip-setup.json hold. */
+export interface CapacityDocument {
+  meta: RunMeta;
+  codecs: CodecCapacity[];
+}
+export interface SetupDocument {
+  meta: RunMeta;
+  rates: SetupResult[];
+}
+
+/** The figures of one run, each bench with the meta of the run that measured it. */
+export interface ResultDocuments {
+  capacity?: CapacityDocument;
+  setup?: SetupDocument;
+  sfu?: SfuDocument;
+}
+
+export function resultsMarkdown(docs: ResultDocuments): string {
+  const cap = docs.capacity;
   return [
     '# confnode single-node bench results',
     '',
-    `Run ${meta.startedAt} (${meta.mode} mode, target: ${meta.target}${meta.durationS !== undefined ? `, ${meta.durationS} s` : ''}) on ` +
-      `${meta.machine.cpus} x ${meta.machine.model}, Node ${meta.machine.node}. Load generator on the same machine. ` +
-      'Regenerate with `npm run bench` (or `-- --quick`).',
+    'Load generator on the same machine. Regenerate with `npm run bench` (or `-- --quick`, or `-- --only capacity|sip|sfu`: ' +
+      'a partial run keeps the other benches\' figures).',
     '',
-    '## Mixer capacity (rooms of 4 plain-RTP participants, every participant sends a tone)',
-    '',
-    'Criteria per window: every participant receives >= 95% of 50 packets/s; p99 of |inter-arrival - 20 ms| ' +
-      '(pooled over all participants) <= 10 ms; tone check (Goertzel on decoded audio of sampled listeners: ' +
-      'the other three tones present above -20 dB, own tone at least 20 dB below the weakest); every call set up.',
-    '',
-    `Settings: ${Object.entries(meta.settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}.`,
-    '',
-    ...capacity.flatMap(capacitySection),
-    ...setupSection(setup),
-    ...(sfu ? sfuMarkdown(sfu.sfu, sfu.meta.startedAt, sfu.meta.mode) : []),
+    ...(cap
+      ? [
+          '## Mixer capacity (rooms of 4 plain-RTP participants, every participant sends a tone)',
+          '',
+          `Run ${cap.meta.startedAt} (${cap.meta.mode} mode, target: ${cap.meta.target}${cap.meta.durationS !== undefined ? `, ${cap.meta.durationS} s` : ''}) on ` +
+            `${cap.meta.machine.cpus} x ${cap.meta.machine.model}, Node ${cap.meta.machine.node}.`,
+          '',
+          'Criteria per window: every participant receives >= 95% of 50 packets/s; p99 of |inter-arrival - 20 ms| ' +
+            '(pooled over all participants) <= 10 ms; tone check (Goertzel on decoded audio of sampled listeners: ' +
+            'the other three tones present above -20 dB, own tone at least 20 dB below the weakest); every call set up.',
+          '',
+          `Settings: ${Object.entries(cap.meta.settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}.`,
+          '',
+          ...cap.codecs.flatMap(capacitySection),
+        ]
+      : []),
+    ...(docs.setup ? setupSection(docs.setup) : []),
+    ...(docs.sfu ? sfuMarkdown(docs.sfu.sfu, docs.sfu.meta.startedAt, docs.sfu.meta.mode) : []),
   ].join('\n');
 }
+
+/**
+ * Writes the JSON of each bench this run measured and rebuilds RESULTS.md; a bench the run did
+ * not measure (absent from `ran`) keeps the JSON already in `dir`, so a partial run (`--only`)
+ * never blanks the others' figures. `writeResults(dir, {})` only rebuilds RESULTS.md.
+ */
+export function writeResults(dir: string, ran: ResultDocuments): void {
+  mkdirSync(dir, { recursive: true });
+  const docs: ResultDocuments = {
+    capacity: ran.capacity ?? readJson<CapacityDocument>(join(dir, CAPACITY_FILE)),
+    setup: ran.setup ?? readJson<SetupDocument>(join(dir, SETUP_FILE)),
+    sfu: ran.sfu ?? readJson<SfuDocument>(join(dir, SFU_FILE)),
+  };
+  if (ran.capacity) writeFileSync(join(dir, CAPACITY_FILE), `${JSON.stringify(ran.capacity, null, 2)}\n`);
+  if (ran.setup) writeFileSync(join(dir, SETUP_FILE), `${JSON.stringify(ran.setup, null, 2)}\n`);
+  if (ran.sfu) writeFileSync(join(dir, SFU_FILE), `${JSON.stringify(ran.sfu, null, 2)}\n`);
+  writeFileSync(join(dir, 'RESULTS.md'), resultsMarkdown(docs));
+}
+
+const CAPACITY_FILE = 'mixer-capacity.json';
+const SETUP_FILE = 'sip-setup.json';
+const SFU_FILE = 'sfu.json';
 
 /** A JSON file of an earlier run, or undefined when there is none (or it is unreadable). */
 function readJson<T>(path: string): T | undefined {
@@ -122,30 +170,4 @@ function readJson<T>(path: string): T | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Writes the capacity and setup JSON, sfu.json when `sfu` is given, and RESULTS.md; without
- * `sfu` the SFU section comes from an sfu.json already in `dir` (absent: no SFU section).
- */
-export function writeResults(dir: string, meta: RunMeta, capacity: CodecCapacity[], setup: SetupResult[], sfu?: SfuResult): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'mixer-capacity.json'), `${JSON.stringify({ meta, codecs: capacity }, null, 2)}\n`);
-  writeFileSync(join(dir, 'sip-setup.json'), `${JSON.stringify({ meta, rates: setup }, null, 2)}\n`);
-  const sfuDoc = sfu ? { meta, sfu } : readJson<SfuDocument>(join(dir, 'sfu.json'));
-  if (sfu) writeFileSync(join(dir, 'sfu.json'), `${JSON.stringify(sfuDoc, null, 2)}\n`);
-  writeFileSync(join(dir, 'RESULTS.md'), resultsMarkdown(meta, capacity, setup, sfuDoc));
-}
-
-/**
- * `--only sfu`: writes sfu.json and rebuilds RESULTS.md with the capacity and setup figures
- * already in `dir` (left untouched), so an SFU-only run never blanks the other benches' results.
- */
-export function writeSfuResults(dir: string, meta: RunMeta, sfu: SfuResult): void {
-  mkdirSync(dir, { recursive: true });
-  const doc: SfuDocument = { meta, sfu };
-  writeFileSync(join(dir, 'sfu.json'), `${JSON.stringify(doc, null, 2)}\n`);
-  const cap = readJson<{ meta: RunMeta; codecs: CodecCapacity[] }>(join(dir, 'mixer-capacity.json'));
-  const sip = readJson<{ rates: SetupResult[] }>(join(dir, 'sip-setup.json'));
-  writeFileSync(join(dir, 'RESULTS.md'), resultsMarkdown(cap?.meta ?? meta, cap?.codecs ?? [], sip?.rates ?? [], doc));
 }

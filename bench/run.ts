@@ -5,13 +5,12 @@
  * sip-setup.json, sfu.json, RESULTS.md}. Exit code 0 unless the bench itself crashes: the figures
  * are not assertions.
  */
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { killAll } from '../test/helpers/proc';
 import type { BenchCodec } from './load/audio';
 import { runMixerCapacity, type CodecCapacity } from './mixer-capacity';
-import { writeResults, writeSfuResults, type RunMeta } from './report';
+import { writeResults, type RunMeta } from './report';
 import { SFU_PLAN, runSfuBench, type SfuResult } from './sfu/run-sfu';
 import { runSipSetup, type SetupResult } from './sip-setup';
 import { REPO_ROOT } from './target';
@@ -98,10 +97,7 @@ function log(line: string): void {
 async function main(): Promise<void> {
   if (process.argv[2] === '--report-only') {
     // Rewrites RESULTS.md from the JSON of the last run (after a change of the report format).
-    const dir = process.argv[3] ?? join(REPO_ROOT, 'bench', 'results');
-    const cap = JSON.parse(readFileSync(join(dir, 'mixer-capacity.json'), 'utf8')) as { meta: RunMeta; codecs: CodecCapacity[] };
-    const sip = JSON.parse(readFileSync(join(dir, 'sip-setup.json'), 'utf8')) as { rates: SetupResult[] };
-    writeResults(dir, cap.meta, cap.codecs, sip.rates);
+    writeResults(process.argv[3] ?? join(REPO_ROOT, 'bench', 'results'), {});
     return;
   }
   const args = parseArgs(process.argv.slice(2));
@@ -126,13 +122,15 @@ async function main(): Promise<void> {
     } finally {
       await killAll();
       meta.durationS = Math.round((Date.now() - t0) / 1000);
-      if (sfuResult) writeSfuResults(args.out, meta, sfuResult);
+      writeResults(args.out, sfuResult ? { sfu: { meta, sfu: sfuResult } } : {});
       log(`results written to ${args.out} (${meta.durationS} s)`);
     }
     return;
   }
+  const ranCapacity = args.only === 'all' || args.only === 'capacity';
+  const ranSetup = args.only === 'all' || args.only === 'sip';
   try {
-    if (args.only === 'all' || args.only === 'capacity') {
+    if (ranCapacity) {
       for (const codec of args.codecs) {
         log(`mixer capacity ${codec}: steps ${plan.steps[codec].join(', ')} rooms of 4`);
         capacity.push(
@@ -156,7 +154,7 @@ async function main(): Promise<void> {
         );
       }
     }
-    if (args.only === 'all' || args.only === 'sip') {
+    if (ranSetup) {
       log(`SIP setup: ${plan.sip.rates.join(', ')} cps x ${plan.sip.calls} calls`);
       try {
         setup.push(
@@ -177,7 +175,11 @@ async function main(): Promise<void> {
   } finally {
     await killAll();
     meta.durationS = Math.round((Date.now() - t0) / 1000);
-    writeResults(args.out, meta, capacity, setup, sfuResult);
+    writeResults(args.out, {
+      ...(ranCapacity ? { capacity: { meta, codecs: capacity } } : {}),
+      ...(ranSetup ? { setup: { meta, rates: setup } } : {}),
+      ...(sfuResult ? { sfu: { meta, sfu: sfuResult } } : {}),
+    });
     log(`results written to ${args.out} (${meta.durationS} s)`);
   }
 }
