@@ -161,6 +161,41 @@ describe('two browsers in meet', () => {
     expect((await node.participantsOf('meet')).map((p) => p.id).sort()).toEqual([annId, bobId].sort());
   });
 
+  it('a page whose signaling WebSocket drops resumes it: the same participant, media never stops, and what the node sent meanwhile (a newcomer\'s renegotiation) arrives', async () => {
+    const [ann, bob] = pages;
+    if (!ann || !bob) throw new Error('pages missing');
+    const [annId, bobId] = [(await pageState(ann)).participantId ?? '', (await pageState(bob)).participantId ?? ''];
+    const hooks = (): Promise<{ resumes: number; status: string }> =>
+      ann.page.evaluate(() => ({
+        resumes: (globalThis as unknown as { confnode: { resumes: number } }).confnode.resumes,
+        status: (globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById('status')?.textContent ?? '',
+      }));
+    // Ann's socket drops and stays down for 5 s: Cat joins meanwhile.
+    await ann.page.evaluate(() => (globalThis as unknown as { confnode: { dropSocket(holdMs: number): void } }).confnode.dropSocket(5000));
+    await waitFor('Ann\'s page to say it is reconnecting', async () => ((await hooks()).status.startsWith('Reconnecting') ? true : undefined), 3000, 50);
+    const cat = await openJoinPage(ctx, node.baseUrl, 'meet', 'Cat');
+    try {
+      const catId = await waitFor('Cat to join', async () => (await pageState(cat)).participantId ?? undefined, 10_000, 100);
+      expect((await hooks()).resumes).toBe(0); // still away while Cat joined
+      await waitForFlowingMedia(bob, [annId]); // Ann's media never stopped
+      await waitFor('Ann to resume', async () => ((await hooks()).resumes === 1 ? true : undefined), 15_000, 200);
+      // The offer the node sent Ann while she was away (Cat's tracks) was replayed and answered.
+      const proof = await waitForRemoteMedia(ann, { remotes: 2, timeoutMs: 15_000 });
+      expect(proof.remotes.map((r) => r.participant).sort()).toEqual([bobId, catId].sort());
+      const s = await pageState(ann);
+      expect(s.state).toBe('joined');
+      expect(s.participantId).toBe(annId);
+      expect(s.participants.map((x) => x.name).sort()).toEqual(['Ann', 'Bob', 'Cat']);
+      expect((await node.participantsOf('meet')).map((p) => p.id).sort()).toEqual([annId, bobId, catId].sort());
+      const metrics = await (await fetch(`${node.baseUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+      expect(metrics).toContain('confnode_webrtc_signaling_sessions_total{event="detached",node="n1"} 1');
+      expect(metrics).toContain('confnode_webrtc_signaling_sessions_total{event="resumed",node="n1"} 1');
+    } finally {
+      await cat.page.close();
+    }
+    await waitFor('node to list Ann and Bob again', async () => ((await node.participantsOf('meet')).length === 2 ? true : undefined), 5000, 100);
+  });
+
   it('leave: the other page sees the tile go and the list shrink; the node lists one participant', async () => {
     const [ann, bob] = pages;
     if (!ann || !bob) throw new Error('pages missing');

@@ -8,6 +8,13 @@
   const GATHER_TIMEOUT_MS = 3000;
   /** After the connection failed, how long an ICE restart may take before the page gives up. */
   const ICE_RESTART_MS = 15000;
+  /**
+   * After the WebSocket dropped, how long the page tries to resume its session (the server keeps
+   * the participant 20 s, RESUME_GRACE_MS in protocol.ts); media goes on meanwhile.
+   */
+  const RESUME_MS = 18000;
+  /** Own messages kept for resending after a resume (the server says which it already has). */
+  const MAX_OUTBOX = 32;
   const ERROR_TEXT = {
     'not-found': (alias) => `There is no room called "${alias}". Check the room name.`,
     full: () => 'The room is full. Please try again later.',
@@ -43,6 +50,14 @@
     /** Restarts ICE now, as the page does by itself when its connection failed. */
     restartIce: () => {
       if (session && !session.ended) restartIce(session);
+    },
+    /** WebSocket resumes that succeeded (the same participant on a new socket). */
+    resumes: 0,
+    /** Drops the signaling WebSocket as a network fault would; the page resumes after holdMs (default at once). */
+    dropSocket: (holdMs) => {
+      if (!session || !session.ws) return;
+      session.holdResumeMs = holdMs || 0;
+      session.ws.close(3000, 'dropped');
     },
   };
 
@@ -147,7 +162,11 @@
     clearMessages();
     hooks.timings = { start: performance.now() };
     hooks.connectionLog = [];
-    session = { alias, name, pin: pin || '', ws: null, pc: null, chain: Promise.resolve(), local: null, ended: false, gotError: false, iceRestartTimer: null };
+    session = {
+      alias, name, pin: pin || '', ws: null, pc: null, chain: Promise.resolve(), local: null, ended: false, gotError: false, iceRestartTimer: null,
+      // Resuming a dropped WebSocket: the token from joined, the last server seq handled, our own seq and unacknowledged messages.
+      resumeToken: null, lastSeq: 0, seq: 0, outbox: [], resumeUntil: 0, resumeTimer: null,
+    };
     const s = session;
     setState('media');
     s.local = await getLocalMedia();
@@ -155,29 +174,47 @@
     hooks.localStream = s.local;
     els.room.textContent = `Room ${alias}`;
     setState('connecting');
+    openSocket(s, (ws) => {
+      hooks.timings.wsOpen = performance.now();
+      const msg = { type: 'join', alias, name, video: s.local.getVideoTracks().length > 0 };
+      if (s.pin) msg.pin = s.pin;
+      ws.send(JSON.stringify(msg));
+    });
+  }
+
+  /** A new signaling socket for the session; `opened` sends its first message (join or resume). */
+  function openSocket(s, opened) {
     const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
     const ws = new WebSocket(`${scheme}${location.host}/ws`);
     s.ws = ws;
     hooks.ws = ws;
-    ws.onopen = () => {
-      hooks.timings.wsOpen = performance.now();
-      const msg = { type: 'join', alias, name, video: s.local.getVideoTracks().length > 0 };
-      if (s.pin) msg.pin = s.pin;
-      send(s, msg);
-    };
+    ws.onopen = () => opened(ws);
     ws.onmessage = (ev) => {
+      if (s.ws !== ws) return;
       let msg;
       try {
         msg = JSON.parse(ev.data);
       } catch (_e) {
         return;
       }
+      if (typeof msg.seq === 'number') {
+        if (msg.seq <= s.lastSeq) return; // replayed after a resume, but handled before the drop
+        s.lastSeq = msg.seq;
+      }
       onMessage(s, msg);
     };
-    ws.onclose = (ev) => onSocketClosed(s, ev);
+    ws.onclose = (ev) => {
+      if (s.ws === ws) onSocketClosed(s, ev);
+    };
   }
 
+  /** After joined, every message is numbered and kept until a resume could need it again. */
   function send(s, msg) {
+    if (s.resumeToken) {
+      msg.seq = ++s.seq;
+      s.outbox.push(msg);
+      if (s.outbox.length > MAX_OUTBOX) s.outbox.shift();
+    }
     if (s.ws && s.ws.readyState === WebSocket.OPEN) s.ws.send(JSON.stringify(msg));
   }
 
@@ -185,6 +222,7 @@
     if (s.ended) return;
     switch (msg.type) {
       case 'joined':
+        s.resumeToken = msg.resumeToken || null;
         hooks.participantId = msg.participantId;
         hooks.conference = msg.conference;
         hooks.timings.joined = performance.now();
@@ -202,7 +240,11 @@
       case 'activeSpeaker':
         setActiveSpeaker(msg.participantId);
         break;
+      case 'resumed':
+        onResumed(s, msg);
+        break;
       case 'error':
+        if (msg.code === 'resume-failed') break; // the close that follows ends the resume
         s.gotError = true;
         showError(msg.code, msg.message);
         if (msg.code === 'pin-required' || msg.code === 'pin-invalid') askForPin();
@@ -212,8 +254,16 @@
     }
   }
 
+  /** Close codes that mean the server ended the call (or refused it), not a network fault. */
+  const FINAL_CLOSE = new Set([1000, 1001, 1008, 1011, 4000, 4001]);
+
   function onSocketClosed(s, ev) {
     if (s.ended) return;
+    if (s.resumeToken && !s.gotError && !FINAL_CLOSE.has(ev.code)) {
+      resumeSoon(s);
+      return;
+    }
+    clearTimeout(s.resumeTimer);
     if (!s.gotError) {
       if (ev.code === 4000) showError('ended', `The call was ended: ${ev.reason || 'by the server'}.`);
       else if (ev.code === 1001) showError('ended', 'The server is shutting down.');
@@ -221,6 +271,39 @@
     }
     teardown(s);
     setState('error');
+  }
+
+  /**
+   * The signaling socket dropped while joined: media goes on, and the page opens a new socket
+   * that takes over the same participant (`resume`), retrying until RESUME_MS has passed.
+   */
+  function resumeSoon(s) {
+    const now = performance.now();
+    if (!s.resumeUntil) {
+      s.resumeUntil = now + RESUME_MS;
+      s.resumeDelay = s.holdResumeMs || 250;
+      s.holdResumeMs = 0;
+      els.status.textContent = 'Reconnecting…';
+    }
+    if (now >= s.resumeUntil) {
+      s.resumeToken = null; // the next close is final
+      onSocketClosed(s, { code: 1006, reason: '' });
+      return;
+    }
+    clearTimeout(s.resumeTimer);
+    s.resumeTimer = setTimeout(() => {
+      if (s.ended) return;
+      openSocket(s, (ws) => ws.send(JSON.stringify({ type: 'resume', token: s.resumeToken, lastSeq: s.lastSeq })));
+    }, s.resumeDelay);
+    s.resumeDelay = Math.min(2000, s.resumeDelay * 2);
+  }
+
+  /** The server took the new socket: resend what it did not get, carry on. */
+  function onResumed(s, msg) {
+    s.resumeUntil = 0;
+    hooks.resumes++;
+    for (const m of s.outbox) if (m.seq > msg.lastSeq) s.ws.send(JSON.stringify(m));
+    if (hooks.state === 'joined' && s.pc && s.pc.connectionState === 'connected') els.status.textContent = STATUS_TEXT.joined;
   }
 
   // ---- WebRTC ------------------------------------------------------------------------------
@@ -473,6 +556,7 @@
   function teardown(s) {
     s.ended = true;
     clearTimeout(s.iceRestartTimer);
+    clearTimeout(s.resumeTimer);
     if (s.pc) s.pc.close();
     if (s.local) for (const t of s.local.getTracks()) t.stop();
     for (const t of tiles.values()) t.video.srcObject = null;

@@ -40,7 +40,13 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   const handler = new SipConferenceHandler({ config, node, registry, media, clock, logger, adminLog, countCall: (r) => metrics.countCall(r) });
   // Browsers: WebSocket signaling on the HTTP server's port, path /ws.
   const browsers = new WebRtcConferenceHandler({ config, registry, media, clock, logger: logger.child({ component: 'webrtc' }), adminLog });
-  const signaling: WebRtcSignalingServer = createWebRtcSignaling({ handler: browsers, clock, logger: logger.child({ component: 'ws' }), path: '/ws' });
+  const signaling: WebRtcSignalingServer = createWebRtcSignaling({
+    handler: browsers,
+    clock,
+    logger: logger.child({ component: 'ws' }),
+    path: '/ws',
+    onSessionEvent: (e) => metrics.countWsSession(e),
+  });
   let sip: SipServer | undefined;
   let http: { close(): Promise<void> } | undefined;
   try {

@@ -87,6 +87,7 @@ export class NodeMetrics {
   readonly mixRoundMax: Gauge;
   readonly iceRestarts: Counter<'by'>;
   readonly iceReconnects: Counter;
+  readonly wsSessionEvents: Counter<'event'>;
   readonly collectErrors: Counter;
   private sources: MetricSources;
   private readonly callResults = new BoundedLabel(24);
@@ -158,6 +159,12 @@ export class NodeMetrics {
           this.lastIceReconnects = total;
         }),
     });
+    this.wsSessionEvents = new Counter({
+      name: 'confnode_webrtc_signaling_sessions_total',
+      help: 'Browser signaling sessions whose WebSocket dropped (detached), that resumed, that were not resumed in time (expired), and refused resumes',
+      labelNames: ['event'] as const,
+      registers,
+    });
     this.collectErrors = new Counter({ name: 'confnode_metrics_collect_errors_total', help: 'Metric sources that threw during a scrape', registers });
     this.rtpTotals = new TotalsToCounter(this.rtpPackets, 'direction');
     this.dropTotals = new TotalsToCounter(this.rtpDropped, 'reason');
@@ -178,6 +185,11 @@ export class NodeMetrics {
   countSipResponse(status: number): void {
     const ok = Number.isInteger(status) && status >= 100 && status <= 699;
     this.sipResponses.inc({ status: ok ? String(status) : 'other' });
+  }
+
+  /** A browser session lost its WebSocket ('detached'), 'resumed', 'expired', or a 'resume-refused'. */
+  countWsSession(event: 'detached' | 'resumed' | 'expired' | 'resume-refused'): void {
+    this.wsSessionEvents.inc({ event });
   }
 
   /** E.g. 'answered', 'cancelled', or an error code such as 'not-found' or 'capacity'. */

@@ -3,10 +3,12 @@
  * implements, and the protocol's message types and limits. Re-exports only.
  */
 export { createWebRtcSignaling, type WebRtcSignalingOptions, type WebRtcSignalingServer } from './ws-server';
+export type { SessionEvent as WebRtcSessionEvent } from './browser-session';
 export type { WebRtcCloseRequest, WebRtcEndReason, WebRtcSession, WebRtcSessionHandler } from './session';
 export {
   JOIN_TIMEOUT_MS,
   MAX_MESSAGE_BYTES,
+  RESUME_GRACE_MS,
   WS_CLOSE,
   WebRtcRefusal,
   parseClientMessage,

@@ -8,8 +8,13 @@ import { ConfnodeError } from '../../common';
 
 /** A text frame larger than this is refused with 'bad-message' (DESIGN.md section 8). */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
-/** The browser must send `join` within this time after the socket opens. */
+/** The browser must send `join` (or `resume`) within this time after the socket opens. */
 export const JOIN_TIMEOUT_MS = 10_000;
+/**
+ * A joined browser whose WebSocket dropped (no pong, network change, anything but a normal
+ * close) keeps its participant this long, media included, waiting for it to `resume`.
+ */
+export const RESUME_GRACE_MS = 20_000;
 export const MAX_NAME_LENGTH = 64;
 export const MAX_ALIAS_LENGTH = 256;
 
@@ -22,6 +27,7 @@ export const WS_ERROR_CODES = [
   'pin-invalid', // wrong PIN (or too many wrong PINs from this address: try later)
   'timeout', // no join in time
   'media-failed', // the browser's ICE/DTLS connection failed
+  'resume-failed', // unknown or expired resume token, or messages it missed are gone: join afresh
   'internal',
 ] as const;
 export type WsErrorCode = (typeof WS_ERROR_CODES)[number];
@@ -36,6 +42,8 @@ export const WS_CLOSE = {
   ended: 4000,
   /** Application range: the join was refused (unknown room, full, PIN). */
   refused: 4001,
+  /** Application range: the browser resumed this session on another WebSocket. */
+  replaced: 4002,
 } as const;
 
 // A name is shown to every participant: printable text only, no control characters.
@@ -75,13 +83,32 @@ export const JoinMessageSchema = z
     pin: z.string().regex(/^[0-9]{1,16}$/, 'pin must be 1-16 digits').optional(),
   })
   .strict();
-export const OfferMessageSchema = z.object({ type: z.literal('offer'), sdp: sdpSchema }).strict();
-export const AnswerMessageSchema = z.object({ type: z.literal('answer'), sdp: sdpSchema }).strict();
-export const MediaStateMessageSchema = z.object({ type: z.literal('media'), audio: z.boolean(), video: z.boolean() }).strict();
-export const LeaveMessageSchema = z.object({ type: z.literal('leave') }).strict();
+/**
+ * After `joined`, both sides number their messages (`seq` from 1, each side its own count) so that
+ * a resumed connection replays exactly what the other side missed and nothing twice.
+ */
+const seqSchema = z.number().int().min(1).max(2 ** 31);
+export const OfferMessageSchema = z.object({ type: z.literal('offer'), sdp: sdpSchema, seq: seqSchema.optional() }).strict();
+export const AnswerMessageSchema = z.object({ type: z.literal('answer'), sdp: sdpSchema, seq: seqSchema.optional() }).strict();
+export const MediaStateMessageSchema = z
+  .object({ type: z.literal('media'), audio: z.boolean(), video: z.boolean(), seq: seqSchema.optional() })
+  .strict();
+export const LeaveMessageSchema = z.object({ type: z.literal('leave'), seq: seqSchema.optional() }).strict();
+/**
+ * The first message of a new WebSocket that takes over a joined session whose socket dropped:
+ * the token from `joined` and the last server `seq` the page processed (0: none).
+ */
+export const ResumeMessageSchema = z
+  .object({
+    type: z.literal('resume'),
+    token: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, 'token must be the resumeToken from joined'),
+    lastSeq: z.number().int().min(0).max(2 ** 31),
+  })
+  .strict();
 
 export const ClientMessageSchema = z.discriminatedUnion('type', [
   JoinMessageSchema,
+  ResumeMessageSchema,
   OfferMessageSchema,
   AnswerMessageSchema,
   MediaStateMessageSchema,
@@ -89,6 +116,7 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
 ]);
 
 export type JoinMessage = z.infer<typeof JoinMessageSchema>;
+export type ResumeMessage = z.infer<typeof ResumeMessageSchema>;
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 export type MediaState = { audio: boolean; video: boolean };
 
@@ -103,15 +131,25 @@ export const ParticipantEntrySchema = z
   .strict();
 export type ParticipantEntry = z.infer<typeof ParticipantEntrySchema>;
 
+/** What the session handler sends; the WebSocket layer adds `seq` (and `resumeToken` to joined). */
 export const ServerMessageSchema = z.discriminatedUnion('type', [
   z
-    .object({ type: z.literal('joined'), participantId: z.string(), conference: z.string(), videoCodec: z.enum(['H264', 'VP8']) })
+    .object({
+      type: z.literal('joined'),
+      participantId: z.string(),
+      conference: z.string(),
+      videoCodec: z.enum(['H264', 'VP8']),
+      resumeToken: z.string().optional(),
+      seq: seqSchema.optional(),
+    })
     .strict(),
-  z.object({ type: z.literal('answer'), sdp: z.string() }).strict(),
-  z.object({ type: z.literal('offer'), sdp: z.string() }).strict(),
-  z.object({ type: z.literal('participants'), participants: z.array(ParticipantEntrySchema) }).strict(),
-  z.object({ type: z.literal('activeSpeaker'), participantId: z.string().nullable() }).strict(),
-  z.object({ type: z.literal('error'), code: z.enum(WS_ERROR_CODES), message: z.string() }).strict(),
+  z.object({ type: z.literal('answer'), sdp: z.string(), seq: seqSchema.optional() }).strict(),
+  z.object({ type: z.literal('offer'), sdp: z.string(), seq: seqSchema.optional() }).strict(),
+  z.object({ type: z.literal('participants'), participants: z.array(ParticipantEntrySchema), seq: seqSchema.optional() }).strict(),
+  z.object({ type: z.literal('activeSpeaker'), participantId: z.string().nullable(), seq: seqSchema.optional() }).strict(),
+  z.object({ type: z.literal('error'), code: z.enum(WS_ERROR_CODES), message: z.string(), seq: seqSchema.optional() }).strict(),
+  /** The reply to `resume`: the last client `seq` the node processed (the page resends the rest). */
+  z.object({ type: z.literal('resumed'), participantId: z.string(), lastSeq: z.number().int().min(0) }).strict(),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
 export type JoinedMessage = Extract<ServerMessage, { type: 'joined' }>;

@@ -52,7 +52,7 @@ let handler: FakeHandler;
 let port: number;
 const clients: WebSocket[] = [];
 
-async function start(opts: { joinTimeoutMs?: number; maxMessagesPerSecond?: number } = {}): Promise<void> {
+async function start(opts: { joinTimeoutMs?: number; maxMessagesPerSecond?: number; resumeGraceMs?: number; pingIntervalMs?: number } = {}): Promise<void> {
   handler = new FakeHandler();
   signaling = createWebRtcSignaling({ handler, clock: systemClock, logger: silentLogger, ...opts });
   server = createServer((_req, res) => res.end('plain http'));
@@ -116,8 +116,8 @@ describe('WebSocket signaling server: the happy path', () => {
 
   it('join -> joined first, then what the handler sent during the join; offer -> answer; leave closes with 1000', async () => {
     const c = await joinedClient();
-    expect(c.messages[0]).toEqual({ type: 'joined', participantId: 'p1', conference: 'meet', videoCodec: 'H264' });
-    expect(c.messages[1]).toEqual({ type: 'participants', participants: [] });
+    expect(c.messages[0]).toEqual({ type: 'joined', participantId: 'p1', conference: 'meet', videoCodec: 'H264', resumeToken: expect.stringMatching(/^[A-Za-z0-9_-]{32}$/), seq: 1 });
+    expect(c.messages[1]).toEqual({ type: 'participants', participants: [], seq: 2 });
     c.ws.send(JSON.stringify({ type: 'offer', sdp: SDP }));
     expect((await c.next('answer')).sdp).toContain('o=- 2 2');
     c.ws.send(JSON.stringify({ type: 'media', audio: false, video: true }));
@@ -140,18 +140,18 @@ describe('WebSocket signaling server: the happy path', () => {
     const c = await joinedClient();
     const session = handler.sessions[0];
     session?.send({ type: 'activeSpeaker', participantId: 'p1' });
-    expect(await c.next('activeSpeaker')).toEqual({ type: 'activeSpeaker', participantId: 'p1' });
+    expect(await c.next('activeSpeaker')).toEqual({ type: 'activeSpeaker', participantId: 'p1', seq: 3 });
     await session?.close({ reason: 'ended by the administrator' });
     expect(await c.closed).toEqual({ code: WS_CLOSE.ended, reason: 'ended by the administrator' });
     await waitUntil(() => handler.onClosedCalled.length === 1);
     expect(handler.onClosedCalled[0]?.reason).toBe('ended');
   });
 
-  it('a browser that drops the socket ends its session once (reason closed/lost)', async () => {
+  it('a browser that closes its socket normally (1000) without leave ends its session at once (closed)', async () => {
     const c = await joinedClient();
-    c.ws.terminate();
+    c.ws.close(1000);
     await waitUntil(() => handler.onClosedCalled.length === 1);
-    expect(['closed', 'lost']).toContain(handler.onClosedCalled[0]?.reason);
+    expect(handler.onClosedCalled[0]?.reason).toBe('closed');
     expect(signaling.sessionCount).toBe(0);
   });
 
@@ -226,7 +226,7 @@ describe('WebSocket signaling server: bad input -> error message and close (DESI
     const c = connect();
     await opened(c);
     const err = await c.next('error', 2000);
-    expect(err).toEqual({ type: 'error', code: 'timeout', message: expect.stringMatching(/no join/) });
+    expect(err).toMatchObject({ type: 'error', code: 'timeout', message: expect.stringMatching(/no join/) });
     expect((await c.closed).code).toBe(WS_CLOSE.policy);
     expect(handler.calls).toEqual([]);
   });
@@ -253,6 +253,95 @@ describe('WebSocket signaling server: refused joins', () => {
     expect(c.messages).toHaveLength(1);
     await waitUntil(() => handler.onClosedCalled.length === 1);
     expect(handler.onClosedCalled[0]?.reason).toBe('refused');
+  });
+});
+
+describe('WebSocket signaling server: a dropped browser resumes its session', () => {
+  beforeEach(() => start({ resumeGraceMs: 1500 }));
+
+  async function resume(token: unknown, lastSeq: number): Promise<Client> {
+    const c = connect();
+    await opened(c);
+    c.ws.send(JSON.stringify({ type: 'resume', token, lastSeq }));
+    return c;
+  }
+
+  it('drop, then resume: the same participant, what was sent meanwhile replayed once, resent messages processed once; the handler never hears a close', async () => {
+    const a = await joinedClient();
+    const token = a.messages[0]?.resumeToken;
+    a.ws.send(JSON.stringify({ type: 'media', audio: false, video: true, seq: 1 }));
+    await waitUntil(() => handler.calls.includes('media false true'));
+    a.ws.terminate(); // as a network fault: no close frame
+    await new Promise((r) => setTimeout(r, 100));
+    const session = handler.sessions[0];
+    session?.send({ type: 'offer', sdp: SDP }); // a renegotiation while the browser is away
+    session?.send({ type: 'activeSpeaker', participantId: 'p1' });
+    const b = await resume(token, 2); // it had handled joined and participants
+    expect(await b.next()).toEqual({ type: 'resumed', participantId: 'p1', lastSeq: 1 });
+    expect(await b.next()).toEqual({ type: 'offer', sdp: SDP, seq: 3 });
+    expect(await b.next()).toEqual({ type: 'activeSpeaker', participantId: 'p1', seq: 4 });
+    // The page resends everything after lastSeq 1 (media #1 again would be a duplicate).
+    b.ws.send(JSON.stringify({ type: 'media', audio: false, video: true, seq: 1 }));
+    b.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 2 }));
+    b.ws.send(JSON.stringify({ type: 'offer', sdp: SDP, seq: 3 }));
+    expect((await b.next('answer')).seq).toBe(5);
+    expect(handler.calls).toEqual(['join meet Ann', 'media false true', 'answer', 'offer']);
+    expect(handler.onClosedCalled).toEqual([]);
+    expect(signaling.sessionCount).toBe(1);
+    b.ws.send(JSON.stringify({ type: 'leave', seq: 4 }));
+    expect((await b.closed).code).toBe(WS_CLOSE.normal);
+    await waitUntil(() => handler.onClosedCalled.length === 1);
+    expect(handler.onClosedCalled[0]?.reason).toBe('leave');
+  });
+
+  it('a resume while the old socket still looks open takes over: the old one is closed with 4002', async () => {
+    const a = await joinedClient();
+    const b = await resume(a.messages[0]?.resumeToken, 2);
+    expect((await b.next()).type).toBe('resumed');
+    expect((await a.closed).code).toBe(WS_CLOSE.replaced);
+    handler.sessions[0]?.send({ type: 'activeSpeaker', participantId: null });
+    expect(await b.next()).toEqual({ type: 'activeSpeaker', participantId: null, seq: 3 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(handler.onClosedCalled).toEqual([]);
+  });
+
+  it('no resume within the grace period: the session ends once (lost), and a late resume is refused', async () => {
+    const a = await joinedClient();
+    const token = a.messages[0]?.resumeToken;
+    a.ws.terminate();
+    await waitUntil(() => handler.onClosedCalled.length === 1, 4000);
+    expect(handler.onClosedCalled[0]?.reason).toBe('lost');
+    const late = await resume(token, 2);
+    expect(await late.next()).toMatchObject({ type: 'error', code: 'resume-failed' });
+    expect((await late.closed).code).toBe(WS_CLOSE.refused);
+    expect(handler.onClosedCalled).toHaveLength(1);
+  });
+
+  it('an unknown token, or one in a bad shape, is refused', async () => {
+    const unknown = await resume('A'.repeat(32), 0);
+    expect(await unknown.next()).toMatchObject({ type: 'error', code: 'resume-failed' });
+    expect((await unknown.closed).code).toBe(WS_CLOSE.refused);
+    const bad = await resume('not a token!', 0);
+    expect(await bad.next()).toMatchObject({ type: 'error', code: 'bad-message', message: expect.stringMatching(/token/) });
+    expect((await bad.closed).code).toBe(WS_CLOSE.policy);
+  });
+
+  it('a browser that claims messages the node never sent (or that are no longer kept) cannot resume: the session ends', async () => {
+    const a = await joinedClient();
+    const token = a.messages[0]?.resumeToken;
+    a.ws.terminate();
+    await new Promise((r) => setTimeout(r, 100));
+    const b = await resume(token, 99);
+    expect(await b.next()).toMatchObject({ type: 'error', code: 'resume-failed' });
+    await waitUntil(() => handler.onClosedCalled.length === 1);
+    expect(handler.onClosedCalled[0]?.reason).toBe('lost');
+  });
+
+  it('resume is only a first message; a joined socket that sends it is cut off', async () => {
+    const a = await joinedClient();
+    a.ws.send(JSON.stringify({ type: 'resume', token: a.messages[0]?.resumeToken, lastSeq: 2 }));
+    expect((await a.next('error')).message).toMatch(/already joined/);
+    expect((await a.closed).code).toBe(WS_CLOSE.policy);
   });
 });
 

@@ -1,24 +1,17 @@
 /**
  * WebSocket adapter for browser signaling: takes HTTP upgrades on one path, validates every frame
- * (protocol.ts), runs each connection's small state machine (join first, then SDP and media
- * state) and calls the WebRtcSessionHandler port. The only module that imports `ws`; it never
- * knows about conferences or media.
+ * (protocol.ts), and hands the first message to a new BrowserSession (`join`) or to the detached
+ * one it resumes (`resume`); later frames go to the socket's session, which calls the
+ * WebRtcSessionHandler port. The only module that imports `ws`; it never knows about
+ * conferences or media.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { ConfnodeError, errorMessage, type Clock, type Logger, type TimerHandle } from '../../common';
-import {
-  JOIN_TIMEOUT_MS,
-  MAX_MESSAGE_BYTES,
-  WS_CLOSE,
-  parseClientMessage,
-  wsErrorFor,
-  type ClientMessage,
-  type ServerMessage,
-  type WsErrorCode,
-} from './protocol';
-import type { WebRtcCloseRequest, WebRtcEndReason, WebRtcSession, WebRtcSessionHandler } from './session';
+import { errorMessage, type Clock, type Logger, type TimerHandle } from '../../common';
+import { BrowserSession, type SessionEvent, type SessionSocket } from './browser-session';
+import { JOIN_TIMEOUT_MS, MAX_MESSAGE_BYTES, RESUME_GRACE_MS, WS_CLOSE, parseClientMessage, type ClientMessage, type WsErrorCode } from './protocol';
+import type { WebRtcSessionHandler } from './session';
 
 export interface WebRtcSignalingOptions {
   handler: WebRtcSessionHandler;
@@ -31,10 +24,14 @@ export interface WebRtcSignalingOptions {
   pingIntervalMs?: number;
   /** Bound on any one handler call (join, offer, answer); default 15 s. */
   handlerTimeoutMs?: number;
+  /** How long a dropped browser may take to resume its session; default RESUME_GRACE_MS. */
+  resumeGraceMs?: number;
   /** Concurrent connections; further upgrades get 503. Default 1000. */
   maxSessions?: number;
   /** Messages a browser may send per second before it is cut off as abusive. Default 50. */
   maxMessagesPerSecond?: number;
+  /** Sessions that lost their socket, resumed, expired, or whose resume was refused (metrics). */
+  onSessionEvent?: (event: SessionEvent) => void;
 }
 
 export interface WebRtcSignalingServer {
@@ -43,6 +40,7 @@ export interface WebRtcSignalingServer {
    * answers it); otherwise takes the socket (accepted or refused).
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Sessions alive: joining, joined, or detached and waiting for a resume. */
   readonly sessionCount: number;
   /** Closes every session (the handler sees 'shutdown') and stops accepting. Idempotent. */
   close(): Promise<void>;
@@ -50,20 +48,21 @@ export interface WebRtcSignalingServer {
 
 /** Frames above this are cut by `ws` itself (close 1009); below it we answer 'bad-message'. */
 const WS_MAX_PAYLOAD = 1024 * 1024;
-/** Messages the handler has not finished yet; a browser that piles up more is cut off. */
-const MAX_QUEUED = 32;
-/** Handler messages buffered while its join is still being answered. */
-const MAX_EARLY = 256;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const CLOSE_WAIT_MS = 2000;
-
-type State = 'awaiting-join' | 'joining' | 'joined' | 'closing' | 'closed';
 
 interface Limits {
   joinTimeoutMs: number;
   pingIntervalMs: number;
   handlerTimeoutMs: number;
+  resumeGraceMs: number;
   maxMessagesPerSecond: number;
+}
+
+/** What a Connection needs of the server: where its first message leads. */
+interface Registry {
+  join(conn: Connection, msg: Extract<ClientMessage, { type: 'join' }>): BrowserSession;
+  resume(conn: Connection, msg: Extract<ClientMessage, { type: 'resume' }>): BrowserSession | undefined;
 }
 
 export function createWebRtcSignaling(opts: WebRtcSignalingOptions): WebRtcSignalingServer {
@@ -73,15 +72,41 @@ export function createWebRtcSignaling(opts: WebRtcSignalingOptions): WebRtcSigna
     joinTimeoutMs: opts.joinTimeoutMs ?? JOIN_TIMEOUT_MS,
     pingIntervalMs: opts.pingIntervalMs ?? 10_000,
     handlerTimeoutMs: opts.handlerTimeoutMs ?? 15_000,
+    resumeGraceMs: opts.resumeGraceMs ?? RESUME_GRACE_MS,
     maxMessagesPerSecond: opts.maxMessagesPerSecond ?? 50,
   };
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false });
-  const sessions = new Set<Connection>();
+  const connections = new Set<Connection>();
+  const sessions = new Set<BrowserSession>();
+  const byToken = new Map<string, BrowserSession>();
+  const onEvent = opts.onSessionEvent ?? ((): void => undefined);
   let nextId = 1;
   let closing: Promise<void> | undefined;
 
   const refuse = (socket: Duplex, status: number, text: string): void => {
     socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  };
+
+  const registry: Registry = {
+    join(conn, msg) {
+      const id = `ws${nextId++}`;
+      const session = new BrowserSession(id, conn, opts.handler, opts.clock, opts.logger.child({ session: id, remote: conn.remote }), limits, onEvent);
+      sessions.add(session);
+      byToken.set(session.token, session);
+      const forget = (): void => {
+        sessions.delete(session);
+        byToken.delete(session.token);
+      };
+      session.closed.then(forget, forget);
+      session.start(msg);
+      return session;
+    },
+    resume(conn, msg) {
+      const session = byToken.get(msg.token);
+      if (session && !closing && session.resume(conn, msg.lastSeq)) return session;
+      if (!session) onEvent('resume-refused'); // a known one counted its own refusal
+      return undefined;
+    },
   };
 
   return {
@@ -92,14 +117,13 @@ export function createWebRtcSignaling(opts: WebRtcSignalingOptions): WebRtcSigna
       socket.on('error', () => undefined);
       if (closing) refuse(socket, 503, 'Service Unavailable');
       else if (!sameOrigin(req)) refuse(socket, 403, 'Forbidden');
-      else if (sessions.size >= maxSessions) refuse(socket, 503, 'Service Unavailable');
+      else if (connections.size >= maxSessions) refuse(socket, 503, 'Service Unavailable');
       else {
         wss.handleUpgrade(req, socket, head, (ws) => {
-          const id = `ws${nextId++}`;
           const remote = `ws:${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-          const conn = new Connection(id, remote, ws, opts.handler, opts.clock, opts.logger.child({ session: id, remote }), limits);
-          sessions.add(conn);
-          conn.closed.then(() => sessions.delete(conn), () => sessions.delete(conn));
+          const conn = new Connection(remote, ws, registry, opts.clock, opts.logger.child({ remote }), limits);
+          connections.add(conn);
+          conn.closed.then(() => connections.delete(conn), () => connections.delete(conn));
         });
       }
       return true;
@@ -110,6 +134,7 @@ export function createWebRtcSignaling(opts: WebRtcSignalingOptions): WebRtcSigna
     close() {
       closing ??= (async () => {
         await Promise.allSettled([...sessions].map((s) => s.shutdown()));
+        await Promise.allSettled([...connections].map((c) => c.shutdown()));
         await new Promise<void>((resolve) => wss.close(() => resolve()));
       })();
       return closing;
@@ -131,14 +156,16 @@ function sameOrigin(req: IncomingMessage): boolean {
   }
 }
 
-class Connection implements WebRtcSession {
+/**
+ * One WebSocket: frame limits and validation, liveness pings, the deadline for its first message,
+ * and the session it carries (set by its `join` or `resume`).
+ */
+class Connection implements SessionSocket {
   readonly closed: Promise<void>;
-  private state: State = 'awaiting-join';
-  private endReason: WebRtcEndReason | undefined;
-  private joinSettled: Promise<void> | undefined;
-  private chain: Promise<void> = Promise.resolve();
-  private queued = 0;
-  private early: ServerMessage[] = [];
+  private session: BrowserSession | undefined;
+  private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
+  /** Set when the socket failed (error, no pong): its close is not the browser's choice. */
+  private broken = false;
   private joinTimer: TimerHandle | undefined;
   private pingTimer: TimerHandle | undefined;
   private closeTimer: TimerHandle | undefined;
@@ -148,10 +175,9 @@ class Connection implements WebRtcSession {
   private resolveClosed: () => void = () => undefined;
 
   constructor(
-    readonly id: string,
     readonly remote: string,
     private readonly ws: WebSocket,
-    private readonly handler: WebRtcSessionHandler,
+    private readonly registry: Registry,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly limits: Limits,
@@ -162,172 +188,90 @@ class Connection implements WebRtcSession {
     ws.on('pong', () => (this.alive = true));
     ws.on('error', (err) => {
       this.log.debug({ err: errorMessage(err) }, 'websocket error');
-      this.endReason ??= 'lost';
+      this.broken = true;
     });
     ws.on('close', (code) => this.onSocketClosed(code));
-    this.joinTimer = clock.setTimeout(() => this.fail('timeout', `no join message within ${limits.joinTimeoutMs} ms`, 'timeout'), limits.joinTimeoutMs);
+    this.joinTimer = clock.setTimeout(() => this.refuse('timeout', `no join message within ${limits.joinTimeoutMs} ms`), limits.joinTimeoutMs);
     this.schedulePing();
     this.log.debug({}, 'websocket connected');
   }
 
-  send(message: ServerMessage): void {
-    if (this.state === 'joining') {
-      // The joined reply must come first: hold what the handler sends while it is answering.
-      if (this.early.length < MAX_EARLY) this.early.push(message);
-      return;
-    }
-    this.write(message);
-  }
-
-  close(request: WebRtcCloseRequest): Promise<void> {
-    if (request.error) this.write({ type: 'error', ...request.error });
-    this.endWith('ended', WS_CLOSE.ended, request.reason);
-    return this.closedWithin();
-  }
-
-  shutdown(): Promise<void> {
-    this.endWith('shutdown', WS_CLOSE.goingAway, 'server shutting down');
-    return this.closedWithin();
-  }
-
-  private write(message: ServerMessage): void {
+  writeText(text: string): void {
     if (this.state === 'closing' || this.state === 'closed' || this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       // A browser that stopped reading must not make us hold its messages forever.
-      this.endReason ??= 'lost';
+      this.broken = true;
       this.ws.terminate();
       return;
     }
-    this.ws.send(JSON.stringify(message));
+    this.ws.send(text);
+  }
+
+  end(code: number, reason: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
+    this.joinTimer?.cancel();
+    this.ws.close(code, truncateUtf8(reason, 120));
+    // A peer that never completes the closing handshake is cut.
+    this.closeTimer = this.clock.setTimeout(() => {
+      if (this.state !== 'closed') this.ws.terminate();
+    }, CLOSE_WAIT_MS);
+  }
+
+  /** Server shutdown: a socket that never joined (its session, if any, closes it). */
+  shutdown(): Promise<void> {
+    if (!this.session) this.end(WS_CLOSE.goingAway, 'server shutting down');
+    return this.closed;
   }
 
   private onFrame(data: RawData, isBinary: boolean): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     if (!this.withinRate()) {
-      this.fail('bad-message', `more than ${this.limits.maxMessagesPerSecond} messages per second`);
+      this.fault('bad-message', `more than ${this.limits.maxMessagesPerSecond} messages per second`);
       return;
     }
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (buf.length > MAX_MESSAGE_BYTES) {
-      this.fail('bad-message', `message of ${buf.length} bytes exceeds ${MAX_MESSAGE_BYTES}`);
+      this.fault('bad-message', `message of ${buf.length} bytes exceeds ${MAX_MESSAGE_BYTES}`);
       return;
     }
     const parsed = parseClientMessage(buf, isBinary);
     if (!parsed.ok) {
-      this.fail('bad-message', parsed.error);
+      this.fault('bad-message', parsed.error);
       return;
     }
     const msg = parsed.message;
-    if (this.state === 'awaiting-join') {
-      if (msg.type !== 'join') {
-        this.fail('bad-message', `the first message must be 'join', not '${msg.type}'`);
-        return;
-      }
-      this.startJoin(msg);
+    if (this.state === 'new') {
+      this.joinTimer?.cancel();
+      if (msg.type === 'join') {
+        this.state = 'open';
+        this.session = this.registry.join(this, msg);
+      } else if (msg.type === 'resume') {
+        this.state = 'open';
+        this.session = this.registry.resume(this, msg);
+        if (!this.session) this.refuse('resume-failed', 'unknown or expired session: join again');
+      } else this.refuse('bad-message', `the first message must be 'join' or 'resume', not '${msg.type}'`);
       return;
     }
-    if (msg.type === 'join') {
-      this.fail('bad-message', 'already joined');
+    if (msg.type === 'join' || msg.type === 'resume') {
+      this.fault('bad-message', 'already joined');
       return;
     }
-    if (this.queued >= MAX_QUEUED) {
-      this.fail('bad-message', 'too many messages in flight');
-      return;
-    }
-    this.queued++;
-    this.chain = this.chain.then(() => this.process(msg)).finally(() => this.queued--);
+    this.session?.receive(this, msg);
   }
 
-  private startJoin(join: Extract<ClientMessage, { type: 'join' }>): void {
-    this.joinTimer?.cancel();
-    this.state = 'joining';
-    const settled = (async () => {
-      try {
-        const joined = await this.bounded(this.handler.onJoin(this, join), 'join');
-        if (this.state !== 'joining') return;
-        this.state = 'joined';
-        this.write(joined);
-        const early = this.early;
-        this.early = [];
-        for (const m of early) this.write(m);
-      } catch (err) {
-        this.early = [];
-        const e = wsErrorFor(err);
-        if (e.code === 'internal') this.log.warn({ err: errorMessage(err) }, 'join failed');
-        if (this.state === 'joining') this.state = 'joined'; // so write() works for the error
-        this.write({ type: 'error', ...e });
-        this.endWith('refused', e.code === 'internal' ? WS_CLOSE.internal : WS_CLOSE.refused, e.message);
-      }
-    })();
-    this.joinSettled = settled;
-    this.chain = settled;
+  /** A fault of this socket: its session ends with it (or, before one exists, the socket). */
+  private fault(code: WsErrorCode, message: string): void {
+    if (this.session) this.session.fail(code, message);
+    else this.refuse(code, message);
   }
 
-  private async process(msg: Exclude<ClientMessage, { type: 'join' }>): Promise<void> {
-    if (this.state !== 'joined') return;
-    try {
-      switch (msg.type) {
-        case 'offer': {
-          const answer = await this.bounded(this.handler.onOffer(this, msg.sdp), 'offer');
-          if (answer !== undefined) this.write({ type: 'answer', sdp: answer });
-          break;
-        }
-        case 'answer':
-          await this.bounded(this.handler.onAnswer(this, msg.sdp), 'answer');
-          break;
-        case 'media':
-          this.handler.onMediaState(this, { audio: msg.audio, video: msg.video });
-          break;
-        case 'leave':
-          this.endWith('leave', WS_CLOSE.normal, 'left');
-          break;
-      }
-    } catch (err) {
-      // There is no way back from a failed negotiation in this protocol: end the session.
-      const e = wsErrorFor(err);
-      this.log.warn({ err: errorMessage(err), message: msg.type }, 'browser message failed');
-      this.fail(e.code, e.message, e.code === 'bad-message' ? 'bad-message' : 'ended');
-    }
-  }
-
-  private bounded<T>(p: Promise<T>, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = this.clock.setTimeout(
-        () => reject(new ConfnodeError('timeout', `${what} took longer than ${this.limits.handlerTimeoutMs} ms`)),
-        this.limits.handlerTimeoutMs,
-      );
-      p.then(
-        (v) => {
-          timer.cancel();
-          resolve(v);
-        },
-        (err: unknown) => {
-          timer.cancel();
-          reject(err);
-        },
-      );
-    });
-  }
-
-  private fail(code: WsErrorCode, message: string, reason: WebRtcEndReason = 'bad-message'): void {
+  /** Refuses a socket that carries no session: an error message, then the close. */
+  private refuse(code: WsErrorCode, message: string): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.log.info({ code, reason: message }, 'closing websocket after an error');
-    if (this.state === 'joining') this.state = 'joined';
-    this.write({ type: 'error', code, message });
-    const closeCode = code === 'bad-message' || code === 'timeout' ? WS_CLOSE.policy : code === 'internal' ? WS_CLOSE.internal : WS_CLOSE.ended;
-    this.endWith(reason, closeCode, message);
-  }
-
-  private endWith(reason: WebRtcEndReason, code: number, text: string): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
-    this.endReason ??= reason;
-    this.state = 'closing';
-    this.joinTimer?.cancel();
-    this.ws.close(code, truncateUtf8(text, 120));
-    // A peer that never completes the closing handshake is cut.
-    this.closeTimer = this.clock.setTimeout(() => {
-      if (this.state !== 'closed') this.ws.terminate();
-    }, CLOSE_WAIT_MS);
+    this.writeText(JSON.stringify({ type: 'error', code, message }));
+    this.end(code === 'bad-message' || code === 'timeout' ? WS_CLOSE.policy : WS_CLOSE.refused, message);
   }
 
   private onSocketClosed(code: number): void {
@@ -336,39 +280,17 @@ class Connection implements WebRtcSession {
     this.joinTimer?.cancel();
     this.pingTimer?.cancel();
     this.closeTimer?.cancel();
-    this.endReason ??= code === WS_CLOSE.normal || code === WS_CLOSE.goingAway ? 'closed' : 'lost';
-    const reason = this.endReason;
-    this.log.debug({ code, reason }, 'websocket closed');
-    const settled = this.joinSettled;
-    if (!settled) {
-      this.resolveClosed();
-      return;
-    }
-    void settled.then(() => {
-      try {
-        this.handler.onClosed(this, reason);
-      } catch (err) {
-        this.log.error({ err: errorMessage(err) }, 'session close handler failed');
-      }
-      this.resolveClosed();
-    });
-  }
-
-  private closedWithin(): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(resolve, CLOSE_WAIT_MS + 500);
-      void this.closed.then(() => {
-        timer.cancel();
-        resolve();
-      });
-    });
+    const normal = !this.broken && (code === WS_CLOSE.normal || code === WS_CLOSE.goingAway);
+    this.log.debug({ code, normal }, 'websocket closed');
+    this.session?.detach(this, normal);
+    this.resolveClosed();
   }
 
   private schedulePing(): void {
     this.pingTimer = this.clock.setTimeout(() => {
       if (this.state === 'closed') return;
       if (!this.alive) {
-        this.endReason ??= 'lost';
+        this.broken = true;
         this.ws.terminate();
         return;
       }

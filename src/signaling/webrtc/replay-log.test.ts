@@ -1,0 +1,36 @@
+import { ReplayLog } from './replay-log';
+
+const encode = (label: string) => (seq: number): string => JSON.stringify({ label, seq });
+
+describe('ReplayLog: what a resumed browser missed', () => {
+  it('numbers messages from 1 and returns those after a given seq, in order', () => {
+    const log = new ReplayLog();
+    expect(log.append(encode('a'))).toBe('{"label":"a","seq":1}');
+    log.append(encode('b'));
+    log.append(encode('c'));
+    expect(log.newest).toBe(3);
+    expect(log.after(1)).toEqual(['{"label":"b","seq":2}', '{"label":"c","seq":3}']);
+    expect(log.after(3)).toEqual([]);
+    expect(log.after(0)).toHaveLength(3);
+  });
+
+  it('a seq from the future, negative or fractional cannot be served', () => {
+    const log = new ReplayLog();
+    log.append(encode('a'));
+    expect(log.after(2)).toBeUndefined();
+    expect(log.after(-1)).toBeUndefined();
+    expect(log.after(0.5)).toBeUndefined();
+  });
+
+  it('keeps at most maxMessages and maxBytes (the newest always); older gaps cannot be served', () => {
+    const log = new ReplayLog({ maxMessages: 3, maxBytes: 1000 });
+    for (let i = 0; i < 5; i++) log.append(encode(`m${i}`));
+    expect(log.after(1)).toBeUndefined(); // seq 2 is gone
+    expect(log.after(2)).toHaveLength(3);
+    const small = new ReplayLog({ maxMessages: 100, maxBytes: 50 });
+    small.append(encode('x'.repeat(30)));
+    small.append(encode('y'.repeat(30)));
+    expect(small.after(0)).toBeUndefined();
+    expect(small.after(1)).toEqual([`{"label":"${'y'.repeat(30)}","seq":2}`]);
+  });
+});
