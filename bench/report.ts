@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CodecCapacity, StepResult } from './mixer-capacity';
+import { STEAL_RERUN_PERCENT, type CodecCapacity, type StepResult } from './mixer-capacity';
 import { sfuMarkdown } from './sfu/report-sfu';
 import type { SfuResult } from './sfu/run-sfu';
 import type { SetupResult } from './sip-setup';
@@ -28,7 +28,7 @@ export interface RunMeta {
 function stepRow(r: StepResult): string {
   const v = r.verdict;
   return [
-    r.repetition > 0 ? `repeat ${r.repetition}` : 'step',
+    `${r.repetition > 0 ? `repeat ${r.repetition}` : 'step'}${r.disturbed ? ' (disturbed: measured again)' : ''}`,
     r.rooms,
     r.participants,
     r.pass ? '**pass**' : 'FAIL',
@@ -49,7 +49,8 @@ function stepRow(r: StepResult): string {
 
 function capacitySection(c: CodecCapacity): string[] {
   const lp = c.largestPassing;
-  const spread = [c.steps.find((s) => s.pass && s.rooms === lp?.rooms), ...c.repeats].filter((s): s is StepResult => s !== undefined);
+  const spread = [c.steps.find((s) => s.pass && s.rooms === lp?.rooms), ...c.repeats.filter((s) => !s.disturbed)].filter((s): s is StepResult => s !== undefined);
+  const disturbed = [...c.steps, ...c.repeats].filter((s) => s.disturbed).length;
   const cpus = spread.map((s) => s.nodeCpu.perParticipantPercent);
   return [
     `### ${c.codec}`,
@@ -62,7 +63,8 @@ function capacitySection(c: CodecCapacity): string[] {
     `| spread at the largest passing step | ${spread.length > 1 ? `${spread.filter((s) => s.pass).length}/${spread.length} passed; CPU/participant ${Math.min(...cpus)}..${Math.max(...cpus)}%` : '-'} | |`,
     `| first failing step | ${c.firstFailing ? `${c.firstFailing.participants} participants: ${c.firstFailing.failures.join('; ')}` : '-'} | |`,
     '',
-    `Stopped because: ${c.stoppedBecause}.`,
+    `Stopped because: ${c.stoppedBecause}.` +
+      (disturbed > 0 ? ` Windows measured again because they failed while the hypervisor took >= ${STEAL_RERUN_PERCENT}% of a core (steal): ${disturbed}.` : ''),
     '',
     '| run | rooms | participants | verdict | min rx | p99 dev (ms, pooled) | worst participant p99 (ms) | inter-arrivals >30 ms / <10 ms | tones ok | node CPU (1 core = 100%) | CPU %/participant | generators CPU / loop lag p99 | other load / hypervisor steal (1 core = 100%) | node mix slots >= 5 ms late | calls set up (step) | failures |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
