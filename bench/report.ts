@@ -88,10 +88,10 @@ function setupSection(doc: SetupDocument): string[] {
     '|---|---|---|---|---|---|---|---|---|---|',
     ...doc.rates.map(
       (r) =>
-        `| ${r.rate} | ${r.calls} | ${r.successful} | ${r.failed} | ${r.achievedCps} | ${r.inviteTo200.p50Ms} | ${r.inviteTo200.p99Ms} | ${r.inviteTo200.maxMs} | ${r.nodeCpuPercent}% | ${cell(r.note ?? '')} |`,
+        `| ${r.warmup ? `warm-up: ${r.rate}` : r.rate} | ${r.calls} | ${r.successful} | ${r.failed} | ${r.achievedCps} | ${r.inviteTo200.p50Ms} | ${r.inviteTo200.p99Ms} | ${r.inviteTo200.maxMs} | ${r.nodeCpuPercent}% | ${cell(r.note ?? '')} |`,
     ),
     '',
-    'sipp measures response times with 1 ms resolution.',
+    'sipp measures response times with 1 ms resolution. The warm-up row is the first calls to a freshly started node (code loading and compiling, first conferences on each media thread), kept out of the rates.',
     '',
   ];
 }
