@@ -173,11 +173,14 @@ describe('the join page shows refusals as text', () => {
   });
 
   // Last: it ends the node.
-  it('connection lost (node killed): the page says so', async () => {
+  it('connection lost (node killed): the page tries to resume ("Reconnecting…"), then says the connection was lost', async () => {
     const p = await openJoinPage(ctx, node.baseUrl, 'meet', 'Lost');
     await waitFor('Lost to join', async () => ((await pageState(p)).participantId ? true : undefined), 10_000, 100);
     node.proc.kill('SIGKILL');
-    await waitFor('the error text', async () => ((await p.page.isVisible('#error')) ? true : undefined), 5000, 100);
+    await waitFor('the page to try to resume', async () => ((await p.page.textContent('#status'))?.startsWith('Reconnecting') ? true : undefined), 5000, 50);
+    expect(await p.page.isVisible('#error')).toBe(false);
+    // The page tries for 18 s (RESUME_MS in app.js): no node answers, so it gives up.
+    await waitFor('the error text', async () => ((await p.page.isVisible('#error')) ? true : undefined), 25_000, 200);
     expect(await p.page.textContent('#error')).toBe('The connection to the server was lost.');
     expect((await pageState(p)).state).toBe('error');
   });

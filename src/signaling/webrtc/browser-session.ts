@@ -117,8 +117,8 @@ export class BrowserSession implements WebRtcSession {
         this.early = [];
         const e = wsErrorFor(err);
         if (e.code === 'internal') this.log.warn({ err: errorMessage(err) }, 'join failed');
-        if (this.state === 'joining') this.state = 'joined'; // so the error is delivered
-        this.deliver({ type: 'error', ...e });
+        // A refused join never started the numbered conversation: its error carries no seq.
+        this.socket?.writeText(JSON.stringify({ type: 'error', ...e }));
         this.endWith('refused', e.code === 'internal' ? WS_CLOSE.internal : WS_CLOSE.refused, e.message);
       }
     })();
