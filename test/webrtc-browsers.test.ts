@@ -196,6 +196,20 @@ describe('two browsers in meet', () => {
     await waitFor('node to list Ann and Bob again', async () => ((await node.participantsOf('meet')).length === 2 ? true : undefined), 5000, 100);
   });
 
+  it('a page that leaves while its socket is down says so through a resume: the node removes it at once, not after the 20 s grace', async () => {
+    const dan = await openJoinPage(ctx, node.baseUrl, 'meet', 'Dan');
+    try {
+      const danId = await waitFor('Dan to join', async () => (await pageState(dan)).participantId ?? undefined, 10_000, 100);
+      await dan.page.evaluate(() => (globalThis as unknown as { confnode: { dropSocket(holdMs: number): void } }).confnode.dropSocket(30_000));
+      await waitFor('Dan\'s socket to be down', async () => ((await dan.page.textContent('#status'))?.startsWith('Reconnecting') ? true : undefined), 3000, 50);
+      await dan.page.click('#leave');
+      await waitFor('the node to drop Dan', async () => ((await node.participantsOf('meet')).every((p) => p.id !== danId) ? true : undefined), 5000, 100);
+      expect((await pageState(dan)).state).toBe('left');
+    } finally {
+      await dan.page.close();
+    }
+  });
+
   it('leave: the other page sees the tile go and the list shrink; the node lists one participant', async () => {
     const [ann, bob] = pages;
     if (!ann || !bob) throw new Error('pages missing');

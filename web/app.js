@@ -306,6 +306,18 @@
     if (hooks.state === 'joined' && s.pc && s.pc.connectionState === 'connected') els.status.textContent = STATUS_TEXT.joined;
   }
 
+  /** Resumes only to deliver the `leave` just queued (and nothing else it had not sent). */
+  function leaveByResume(s) {
+    const bye = s.outbox[s.outbox.length - 1];
+    const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
+    const ws = new WebSocket(`${scheme}${location.host}/ws`);
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'resume', token: s.resumeToken, lastSeq: s.lastSeq }));
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === 'string' && ev.data.includes('"resumed"') && bye) ws.send(JSON.stringify(bye));
+    };
+    setTimeout(() => ws.close(), 5000);
+  }
+
   // ---- WebRTC ------------------------------------------------------------------------------
 
   function startPeer(s) {
@@ -569,7 +581,11 @@
 
   function leave(s, sayBye) {
     if (!s || s.ended) return;
-    if (sayBye) send(s, { type: 'leave' });
+    if (sayBye) {
+      send(s, { type: 'leave' });
+      // Away (resuming): say it on a socket of its own, or the node keeps us until its grace ends.
+      if (s.resumeToken && !(s.ws && s.ws.readyState === WebSocket.OPEN)) leaveByResume(s);
+    }
     teardown(s);
     if (s.ws && s.ws.readyState <= WebSocket.OPEN) s.ws.close(1000, 'left');
   }
