@@ -202,6 +202,9 @@ export class LocalMediaService implements MediaService {
     };
   }
 
+  /** In-thread media is ready as soon as it exists. */
+  async ready(): Promise<void> {}
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -106,5 +106,10 @@ export interface MediaService {
   participantStats(participant: ParticipantId): RouterParticipantStats | undefined;
   activeSpeaker(conference: ConferenceId): ParticipantId | undefined;
   stats(): MediaServiceStats;
+  /**
+   * Resolves once the media plane can take participants (its worker threads loaded and
+   * answering); the node starts SIP only then, so its first calls do not wait on module loading.
+   */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }

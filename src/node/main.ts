@@ -50,6 +50,8 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   let sip: SipServer | undefined;
   let http: { close(): Promise<void> } | undefined;
   try {
+    // SIP and HTTP open once the media threads answer: a call that comes in first would wait.
+    await media.ready();
     sip = await createSipServer({
       host: node.address,
       port: node.sip_port,

@@ -45,6 +45,7 @@ class FakeMedia implements MediaService {
   stats(): MediaServiceStats {
     return emptyMediaStats();
   }
+  async ready(): Promise<void> {}
   async close(): Promise<void> {}
 }
 

@@ -31,6 +31,7 @@ export type ToWorker =
   | { op: 'admit'; participant: ParticipantId }
   | { op: 'dtmf'; participant: ParticipantId; digit: string }
   | { op: 'remove'; participant: ParticipantId }
+  | { op: 'ping'; req: number }
   | { op: 'close'; req: number };
 
 export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';

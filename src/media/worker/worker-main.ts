@@ -101,6 +101,9 @@ function run(): void {
           media.removeParticipant(msg.participant);
           for (const conf of [...speakers.keys()]) if (!media.hasConference(conf)) speakers.delete(conf);
           break;
+        case 'ping':
+          post({ op: 'reply', req: msg.req, ok: true });
+          break;
         case 'close':
           clearInterval(snapshot);
           media.close().then(

@@ -9,6 +9,11 @@ describe('WorkerMediaService RTP ports', () => {
     service = undefined;
   });
 
+  it('ready() resolves once every worker thread has loaded and answers (the node opens SIP only then)', async () => {
+    service = await builtWorkerService({ workers: 2, rtpPorts: { min: 44500, max: 44507 } });
+    await expect(service.ready(10_000)).resolves.toBeUndefined();
+  });
+
   it('one conference can use the whole RTP range, not only its worker\'s share of it, then says capacity (SIP 503)', async () => {
     // Four pairs for two workers (ports of this file only): a conference lives on one worker.
     service = await builtWorkerService({ workers: 2, rtpPorts: { min: 44500, max: 44507 } });

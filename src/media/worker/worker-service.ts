@@ -67,6 +67,9 @@ export function splitPortRange(range: { min: number; max: number }, n: number): 
   });
 }
 
+/** A worker thread that has not loaded and answered within this is a failed start. */
+const READY_TIMEOUT_MS = 30_000;
+
 export class WorkerMediaService implements MediaService {
   readonly events: TypedEmitter<MediaServiceEvents>;
   private readonly slots: Slot[] = [];
@@ -180,6 +183,11 @@ export class WorkerMediaService implements MediaService {
     return out;
   }
 
+  /** Every worker thread has loaded and answered a ping (rejects after `timeoutMs`). */
+  async ready(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    await Promise.all(this.slots.map((slot) => this.request(slot, (req) => ({ op: 'ping', req }), timeoutMs)));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -262,13 +270,13 @@ export class WorkerMediaService implements MediaService {
     }
   }
 
-  private request(slot: Slot, build: (req: number) => ToWorker): Promise<ReplyValue> {
+  private request(slot: Slot, build: (req: number) => ToWorker, timeoutMs = this.opts.requestTimeoutMs ?? 5000): Promise<ReplyValue> {
     const req = this.nextReq++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(req);
         reject(new ConfnodeError('timeout', `media worker ${slot.index} did not answer in time`));
-      }, this.opts.requestTimeoutMs ?? 5000);
+      }, timeoutMs);
       this.pending.set(req, { resolve, reject, timer });
       slot.worker.postMessage(build(req));
     });
