@@ -196,6 +196,21 @@ describe('two browsers in meet', () => {
     await waitFor('node to list Ann and Bob again', async () => ((await node.participantsOf('meet')).length === 2 ? true : undefined), 5000, 100);
   });
 
+  it('a socket that dies silently (nothing arrives, no close) is noticed by the page heartbeat and resumed', async () => {
+    const [ann, bob] = pages;
+    if (!ann || !bob) throw new Error('pages missing');
+    const annId = (await pageState(ann)).participantId ?? '';
+    const resumes = (): Promise<number> => ann.page.evaluate(() => (globalThis as unknown as { confnode: { resumes: number } }).confnode.resumes);
+    const before = await resumes();
+    await ann.page.evaluate(() => (globalThis as unknown as { confnode: { deafSocket(): void } }).confnode.deafSocket());
+    // The page pings every 5 s and gives a socket 12 s of silence.
+    await waitFor('Ann\'s heartbeat to resume', async () => ((await resumes()) === before + 1 ? true : undefined), 25_000, 250);
+    expect((await pageState(ann)).participantId).toBe(annId);
+    expect((await pageState(ann)).state).toBe('joined');
+    expect((await node.participantsOf('meet')).map((p) => p.id)).toContain(annId);
+    await waitForFlowingMedia(bob, [annId]);
+  });
+
   it('a page that leaves while its socket is down says so through a resume: the node removes it at once, not after the 20 s grace', async () => {
     const dan = await openJoinPage(ctx, node.baseUrl, 'meet', 'Dan');
     try {

@@ -15,6 +15,12 @@
   const RESUME_MS = 18000;
   /** Own messages kept for resending after a resume (the server says which it already has). */
   const MAX_OUTBOX = 32;
+  /**
+   * Heartbeat: a `ping` every HEARTBEAT_MS; a socket that brought nothing (not even a `pong`) for
+   * DEAD_SOCKET_MS is taken for dead (a network change can kill it without a close) and resumed.
+   */
+  const HEARTBEAT_MS = 5000;
+  const DEAD_SOCKET_MS = 12000;
   const ERROR_TEXT = {
     'not-found': (alias) => `There is no room called "${alias}". Check the room name.`,
     full: () => 'The room is full. Please try again later.',
@@ -53,6 +59,10 @@
     },
     /** WebSocket resumes that succeeded (the same participant on a new socket). */
     resumes: 0,
+    /** Stops reading the current socket, as when it died silently: the heartbeat notices and resumes. */
+    deafSocket: () => {
+      if (session) session.deafWs = session.ws;
+    },
     /** Drops the signaling WebSocket as a network fault would; the page resumes after holdMs (default at once). */
     dropSocket: (holdMs) => {
       if (!session || !session.ws) return;
@@ -166,6 +176,7 @@
       alias, name, pin: pin || '', ws: null, pc: null, chain: Promise.resolve(), local: null, ended: false, gotError: false, iceRestartTimer: null,
       // Resuming a dropped WebSocket: the token from joined, the last server seq handled, our own seq and unacknowledged messages.
       resumeToken: null, lastSeq: 0, seq: 0, outbox: [], resumeUntil: 0, resumeTimer: null,
+      lastHeard: 0, heartbeat: null, deafWs: null,
     };
     const s = session;
     setState('media');
@@ -188,9 +199,13 @@
     const ws = new WebSocket(`${scheme}${location.host}/ws`);
     s.ws = ws;
     hooks.ws = ws;
-    ws.onopen = () => opened(ws);
+    ws.onopen = () => {
+      s.lastHeard = performance.now();
+      opened(ws);
+    };
     ws.onmessage = (ev) => {
-      if (s.ws !== ws) return;
+      if (s.ws !== ws || s.deafWs === ws) return;
+      s.lastHeard = performance.now();
       let msg;
       try {
         msg = JSON.parse(ev.data);
@@ -223,6 +238,7 @@
     switch (msg.type) {
       case 'joined':
         s.resumeToken = msg.resumeToken || null;
+        if (s.resumeToken) startHeartbeat(s);
         hooks.participantId = msg.participantId;
         hooks.conference = msg.conference;
         hooks.timings.joined = performance.now();
@@ -296,6 +312,26 @@
       openSocket(s, (ws) => ws.send(JSON.stringify({ type: 'resume', token: s.resumeToken, lastSeq: s.lastSeq })));
     }, s.resumeDelay);
     s.resumeDelay = Math.min(2000, s.resumeDelay * 2);
+  }
+
+  function startHeartbeat(s) {
+    clearInterval(s.heartbeat);
+    s.heartbeat = setInterval(() => {
+      const ws = s.ws;
+      if (s.ended || !ws || ws.readyState !== WebSocket.OPEN) return;
+      if (performance.now() - s.lastHeard > DEAD_SOCKET_MS) {
+        // Its close event may take minutes on a dead connection: leave it behind and resume.
+        s.ws = null;
+        try {
+          ws.close(3001, 'no pong');
+        } catch (_e) {
+          // closing a dead socket may throw in some browsers; it is abandoned either way
+        }
+        resumeSoon(s);
+        return;
+      }
+      ws.send('{"type":"ping"}');
+    }, HEARTBEAT_MS);
   }
 
   /** The server took the new socket: resend what it did not get, carry on. */
@@ -569,6 +605,7 @@
     s.ended = true;
     clearTimeout(s.iceRestartTimer);
     clearTimeout(s.resumeTimer);
+    clearInterval(s.heartbeat);
     if (s.pc) s.pc.close();
     if (s.local) for (const t of s.local.getTracks()) t.stop();
     for (const t of tiles.values()) t.video.srcObject = null;

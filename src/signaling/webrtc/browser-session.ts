@@ -127,7 +127,7 @@ export class BrowserSession implements WebRtcSession {
   }
 
   /** A validated message from the attached socket (not join or resume). */
-  receive(from: SessionSocket, msg: Exclude<ClientMessage, { type: 'join' | 'resume' }>): void {
+  receive(from: SessionSocket, msg: Exclude<ClientMessage, { type: 'join' | 'resume' | 'ping' }>): void {
     if (from !== this.socket || this.state === 'closing' || this.state === 'closed') return;
     if (msg.seq !== undefined) {
       // Resent after a resume but already seen before the drop: processed once only.
@@ -208,7 +208,7 @@ export class BrowserSession implements WebRtcSession {
     this.socket?.writeText(text);
   }
 
-  private async process(msg: Exclude<ClientMessage, { type: 'join' | 'resume' }>): Promise<void> {
+  private async process(msg: Exclude<ClientMessage, { type: 'join' | 'resume' | 'ping' }>): Promise<void> {
     if (this.state !== 'joined' && this.state !== 'detached') return;
     try {
       switch (msg.type) {

@@ -95,6 +95,11 @@ export const MediaStateMessageSchema = z
   .strict();
 export const LeaveMessageSchema = z.object({ type: z.literal('leave'), seq: seqSchema.optional() }).strict();
 /**
+ * The page's heartbeat (browsers cannot see WebSocket pings): answered at once with `pong`;
+ * neither is numbered. A page that hears nothing for a while takes its socket for dead and resumes.
+ */
+export const PingMessageSchema = z.object({ type: z.literal('ping') }).strict();
+/**
  * The first message of a new WebSocket that takes over a joined session whose socket dropped:
  * the token from `joined` and the last server `seq` the page processed (0: none).
  */
@@ -113,6 +118,7 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
   AnswerMessageSchema,
   MediaStateMessageSchema,
   LeaveMessageSchema,
+  PingMessageSchema,
 ]);
 
 export type JoinMessage = z.infer<typeof JoinMessageSchema>;
@@ -148,6 +154,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('participants'), participants: z.array(ParticipantEntrySchema), seq: seqSchema.optional() }).strict(),
   z.object({ type: z.literal('activeSpeaker'), participantId: z.string().nullable(), seq: seqSchema.optional() }).strict(),
   z.object({ type: z.literal('error'), code: z.enum(WS_ERROR_CODES), message: z.string(), seq: seqSchema.optional() }).strict(),
+  z.object({ type: z.literal('pong') }).strict(),
   /** The reply to `resume`: the last client `seq` the node processed (the page resends the rest). */
   z.object({ type: z.literal('resumed'), participantId: z.string(), lastSeq: z.number().int().min(0) }).strict(),
 ]);

@@ -337,6 +337,18 @@ describe('WebSocket signaling server: a dropped browser resumes its session', ()
     expect(handler.onClosedCalled[0]?.reason).toBe('lost');
   });
 
+  it('ping gets pong, neither numbered; the numbering of other messages goes on', async () => {
+    const a = await joinedClient();
+    a.ws.send(JSON.stringify({ type: 'ping' }));
+    expect(await a.next('pong')).toEqual({ type: 'pong' });
+    handler.sessions[0]?.send({ type: 'activeSpeaker', participantId: null });
+    expect(await a.next('activeSpeaker')).toEqual({ type: 'activeSpeaker', participantId: null, seq: 3 });
+    const early = connect();
+    await opened(early);
+    early.ws.send(JSON.stringify({ type: 'ping' }));
+    expect((await early.next('error')).message).toMatch(/first message must be 'join' or 'resume'/);
+  });
+
   it('resume is only a first message; a joined socket that sends it is cut off', async () => {
     const a = await joinedClient();
     a.ws.send(JSON.stringify({ type: 'resume', token: a.messages[0]?.resumeToken, lastSeq: 2 }));

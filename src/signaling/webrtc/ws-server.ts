@@ -50,6 +50,7 @@ export interface WebRtcSignalingServer {
 const WS_MAX_PAYLOAD = 1024 * 1024;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const CLOSE_WAIT_MS = 2000;
+const PONG = JSON.stringify({ type: 'pong' });
 
 interface Limits {
   joinTimeoutMs: number;
@@ -255,6 +256,10 @@ class Connection implements SessionSocket {
     }
     if (msg.type === 'join' || msg.type === 'resume') {
       this.fault('bad-message', 'already joined');
+      return;
+    }
+    if (msg.type === 'ping') {
+      this.writeText(PONG);
       return;
     }
     this.session?.receive(this, msg);
