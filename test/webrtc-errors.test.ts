@@ -16,6 +16,7 @@ jest.setTimeout(60_000);
 let dir: string;
 let node: NodeUnderTest;
 let ctx: BrowserContext;
+const ADMIN_TOKEN = 'admin-token-0123456789';
 
 beforeAll(async () => {
   dir = makeTempDir('webrtc-errors');
@@ -26,6 +27,7 @@ beforeAll(async () => {
       { name: 'tiny', aliases: ['tiny'], maxParticipants: 1 },
       { name: 'locked', aliases: ['locked'], hostPin: '1234', guestPin: '5678' },
     ],
+    adminToken: ADMIN_TOKEN,
   });
   node = await NodeUnderTest.start(config);
 });
@@ -154,6 +156,30 @@ describe('the join page shows refusals as text', () => {
     expect(await p.page.textContent('#error')).toBe('The call was ended: removed by the administrator.');
     await waitFor('nobody in the node', async () => ((await node.participants()).length === 0 ? true : undefined), 5000, 100);
     await p.page.close();
+  });
+
+  it('the admin page from elsewhere (here: through a proxy) asks for the admin token, then lists and hangs up participants', async () => {
+    const p = await openJoinPage(ctx, node.baseUrl, 'meet', 'Remote');
+    const id = await waitFor('Remote to join', async () => (await pageState(p)).participantId ?? undefined, 10_000, 100);
+    const admin = await ctx.newPage();
+    try {
+      await admin.setExtraHTTPHeaders({ 'x-forwarded-for': '203.0.113.7' });
+      await admin.goto(`${node.baseUrl}/admin`);
+      await waitFor('the token form', async () => ((await admin.isVisible('#token-form')) ? true : undefined), 5000, 100);
+      expect(await admin.textContent('#status')).toMatch(/admin token required/);
+      await admin.fill('#token', ADMIN_TOKEN);
+      await admin.click('#token-form button');
+      await waitFor('Remote in the admin table', async () => ((await admin.textContent('#participants'))?.includes('Remote') ? true : undefined), 5000, 100);
+      expect(await admin.isVisible('#token-form')).toBe(false);
+      admin.on('dialog', (d) => void d.accept());
+      await admin.click('#participants button');
+      await waitFor('the page to be ended', async () => ((await p.page.isVisible('#error')) ? true : undefined), 5000, 100);
+      expect(await p.page.textContent('#error')).toBe('The call was ended: removed by the administrator.');
+      expect((await node.participants()).map((x) => x.id)).not.toContain(id);
+    } finally {
+      await admin.close();
+      await p.page.close();
+    }
   });
 
   it('no camera: the page joins with audio only and says so', async () => {

@@ -70,6 +70,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
       api,
       metrics,
       staticDir: path.resolve(__dirname, '..', '..', 'web'),
+      ...(config.cluster.admin_token !== undefined ? { adminToken: config.cluster.admin_token } : {}),
       upgrade: (req, socket, head) => signaling.handleUpgrade(req, socket, head),
     });
   } catch (err) {

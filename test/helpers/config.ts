@@ -24,6 +24,8 @@ export interface NodeConfigOptions {
   capacity?: number;
   mixTalkers?: number;
   vmrs?: VmrSpec[];
+  /** cluster.admin_token */
+  adminToken?: string;
 }
 
 export interface NodeConfig {
@@ -60,7 +62,7 @@ export async function writeNodeConfig(opts: NodeConfigOptions): Promise<NodeConf
     return `  - { name: ${v.name}, aliases: [${v.aliases.map((a) => JSON.stringify(a)).join(', ')}]${extra.map((e) => `, ${e}`).join('')} }`;
   });
   const yaml = [
-    'cluster: { name: test, secret: "test-secret-0123456789", store: memory }',
+    `cluster: { name: test, secret: "test-secret-0123456789", store: memory${opts.adminToken !== undefined ? `, admin_token: ${JSON.stringify(opts.adminToken)}` : ''} }`,
     'locations: [ { name: local } ]',
     'nodes:',
     `  - { name: ${nodeName}, location: local, address: 127.0.0.1, sip_port: ${sipPort}, ` +

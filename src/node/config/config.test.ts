@@ -130,6 +130,8 @@ describe('parseConfig()', () => {
   it.each<[string, Edit[], RegExp]>([
     ['missing cluster secret', [[['cluster', 'secret'], undefined]], /^cluster\.secret: required key missing/],
     ['short cluster secret', [[['cluster', 'secret'], 'short']], /^cluster\.secret: secret must be at least 16/],
+    ['short admin token', [[['cluster', 'admin_token'], 'short']], /^cluster\.admin_token: admin_token must be at least 16/],
+    ['admin token with a space', [[['cluster', 'admin_token'], 'has a space in it ok']], /^cluster\.admin_token: admin_token must be printable ASCII/],
     ['bad store string', [[['cluster', 'store'], 'redis']], /^cluster\.store: store must be 'memory' or/],
     ['empty etcd endpoints', [[['cluster', 'store'], { etcd: { endpoints: [] } }]], /^cluster\.store\.etcd\.endpoints: at least one/],
     ['non-URL etcd endpoint', [[['cluster', 'store'], { etcd: { endpoints: ['127.0.0.1:2379'] } }]], /^cluster\.store\.etcd\.endpoints\[0\]: endpoint must be/],

@@ -54,6 +54,12 @@ export const ClusterSectionSchema = z
   .object({
     name: nameSchema('cluster'),
     secret: z.string().min(16, 'secret must be at least 16 characters'),
+    /** Bearer token for the admin API and /metrics from clients other than direct loopback ones. */
+    admin_token: z
+      .string()
+      .min(16, 'admin_token must be at least 16 characters')
+      .regex(/^[\x21-\x7e]+$/, 'admin_token must be printable ASCII without spaces')
+      .optional(),
     store: storeSchema.default('memory'),
   })
   .strict();

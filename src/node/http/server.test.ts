@@ -256,6 +256,46 @@ describe('startHttpServer()', () => {
   });
 });
 
+describe('startHttpServer(): admin access (cluster.admin_token)', () => {
+  // A client behind a proxy (forwarding header) is not local: the same rule as a remote client.
+  const proxied = { 'x-forwarded-for': '203.0.113.7' };
+  const start = (adminToken?: string): Promise<RunningHttpServer> =>
+    startHttpServer({ host: '127.0.0.1', port: 0, logger: recordingLogger([]), api: fakeApi().api, metrics: new NodeMetrics({ defaultMetrics: false }), ...(adminToken ? { adminToken } : {}) });
+
+  it('with a token: a remote client needs it for the API and /metrics (401 + WWW-Authenticate), not for /healthz or /api/v1/status', async () => {
+    const server = await start('tok-0123456789abcdef');
+    const base = `http://127.0.0.1:${server.port}`;
+    try {
+      const denied = await fetch(`${base}/api/v1/participants`, { headers: proxied });
+      expect(denied.status).toBe(401);
+      expect(denied.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect((await fetch(`${base}/metrics`, { headers: proxied })).status).toBe(401);
+      expect((await fetch(`${base}/api/v1/participants/p1`, { method: 'DELETE', headers: { ...proxied, authorization: 'Bearer nope-nope-nope-nope' } })).status).toBe(401);
+      const ok = await fetch(`${base}/api/v1/participants`, { headers: { ...proxied, authorization: 'Bearer tok-0123456789abcdef' } });
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as unknown[]).length).toBe(1);
+      expect((await fetch(`${base}/healthz`, { headers: proxied })).status).toBe(200);
+      expect((await fetch(`${base}/api/v1/status`, { headers: proxied })).status).toBe(200);
+      expect((await fetch(`${base}/api/v1/participants`)).status).toBe(200); // direct loopback
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('without a token: remote clients get 403 naming cluster.admin_token; loopback still works', async () => {
+    const server = await start();
+    const base = `http://127.0.0.1:${server.port}`;
+    try {
+      const denied = await fetch(`${base}/api/v1/conferences`, { headers: proxied });
+      expect(denied.status).toBe(403);
+      expect(((await denied.json()) as { error: string }).error).toMatch(/cluster\.admin_token/);
+      expect((await fetch(`${base}/api/v1/conferences`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('startHttpServer() lifecycle', () => {
   const api = fakeApi().api;
   const quiet = recordingLogger([]);

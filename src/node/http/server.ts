@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ConfnodeError, type ErrorCode, type Logger } from '../../common';
+import { adminAccess, isAdminPath } from './admin-access';
 import type { NodeMetrics } from './metrics';
 import { allowedMethods, apiRoutes, matchRoute, type HttpMethod, type HttpReply, type Route } from './routes';
 import { StaticFiles } from './static';
@@ -20,6 +21,8 @@ export interface HttpServerOptions {
   metrics: NodeMetrics;
   /** Directory with index.html and admin.html; no static files when absent. */
   staticDir?: string;
+  /** `cluster.admin_token`: lets clients other than direct loopback ones use the admin API and /metrics. */
+  adminToken?: string;
   /** Request bodies above this are refused with 413; default 64 KiB. */
   maxBodyBytes?: number;
   /**
@@ -53,6 +56,7 @@ interface Context {
   statics: StaticFiles | undefined;
   logger: Logger;
   maxBody: number;
+  adminToken: string | undefined;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
@@ -61,6 +65,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     statics: opts.staticDir !== undefined ? new StaticFiles(opts.staticDir) : undefined,
     logger: opts.logger,
     maxBody: opts.maxBodyBytes ?? DEFAULT_MAX_BODY,
+    adminToken: opts.adminToken,
   };
   const server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => void handle(req, res, ctx));
   // Slow or stuck clients must not hold sockets forever.
@@ -97,7 +102,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
       refuseTooLarge(req, res, ctx.maxBody);
       return;
     }
-    const reply = await dispatch(method, url, ctx);
+    const q = url.indexOf('?');
+    const access = isAdminPath(q < 0 ? url : url.slice(0, q)) ? adminAccess({ remoteAddress: req.socket.remoteAddress, headers: req.headers }, ctx.adminToken) : { ok: true as const };
+    const reply = access.ok
+      ? await dispatch(method, url, ctx)
+      : { status: access.status, json: { error: access.error }, headers: access.status === 401 ? { 'www-authenticate': 'Bearer realm="confnode admin"' } : {} };
     send(res, reply);
     ctx.logger.debug({ method, url: url.slice(0, 200), status: reply.status }, 'http request');
   } catch (err) {
