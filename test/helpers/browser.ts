@@ -307,7 +307,9 @@ export async function openJoinPageWith(
   page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
   const query = new URLSearchParams({ alias, name, ...options });
-  await page.goto(`${baseUrl}/?${query.toString()}`, { timeout: 10_000 });
+  // 20 s: with seven pages already decoding video on two cores, Chromium once took over 10 s to
+  // load an eighth (the room test); a page that never loads still fails here.
+  await page.goto(`${baseUrl}/?${query.toString()}`, { timeout: 20_000 });
   return { page, name, log };
 }
 
