@@ -330,7 +330,7 @@
         resumeSoon(s);
         return;
       }
-      ws.send('{"type":"ping"}');
+      ws.send(JSON.stringify({ type: 'ping', lastSeq: s.lastSeq }));
     }, HEARTBEAT_MS);
   }
 

@@ -142,6 +142,11 @@ export class BrowserSession implements WebRtcSession {
     this.chain = this.chain.then(() => this.process(msg)).finally(() => this.queued--);
   }
 
+  /** The page's heartbeat says it processed everything up to `seq`. */
+  acknowledge(from: SessionSocket, seq: number): void {
+    if (from === this.socket) this.replay.acknowledge(Math.min(seq, this.replay.newest));
+  }
+
   /**
    * A new socket presents this session's token. Returns false (the caller refuses the resume)
    * when the messages the page missed are no longer kept; the session then ends, since that page

@@ -98,7 +98,13 @@ export const LeaveMessageSchema = z.object({ type: z.literal('leave'), seq: seqS
  * The page's heartbeat (browsers cannot see WebSocket pings): answered at once with `pong`;
  * neither is numbered. A page that hears nothing for a while takes its socket for dead and resumes.
  */
-export const PingMessageSchema = z.object({ type: z.literal('ping') }).strict();
+export const PingMessageSchema = z
+  .object({
+    type: z.literal('ping'),
+    /** The last server `seq` the page processed: the node need not keep those for a resume. */
+    lastSeq: z.number().int().min(0).max(2 ** 31).optional(),
+  })
+  .strict();
 /**
  * The first message of a new WebSocket that takes over a joined session whose socket dropped:
  * the token from `joined` and the last server `seq` the page processed (0: none).

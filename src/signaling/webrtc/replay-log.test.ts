@@ -14,6 +14,20 @@ describe('ReplayLog: what a resumed browser missed', () => {
     expect(log.after(0)).toHaveLength(3);
   });
 
+  it('acknowledged messages are dropped; what came after them is still served', () => {
+    const log = new ReplayLog();
+    for (let i = 0; i < 5; i++) log.append(encode(`m${i}`));
+    log.acknowledge(3);
+    expect(log.size).toBe(2);
+    expect(log.after(3)).toEqual(['{"label":"m3","seq":4}', '{"label":"m4","seq":5}']);
+    expect(log.after(2)).toBeUndefined(); // the page said it had 3: it cannot ask for less
+    log.acknowledge(5);
+    expect(log.size).toBe(0);
+    expect(log.after(5)).toEqual([]);
+    log.append(encode('m5'));
+    expect(log.after(5)).toEqual(['{"label":"m5","seq":6}']);
+  });
+
   it('a seq from the future, negative or fractional cannot be served', () => {
     const log = new ReplayLog();
     log.append(encode('a'));

@@ -1,7 +1,8 @@
 /**
  * The last messages the node sent to one browser, numbered, so that a browser whose WebSocket
  * dropped can resume and get what it missed (the ones after the last `seq` it processed). Bounded
- * by count and bytes: the oldest go first. Pure: no sockets, no clock.
+ * by count and bytes (the oldest go first) and trimmed by the browser's acknowledgements (its
+ * heartbeat says the last seq it processed). Pure: no sockets, no clock.
  */
 
 export interface ReplayLimits {
@@ -39,6 +40,19 @@ export class ReplayLog {
       if (dropped) this.bytes -= dropped.text.length;
     }
     return text;
+  }
+
+  /** The browser has processed everything up to `seq`: those need not be kept for a resume. */
+  acknowledge(seq: number): void {
+    while (this.entries.length > 0 && (this.entries[0]?.seq ?? Infinity) <= seq) {
+      const dropped = this.entries.shift();
+      if (dropped) this.bytes -= dropped.text.length;
+    }
+  }
+
+  /** Messages kept (not yet acknowledged, within the limits). */
+  get size(): number {
+    return this.entries.length;
   }
 
   /**

@@ -337,6 +337,25 @@ describe('WebSocket signaling server: a dropped browser resumes its session', ()
     expect(handler.onClosedCalled[0]?.reason).toBe('lost');
   });
 
+  it('a ping that says the page processed up to seq N lets the node forget those: a resume from an older seq is refused', async () => {
+    const a = await joinedClient();
+    const token = a.messages[0]?.resumeToken;
+    a.ws.send(JSON.stringify({ type: 'ping', lastSeq: 2 }));
+    await a.next('pong');
+    a.ws.terminate();
+    await new Promise((r) => setTimeout(r, 100));
+    handler.sessions[0]?.send({ type: 'activeSpeaker', participantId: 'p1' });
+    const b = await resume(token, 2);
+    expect(await b.next()).toMatchObject({ type: 'resumed' });
+    expect(await b.next()).toEqual({ type: 'activeSpeaker', participantId: 'p1', seq: 3 });
+    b.ws.send(JSON.stringify({ type: 'ping', lastSeq: 3 }));
+    await b.next('pong');
+    b.ws.terminate();
+    await new Promise((r) => setTimeout(r, 100));
+    const c = await resume(token, 1); // it already said it had 3
+    expect(await c.next()).toMatchObject({ type: 'error', code: 'resume-failed' });
+  });
+
   it('ping gets pong, neither numbered; the numbering of other messages goes on', async () => {
     const a = await joinedClient();
     a.ws.send(JSON.stringify({ type: 'ping' }));

@@ -259,6 +259,7 @@ class Connection implements SessionSocket {
       return;
     }
     if (msg.type === 'ping') {
+      if (msg.lastSeq !== undefined) this.session?.acknowledge(this, msg.lastSeq);
       this.writeText(PONG);
       return;
     }
