@@ -85,6 +85,7 @@ describe('CPU and forwarding ratios', () => {
   it('lossPercent counts what did not arrive', () => {
     expect(lossPercent(9900, 10_000)).toBe(1);
     expect(lossPercent(0, 0)).toBe(0);
+    expect(lossPercent(10_015, 10_000)).toBe(0); // packets in flight when the window opened
   });
   it('spread ignores undefined runs', () => {
     expect(spread([0.6, undefined, 0.4, 0.5])).toEqual({ min: 0.4, median: 0.5, max: 0.6 });

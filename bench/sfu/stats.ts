@@ -114,10 +114,14 @@ export function efficiency(sfuRate: number | undefined, dgramRate: number | unde
   return Math.round((sfuRate / dgramRate) * 100) / 100;
 }
 
-/** 1 - received / expected, as a percentage with 0.01 resolution (0 when nothing was expected). */
+/**
+ * 1 - received / expected, as a percentage with 0.01 resolution (0 when nothing was expected).
+ * Never below 0: packets sent just before a window opens arrive inside it, so a lossless window
+ * can count a few more received than sent (it printed "loss -0.15%").
+ */
 export function lossPercent(received: number, expected: number): number {
   if (expected <= 0) return 0;
-  return Math.round((1 - received / expected) * 10_000) / 100;
+  return Math.max(0, Math.round((1 - received / expected) * 10_000) / 100);
 }
 
 /** Min, median and max of the defined values (undefined when none). */
