@@ -193,10 +193,13 @@
     });
   }
 
+  function signalingUrl() {
+    return `${location.protocol === 'https:' ? 'wss://' : 'ws://'}${location.host}/ws`;
+  }
+
   /** A new signaling socket for the session; `opened` sends its first message (join or resume). */
   function openSocket(s, opened) {
-    const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
-    const ws = new WebSocket(`${scheme}${location.host}/ws`);
+    const ws = new WebSocket(signalingUrl());
     s.ws = ws;
     hooks.ws = ws;
     ws.onopen = () => {
@@ -345,11 +348,16 @@
   /** Resumes only to deliver the `leave` just queued (and nothing else it had not sent). */
   function leaveByResume(s) {
     const bye = s.outbox[s.outbox.length - 1];
-    const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
-    const ws = new WebSocket(`${scheme}${location.host}/ws`);
+    const ws = new WebSocket(signalingUrl());
     ws.onopen = () => ws.send(JSON.stringify({ type: 'resume', token: s.resumeToken, lastSeq: s.lastSeq }));
     ws.onmessage = (ev) => {
-      if (typeof ev.data === 'string' && ev.data.includes('"resumed"') && bye) ws.send(JSON.stringify(bye));
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch (_e) {
+        return;
+      }
+      if (msg.type === 'resumed' && bye) ws.send(JSON.stringify(bye));
     };
     setTimeout(() => ws.close(), 5000);
   }

@@ -5,6 +5,7 @@
  * meant to be called per packet, and label values from the network are bounded.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { WebRtcSessionEvent } from '../../signaling';
 
 export type RtpDirection = 'in' | 'out';
 export type MixTiming = 'on_time' | 'late' | 'skipped';
@@ -57,16 +58,23 @@ class BoundedLabel {
   }
 }
 
-/** Turns cumulative totals read at scrape time into counter increments. */
+/**
+ * Turns cumulative totals read at scrape time into counter increments (a total that goes down is
+ * a restart of its source: nothing is added). Without `label` the counter has none and `totals`
+ * holds one key.
+ */
 class TotalsToCounter<L extends string> {
   private readonly last = new Map<string, number>();
-  constructor(private readonly counter: Counter<L>, private readonly label: L) {}
-  update(totals: Readonly<Record<string, number | undefined>>, bound: (v: string) => string): void {
+  constructor(private readonly counter: Counter<L>, private readonly label?: L) {}
+  update(totals: Readonly<Record<string, number | undefined>>, bound: (v: string) => string = (v) => v): void {
     for (const [key, total] of Object.entries(totals)) {
       if (total === undefined || !Number.isFinite(total)) continue;
       const labelValue = bound(key);
       const previous = this.last.get(labelValue) ?? 0;
-      if (total > previous) this.counter.inc({ [this.label]: labelValue } as Partial<Record<L, string>>, total - previous);
+      if (total > previous) {
+        if (this.label === undefined) this.counter.inc(total - previous);
+        else this.counter.inc({ [this.label]: labelValue } as Partial<Record<L, string>>, total - previous);
+      }
       this.last.set(labelValue, total);
     }
   }
@@ -96,7 +104,7 @@ export class NodeMetrics {
   private readonly dropTotals: TotalsToCounter<'reason'>;
   private readonly mixTotals: TotalsToCounter<'timing'>;
   private readonly iceRestartTotals: TotalsToCounter<'by'>;
-  private lastIceReconnects = 0;
+  private readonly iceReconnectTotals: TotalsToCounter<string>;
 
   constructor(opts: NodeMetricsOptions = {}) {
     this.sources = { ...opts.sources };
@@ -138,26 +146,20 @@ export class NodeMetrics {
       help: 'Audio mix slot runs by timing (late: started 5 ms or more after its deadline; skipped: dropped after a stall)',
       labelNames: ['timing'] as const,
       registers,
-      collect: () => this.safely(() => this.mixTotals.update(this.sources.mixTicks?.() ?? {}, (t) => t)),
+      collect: () => this.safely(() => this.mixTotals.update(this.sources.mixTicks?.() ?? {})),
     });
     this.iceRestarts = new Counter({
       name: 'confnode_webrtc_ice_restarts_total',
       help: 'Browser ICE restarts by who asked: the node after ICE failed (no consent answers), or the browser',
       labelNames: ['by'] as const,
       registers,
-      collect: () => this.safely(() => this.iceRestartTotals.update(this.sources.iceRestarts?.() ?? {}, (b) => b)),
+      collect: () => this.safely(() => this.iceRestartTotals.update(this.sources.iceRestarts?.() ?? {})),
     });
     this.iceReconnects = new Counter({
       name: 'confnode_webrtc_ice_reconnects_total',
       help: 'Browser ICE restarts that connected again',
       registers,
-      collect: () =>
-        this.safely(() => {
-          // As TotalsToCounter: a total that goes down is a restart of its source.
-          const total = this.sources.iceReconnects?.() ?? 0;
-          if (total > this.lastIceReconnects) this.iceReconnects.inc(total - this.lastIceReconnects);
-          this.lastIceReconnects = total;
-        }),
+      collect: () => this.safely(() => this.iceReconnectTotals.update({ total: this.sources.iceReconnects?.() })),
     });
     this.wsSessionEvents = new Counter({
       name: 'confnode_webrtc_signaling_sessions_total',
@@ -170,6 +172,7 @@ export class NodeMetrics {
     this.dropTotals = new TotalsToCounter(this.rtpDropped, 'reason');
     this.mixTotals = new TotalsToCounter(this.mixTicks, 'timing');
     this.iceRestartTotals = new TotalsToCounter(this.iceRestarts, 'by');
+    this.iceReconnectTotals = new TotalsToCounter(this.iceReconnects);
   }
 
   /** Adds or replaces sources (the node's parts exist only after the metrics are created). */
@@ -188,7 +191,7 @@ export class NodeMetrics {
   }
 
   /** A browser session lost its WebSocket ('detached'), 'resumed', 'expired', or a 'resume-refused'. */
-  countWsSession(event: 'detached' | 'resumed' | 'expired' | 'resume-refused'): void {
+  countWsSession(event: WebRtcSessionEvent): void {
     this.wsSessionEvents.inc({ event });
   }
 

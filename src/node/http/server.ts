@@ -102,11 +102,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
       refuseTooLarge(req, res, ctx.maxBody);
       return;
     }
-    const q = url.indexOf('?');
-    const access = isAdminPath(q < 0 ? url : url.slice(0, q)) ? adminAccess({ remoteAddress: req.socket.remoteAddress, headers: req.headers }, ctx.adminToken) : { ok: true as const };
-    const reply = access.ok
-      ? await dispatch(method, url, ctx)
-      : { status: access.status, json: { error: access.error }, headers: access.status === 401 ? { 'www-authenticate': 'Bearer realm="confnode admin"' } : {} };
+    const reply = await dispatch(req, method, url, ctx);
     send(res, reply);
     ctx.logger.debug({ method, url: url.slice(0, 200), status: reply.status }, 'http request');
   } catch (err) {
@@ -118,10 +114,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   }
 }
 
-async function dispatch(method: string, url: string, ctx: Context): Promise<HttpReply> {
+async function dispatch(req: IncomingMessage, method: string, url: string, ctx: Context): Promise<HttpReply> {
   if (!url.startsWith('/')) throw new ConfnodeError('bad-request', 'request target must be a path');
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
+  if (isAdminPath(path)) {
+    const access = adminAccess({ remoteAddress: req.socket.remoteAddress, headers: req.headers }, ctx.adminToken);
+    if (!access.ok) {
+      return { status: access.status, json: { error: access.error }, headers: access.status === 401 ? { 'www-authenticate': 'Bearer realm="confnode admin"' } : {} };
+    }
+  }
   const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
   const getLike = method === 'GET' || method === 'HEAD';
   const match = matchRoute(ctx.routes, path);

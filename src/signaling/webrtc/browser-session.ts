@@ -44,7 +44,8 @@ export class BrowserSession implements WebRtcSession {
   readonly token = randomBytes(24).toString('base64url');
   private state: State = 'joining';
   private socket: SessionSocket | undefined;
-  private lastRemote: string;
+  /** The browser's address as of its latest socket (kept while detached). */
+  remote: string;
   private endReason: WebRtcEndReason | undefined;
   private joinSettled: Promise<void> = Promise.resolve();
   private chain: Promise<void> = Promise.resolve();
@@ -68,12 +69,8 @@ export class BrowserSession implements WebRtcSession {
     private readonly onEvent: (event: SessionEvent) => void = () => undefined,
   ) {
     this.socket = socket;
-    this.lastRemote = socket.remote;
+    this.remote = socket.remote;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-  }
-
-  get remote(): string {
-    return this.socket?.remote ?? this.lastRemote;
   }
 
   /** Joined and not ending: a `resume` may take it over. */
@@ -163,7 +160,7 @@ export class BrowserSession implements WebRtcSession {
     }
     const old = this.socket;
     this.socket = socket;
-    this.lastRemote = socket.remote;
+    this.remote = socket.remote;
     this.graceTimer?.cancel();
     this.graceTimer = undefined;
     this.state = 'joined';
