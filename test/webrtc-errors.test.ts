@@ -91,6 +91,18 @@ describe('raw WebSocket clients: bad input -> {type:error, code:bad-message} the
     expect(await node.participants()).toEqual([]);
   });
 
+  it('resume with an unknown token -> resume-failed and close 4001; a malformed token or a ping first -> bad-message and close 1008', async () => {
+    const unknown = await rawSession([JSON.stringify({ type: 'resume', token: 'A'.repeat(32), lastSeq: 0 })]);
+    expect(unknown.messages).toEqual([{ type: 'error', code: 'resume-failed', message: expect.stringMatching(/join again/) }]);
+    expect(unknown.close.code).toBe(4001);
+    const malformed = await rawSession([JSON.stringify({ type: 'resume', token: '../../etc', lastSeq: -1 })]);
+    expect(malformed.messages).toEqual([{ type: 'error', code: 'bad-message', message: expect.stringContaining('token') }]);
+    expect(malformed.close.code).toBe(1008);
+    const ping = await rawSession([JSON.stringify({ type: 'ping' })]);
+    expect(ping.messages[0]).toMatchObject({ type: 'error', code: 'bad-message' });
+    expect(ping.close.code).toBe(1008);
+  });
+
   it('after all that the node still serves HTTP and WebSocket joins', async () => {
     expect(node.alive).toBe(true);
     expect((await fetch(`${node.baseUrl}/healthz`)).status).toBe(200);
