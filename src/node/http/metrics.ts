@@ -100,11 +100,6 @@ export class NodeMetrics {
   private sources: MetricSources;
   private readonly callResults = new BoundedLabel(24);
   private readonly dropReasons = new BoundedLabel(24);
-  private readonly rtpTotals: TotalsToCounter<'direction'>;
-  private readonly dropTotals: TotalsToCounter<'reason'>;
-  private readonly mixTotals: TotalsToCounter<'timing'>;
-  private readonly iceRestartTotals: TotalsToCounter<'by'>;
-  private readonly iceReconnectTotals: TotalsToCounter<string>;
 
   constructor(opts: NodeMetricsOptions = {}) {
     this.sources = { ...opts.sources };
@@ -127,40 +122,45 @@ export class NodeMetrics {
     this.sipRequests = new Counter({ name: 'confnode_sip_requests_total', help: 'SIP requests received', labelNames: ['method'] as const, registers });
     this.sipResponses = new Counter({ name: 'confnode_sip_responses_total', help: 'SIP responses sent', labelNames: ['status'] as const, registers });
     this.calls = new Counter({ name: 'confnode_calls_total', help: 'Calls by outcome', labelNames: ['result'] as const, registers });
-    this.rtpPackets = new Counter({
-      name: 'confnode_rtp_packets_total',
-      help: 'RTP packets received and sent',
-      labelNames: ['direction'] as const,
-      registers,
-      collect: () => this.safely(() => this.rtpTotals.update(this.sources.rtpPackets?.() ?? {}, (d) => (d === 'in' ? 'in' : 'out'))),
-    });
-    this.rtpDropped = new Counter({
-      name: 'confnode_rtp_dropped_total',
-      help: 'RTP packets dropped, by reason',
-      labelNames: ['reason'] as const,
-      registers,
-      collect: () => this.safely(() => this.dropTotals.update(this.sources.rtpDropped?.() ?? {}, (r) => this.dropReasons.value(r))),
-    });
-    this.mixTicks = new Counter({
-      name: 'confnode_mix_ticks_total',
-      help: 'Audio mix slot runs by timing (late: started 5 ms or more after its deadline; skipped: dropped after a stall)',
-      labelNames: ['timing'] as const,
-      registers,
-      collect: () => this.safely(() => this.mixTotals.update(this.sources.mixTicks?.() ?? {})),
-    });
-    this.iceRestarts = new Counter({
-      name: 'confnode_webrtc_ice_restarts_total',
-      help: 'Browser ICE restarts by who asked: the node after ICE failed (no consent answers), or the browser',
-      labelNames: ['by'] as const,
-      registers,
-      collect: () => this.safely(() => this.iceRestartTotals.update(this.sources.iceRestarts?.() ?? {})),
-    });
-    this.iceReconnects = new Counter({
-      name: 'confnode_webrtc_ice_reconnects_total',
-      help: 'Browser ICE restarts that connected again',
-      registers,
-      collect: () => this.safely(() => this.iceReconnectTotals.update({ total: this.sources.iceReconnects?.() })),
-    });
+    // A counter fed from cumulative totals read at each scrape.
+    const cumulative = <L extends string>(
+      name: string,
+      help: string,
+      label: L | undefined,
+      read: () => Readonly<Record<string, number | undefined>>,
+      bound?: (v: string) => string,
+    ): Counter<L> => {
+      const counter: Counter<L> = new Counter<L>({
+        name,
+        help,
+        labelNames: label === undefined ? [] : [label],
+        registers,
+        collect: () => this.safely(() => totals.update(read(), bound)),
+      });
+      const totals = new TotalsToCounter(counter, label);
+      return counter;
+    };
+    this.rtpPackets = cumulative('confnode_rtp_packets_total', 'RTP packets received and sent', 'direction', () => this.sources.rtpPackets?.() ?? {}, (d) =>
+      d === 'in' ? 'in' : 'out',
+    );
+    this.rtpDropped = cumulative('confnode_rtp_dropped_total', 'RTP packets dropped, by reason', 'reason', () => this.sources.rtpDropped?.() ?? {}, (r) =>
+      this.dropReasons.value(r),
+    );
+    this.mixTicks = cumulative(
+      'confnode_mix_ticks_total',
+      'Audio mix slot runs by timing (late: started 5 ms or more after its deadline; skipped: dropped after a stall)',
+      'timing',
+      () => this.sources.mixTicks?.() ?? {},
+    );
+    this.iceRestarts = cumulative(
+      'confnode_webrtc_ice_restarts_total',
+      'Browser ICE restarts by who asked: the node after ICE failed (no consent answers), or the browser',
+      'by',
+      () => this.sources.iceRestarts?.() ?? {},
+    );
+    this.iceReconnects = cumulative('confnode_webrtc_ice_reconnects_total', 'Browser ICE restarts that connected again', undefined, () => ({
+      total: this.sources.iceReconnects?.(),
+    }));
     this.wsSessionEvents = new Counter({
       name: 'confnode_webrtc_signaling_sessions_total',
       help: 'Browser signaling sessions whose WebSocket dropped (detached), that resumed, that were not resumed in time (expired), and refused resumes',
@@ -168,11 +168,6 @@ export class NodeMetrics {
       registers,
     });
     this.collectErrors = new Counter({ name: 'confnode_metrics_collect_errors_total', help: 'Metric sources that threw during a scrape', registers });
-    this.rtpTotals = new TotalsToCounter(this.rtpPackets, 'direction');
-    this.dropTotals = new TotalsToCounter(this.rtpDropped, 'reason');
-    this.mixTotals = new TotalsToCounter(this.mixTicks, 'timing');
-    this.iceRestartTotals = new TotalsToCounter(this.iceRestarts, 'by');
-    this.iceReconnectTotals = new TotalsToCounter(this.iceReconnects);
   }
 
   /** Adds or replaces sources (the node's parts exist only after the metrics are created). */
