@@ -1,12 +1,14 @@
 # Multi-stage build of one Conferencing Node. The build stage runs the same commands as
-# scripts/start (scripts/lib/prepare.sh): `npm ci`, then `tsc -p tsconfig.build.json`;
+# scripts/start (scripts/lib/prepare.sh): `npm ci`, the native RTP I/O addon, then `tsc -p tsconfig.build.json`;
 # test/fresh-clone.test.ts runs these RUN lines on a fresh copy of the repository.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-# @discordjs/opus compiles its native addon when no prebuilt binary matches.
+# @discordjs/opus compiles its native addon when no prebuilt binary matches; native/rtpio is ours.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
+COPY native ./native
+RUN npm run --silent build:native
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npx --no-install tsc -p tsconfig.build.json
@@ -18,6 +20,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/native/rtpio/build/Release/rtpio.node ./native/rtpio/build/Release/rtpio.node
 COPY web ./web
 COPY examples ./examples
 USER node

@@ -65,6 +65,8 @@ describe('fresh clone', () => {
         500,
       );
       expect(node.stdout).toContain('sip:meet@127.0.0.1:5060');
+      // scripts/start built the batched RTP I/O addon and the node uses it.
+      expect(node.stdout).toContain('"rtpIo":"native"');
       writeUlawToneWav(join(dir, 'tone_pcmu.wav'), 440, 6);
       const r = await runSipp({ scenario: 'uac_call_rtp.xml', target: '127.0.0.1:5060', service: 'meet', cwd: dir, calls: 1, pauseMs: 2000, timeoutS: 30 });
       assertSippOk(r, 'call to sip:meet@127.0.0.1:5060 on the fresh node');
@@ -80,7 +82,7 @@ describe('fresh clone', () => {
     expect(steps).toEqual(expect.arrayContaining([expect.stringMatching(/^npm ci/), expect.stringMatching(/tsc -p tsconfig.build.json/)]));
     const app = join(dir, 'app');
     mkdirSync(app);
-    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'web', 'examples']) {
+    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'web', 'examples', 'native']) {
       cpSync(join(clone, f), join(app, f), { recursive: true });
     }
     for (const step of steps) {
@@ -90,6 +92,7 @@ describe('fresh clone', () => {
     expect(existsSync(join(app, 'dist', 'node', 'main.js'))).toBe(true);
     expect(existsSync(join(app, 'node_modules', 'typescript'))).toBe(false);
     expect(existsSync(join(app, 'node_modules', '@discordjs', 'opus'))).toBe(true);
+    expect(existsSync(join(app, 'native', 'rtpio', 'build', 'Release', 'rtpio.node'))).toBe(true);
 
     const cfg = await writeNodeConfig({ dir });
     const node = new Proc('docker runtime node', process.execPath, ['dist/node/main.js', '--config', cfg.path, '--node', cfg.nodeName], { cwd: app });

@@ -5,6 +5,7 @@ export { MixClock } from './mixer/mix-clock';
 export { ActiveSpeakerDetector } from './active-speaker';
 export { DtmfRecognizer } from './dtmf';
 export { PortAllocator, type RtpSocketPair } from './rtp/port-allocator';
+export { rtpIoInfo, type RtpIoKind } from './rtp/udp-io';
 export { RtpEndpoint, type RtpEndpointStats } from './rtp/rtp-endpoint';
 export { parseRtp, buildRtp, isRtcp, type RtpView } from './rtp/packet';
 export { MediaRouter, type AudioFormat, type MediaRouterOptions, type RouterParticipantStats } from './router';

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { errorMessage, systemClock, type Logger } from '../common';
 import { availableParallelism } from 'node:os';
-import { LocalMediaService, WorkerMediaService, type MediaService } from '../media';
+import { LocalMediaService, WorkerMediaService, rtpIoInfo, type MediaService } from '../media';
 import { createSipServer, createWebRtcSignaling, type SipServer, type WebRtcSignalingServer } from '../signaling';
 import { AdminLog } from './admin-log';
 import { USAGE, parseCli } from './cli';
@@ -52,6 +52,9 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   try {
     // SIP and HTTP open once the media threads answer: a call that comes in first would wait.
     await media.ready();
+    const rtpIo = rtpIoInfo();
+    if (rtpIo.kind === 'native') logger.info({ rtpIo: rtpIo.kind }, 'plain RTP sockets use batched native I/O (native/rtpio)');
+    else logger.warn({ rtpIo: rtpIo.kind, reason: rtpIo.reason }, "plain RTP sockets use Node's dgram (slower: see README, RTP socket I/O)");
     sip = await createSipServer({
       host: node.address,
       port: node.sip_port,

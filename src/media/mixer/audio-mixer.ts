@@ -211,6 +211,17 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
     };
   }
 
+  /** Packets of the participant the jitter buffer threw away (late, over capacity, malformed); cheap. */
+  participantDrops(id: Id): number {
+    const st = this.byId.get(id)?.jb.stats;
+    return st ? st.late + st.dropped + st.malformed : 0;
+  }
+
+  /** Level of the participant's last frame, dBov (-127: nothing played or not in the mixer); cheap. */
+  participantLevel(id: Id): number {
+    return this.byId.get(id)?.level ?? SILENCE_DBOV;
+  }
+
   stats(): AudioMixerStats {
     const sharedEncodes: Record<AudioCodecName, number> = { PCMU: 0, PCMA: 0, opus: 0, G722: 0 };
     for (const name of AUDIO_CODEC_NAMES) sharedEncodes[name] = this.sharedEncoders[codecIndex(name)]?.encodeCount ?? 0;

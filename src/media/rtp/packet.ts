@@ -37,48 +37,71 @@ export interface RtpView {
  * version 2 RTP packet (short, bad CSRC/extension lengths, bad padding).
  */
 export function parseRtp(buf: Buffer): RtpView | null {
+  const view = emptyRtpView();
+  return parseRtpInto(buf, view) ? view : null;
+}
+
+/** A view to reuse with parseRtpInto (one per receiving endpoint, not one per packet). */
+export function emptyRtpView(): RtpView {
+  const none = Buffer.alloc(0);
+  return {
+    payloadType: 0,
+    marker: false,
+    sequence: 0,
+    timestamp: 0,
+    ssrc: 0,
+    csrcCount: 0,
+    extensionProfile: -1,
+    extensionOffset: -1,
+    extensionLength: 0,
+    payload: none,
+    buffer: none,
+  };
+}
+
+/** parseRtp into an existing view; false (view unspecified) for what parseRtp rejects. */
+export function parseRtpInto(buf: Buffer, view: RtpView): boolean {
   const len = buf.length;
-  if (len < RTP_HEADER_SIZE) return null;
+  if (len < RTP_HEADER_SIZE) return false;
   const b0 = buf[0] as number;
-  if (b0 >> 6 !== 2) return null;
+  if (b0 >> 6 !== 2) return false;
   const b1 = buf[1] as number;
   const csrcCount = b0 & 0x0f;
   let offset = RTP_HEADER_SIZE + csrcCount * 4;
-  if (offset > len) return null;
+  if (offset > len) return false;
 
   let extensionProfile = -1;
   let extensionOffset = -1;
   let extensionLength = 0;
   if (b0 & 0x10) {
-    if (offset + 4 > len) return null;
+    if (offset + 4 > len) return false;
     extensionProfile = buf.readUInt16BE(offset);
     extensionLength = buf.readUInt16BE(offset + 2) * 4;
     extensionOffset = offset + 4;
     offset = extensionOffset + extensionLength;
-    if (offset > len) return null;
+    if (offset > len) return false;
   }
 
   let end = len;
   if (b0 & 0x20) {
     // RFC 3550 5.1: the last octet counts the padding, itself included, so it is at least 1.
     const pad = buf[len - 1] as number;
-    if (pad === 0 || offset + pad > len) return null;
+    if (pad === 0 || offset + pad > len) return false;
     end = len - pad;
   }
 
-  return {
-    payloadType: b1 & 0x7f,
-    marker: (b1 & 0x80) !== 0,
-    sequence: buf.readUInt16BE(2),
-    timestamp: buf.readUInt32BE(4),
-    ssrc: buf.readUInt32BE(8),
-    csrcCount,
-    extensionProfile,
-    extensionOffset,
-    extensionLength,
-    payload: buf.subarray(offset, end),
-    buffer: buf,
-  };
+  view.payloadType = b1 & 0x7f;
+  view.marker = (b1 & 0x80) !== 0;
+  view.sequence = buf.readUInt16BE(2);
+  view.timestamp = buf.readUInt32BE(4);
+  view.ssrc = buf.readUInt32BE(8);
+  view.csrcCount = csrcCount;
+  view.extensionProfile = extensionProfile;
+  view.extensionOffset = extensionOffset;
+  view.extensionLength = extensionLength;
+  view.payload = buf.subarray(offset, end);
+  view.buffer = buf;
+  return true;
 }
 
 /**

@@ -29,9 +29,17 @@ describe('PortAllocator', () => {
     pairs.push(p);
     expect(p.rtpPort).toBe(BASE + 2);
     expect(p.rtcpPort).toBe(BASE + 3);
-    expect(p.rtp.address()).toMatchObject({ address: '127.0.0.1', port: BASE + 2 });
-    expect(p.rtcp.address()).toMatchObject({ address: '127.0.0.1', port: BASE + 3 });
     expect(alloc.inUse).toBe(1);
+    // Both sockets receive on 127.0.0.1 at their ports.
+    const got: string[] = [];
+    p.rtp.onMessage = (m) => got.push(`rtp ${m.toString()}`);
+    p.rtcp.onMessage = (m) => got.push(`rtcp ${m.toString()}`);
+    const client = await bindBlocker(0);
+    blockers.push(client);
+    client.send('a', BASE + 2, '127.0.0.1');
+    client.send('b', BASE + 3, '127.0.0.1');
+    for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(got.sort()).toEqual(['rtcp b', 'rtp a']);
   });
 
   it('skips a pair whose RTP or RTCP port another socket holds (EADDRINUSE)', async () => {

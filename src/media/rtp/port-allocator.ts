@@ -4,9 +4,8 @@
  * Never loops unbounded: exhaustion is a ConfnodeError('capacity') the SIP layer turns into 503.
  * Several allocators may share one range (see `startAt`): the OS's bind decides who holds a pair.
  */
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { ConfnodeError } from '../../common';
+import { bindRtpSocket, type RtpSocket } from './udp-io';
 
 export interface PortAllocatorOptions {
   /** Lowest port of the range (rounded up to even). */
@@ -32,58 +31,10 @@ export interface RtpSocketPair {
   readonly address: string;
   readonly rtpPort: number;
   readonly rtcpPort: number;
-  readonly rtp: dgram.Socket;
-  readonly rtcp: dgram.Socket;
+  readonly rtp: RtpSocket;
+  readonly rtcp: RtpSocket;
   /** Closes both sockets; resolves when the OS has released them. */
   release(): Promise<void>;
-}
-
-type BindResult = { socket: dgram.Socket } | { error: NodeJS.ErrnoException };
-
-/** The lookup dgram uses for send(): our targets are IP literals, so skip dns.lookup's nextTick. */
-function literalLookup(
-  host: string,
-  _opts: unknown,
-  cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  const family = net.isIP(host);
-  if (family === 0) {
-    const err: NodeJS.ErrnoException = new Error(`not an IP address: ${host}`);
-    err.code = 'EINVAL';
-    cb(err, '', 0);
-    return;
-  }
-  cb(null, host, family);
-}
-
-function bindOne(address: string, port: number, bufferBytes: number | undefined): Promise<BindResult> {
-  return new Promise((resolve) => {
-    const type = net.isIPv6(address) ? 'udp6' : 'udp4';
-    const socket = dgram.createSocket({
-      type,
-      lookup: literalLookup as unknown as dgram.SocketOptions['lookup'],
-      ...(bufferBytes ? { recvBufferSize: bufferBytes, sendBufferSize: bufferBytes } : {}),
-    });
-    const onError = (error: NodeJS.ErrnoException): void => {
-      socket.close();
-      resolve({ error });
-    };
-    socket.once('error', onError);
-    socket.bind({ port, address, exclusive: true }, () => {
-      socket.off('error', onError);
-      resolve({ socket });
-    });
-  });
-}
-
-function closeSocket(socket: dgram.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      resolve(); // already closed
-    }
-  });
 }
 
 export class PortAllocator {
@@ -139,11 +90,11 @@ export class PortAllocator {
   }
 
   private async tryPair(address: string, port: number): Promise<RtpSocketPair | null> {
-    const rtp = await bindOne(address, port, this.bufferBytes);
+    const rtp = await bindRtpSocket(address, port, this.bufferBytes);
     if ('error' in rtp) return this.bindFailed(rtp.error, address);
-    const rtcp = await bindOne(address, port + 1, this.bufferBytes);
+    const rtcp = await bindRtpSocket(address, port + 1, this.bufferBytes);
     if ('error' in rtcp) {
-      await closeSocket(rtp.socket);
+      await rtp.socket.close();
       return this.bindFailed(rtcp.error, address);
     }
     let released: Promise<void> | null = null;
@@ -155,7 +106,7 @@ export class PortAllocator {
       rtp: rtp.socket,
       rtcp: rtcp.socket,
       release: () => {
-        released ??= Promise.all([closeSocket(rtp.socket), closeSocket(rtcp.socket)]).then(() => {
+        released ??= Promise.all([rtp.socket.close(), rtcp.socket.close()]).then(() => {
           this.held.delete(key);
         });
         return released;

@@ -5,13 +5,13 @@
  */
 import net from 'node:net';
 import crypto from 'node:crypto';
-import type dgram from 'node:dgram';
 import { ConfnodeError, errorMessage, type Clock, type Logger, type TimerHandle } from '../../common';
-import { buildRtp, isRtcp, parseRtp, type RtpView } from './packet';
+import { RTP_HEADER_SIZE, emptyRtpView, isRtcp, parseRtpInto, writeRtpHeader, type RtpView } from './packet';
 import { buildPli, keyframeRequestTarget } from './feedback';
 import { buildRtcp, ntpFromUnixMs, ntpMiddle32, parseRtcp, type ReportBlock, type RtcpPacket } from './rtcp';
 import { RtpReceiveStats, rttFromReportBlock } from './stats';
 import type { PortAllocator, RtpSocketPair } from './port-allocator';
+import type { RtpSocket } from './udp-io';
 
 /** A latched source may be replaced by another only after this much silence. */
 export const RELATCH_SILENCE_MS = 2000;
@@ -113,12 +113,19 @@ export class RtpEndpoint {
   readonly rtcpPort: number;
   /** Our outgoing SSRC. */
   readonly ssrc: number;
-  /** Called synchronously for each accepted packet; the view shares the datagram's memory. */
+  /**
+   * Called synchronously for each accepted packet. The view object is reused for the next packet
+   * (keep fields, not the view); its payload and buffer share the datagram's memory, which the
+   * callee owns.
+   */
   onRtp: ((pkt: RtpView, endpoint: RtpEndpoint) => void) | null = null;
   /** The remote asked us for a keyframe (RTCP PLI or FIR for our SSRC). Control rate. */
   onKeyframeRequest: ((endpoint: RtpEndpoint) => void) | null = null;
 
   private readonly pair: RtpSocketPair;
+  /** Reused for every received packet and every sent header: nothing allocated per packet here. */
+  private readonly view: RtpView = emptyRtpView();
+  private readonly header = Buffer.alloc(RTP_HEADER_SIZE);
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly rtcpIntervalMs: number;
@@ -193,10 +200,10 @@ export class RtpEndpoint {
     this.ssrc = randomUint32();
     this.seq = crypto.randomInt(0x10000);
     this.ts = randomUint32();
-    pair.rtp.on('message', this.onRtpSocketMessage);
-    pair.rtcp.on('message', this.onRtcpSocketMessage);
-    pair.rtp.on('error', this.onSocketError);
-    pair.rtcp.on('error', this.onSocketError);
+    pair.rtp.onMessage = this.onRtpSocketMessage;
+    pair.rtcp.onMessage = this.onRtcpSocketMessage;
+    pair.rtp.onError = this.onSocketError;
+    pair.rtcp.onError = this.onSocketError;
     this.scheduleReport(0.5);
   }
 
@@ -275,6 +282,21 @@ export class RtpEndpoint {
     };
   }
 
+  /** Accepted RTP packets (what stats() counts as packetsIn), without building a stats object. */
+  get packetsReceived(): number {
+    return this.packetsIn;
+  }
+
+  get packetsSent(): number {
+    return this.packetsOut;
+  }
+
+  /** RTP packets dropped for any reason (the sum of stats().dropped). */
+  get packetsDiscarded(): number {
+    const d = this.dropped;
+    return d['wrong-source'] + d['unknown-ssrc'] + d['bad-pt'] + d.malformed + d['before-remote'] + d.direction;
+  }
+
   get closed(): boolean {
     return this.closing !== null;
   }
@@ -292,8 +314,8 @@ export class RtpEndpoint {
     const target = this.rtcpTarget();
     if (target) {
       const bye = buildRtcp([this.makeReport(), { type: 'bye', ssrcs: [this.ssrc] }]);
-      // With a callback here (not on the hot path) so the socket is not closed under the send.
-      await new Promise<void>((resolve) => target.socket.send(bye, target.port, target.address, () => resolve()));
+      // release() sends what is queued before it closes the sockets.
+      target.socket.send(bye, target.port, target.address);
       this.rtcpOut++;
     }
     await this.pair.release();
@@ -301,14 +323,14 @@ export class RtpEndpoint {
 
   // ---------------------------------------------------------------- receive path
 
-  private readonly onRtpSocketMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+  private readonly onRtpSocketMessage = (msg: Buffer, address: string, port: number): void => {
     // RFC 5761: demultiplex on every packet; RTP payload types 64-95 are never negotiated.
     if (isRtcp(msg)) {
-      this.handleRtcp(msg, rinfo, true);
+      this.handleRtcp(msg, address, port, true);
       return;
     }
-    const pkt = parseRtp(msg);
-    if (pkt === null) {
+    const pkt = this.view;
+    if (!parseRtpInto(msg, pkt)) {
       this.dropped.malformed++;
       return;
     }
@@ -321,7 +343,7 @@ export class RtpEndpoint {
       return;
     }
     const now = this.clock.now();
-    const latched = this.rtpLatch.accept(rinfo.address, rinfo.port, now);
+    const latched = this.rtpLatch.accept(address, port, now);
     if (latched < 0) {
       this.dropped['wrong-source']++;
       return;
@@ -359,12 +381,12 @@ export class RtpEndpoint {
     return true;
   }
 
-  private readonly onRtcpSocketMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
-    this.handleRtcp(msg, rinfo, false);
+  private readonly onRtcpSocketMessage = (msg: Buffer, address: string, port: number): void => {
+    this.handleRtcp(msg, address, port, false);
   };
 
-  private handleRtcp(msg: Buffer, rinfo: dgram.RemoteInfo, muxed: boolean): void {
-    if (this.remote === null || !this.acceptRtcpSource(rinfo, muxed)) {
+  private handleRtcp(msg: Buffer, address: string, port: number, muxed: boolean): void {
+    if (this.remote === null || !this.acceptRtcpSource(address, port, muxed)) {
       this.rtcpDropped++;
       return;
     }
@@ -379,11 +401,11 @@ export class RtpEndpoint {
   }
 
   /** Muxed RTCP must come from the latched RTP source; separate RTCP latches on its own port. */
-  private acceptRtcpSource(rinfo: dgram.RemoteInfo, muxed: boolean): boolean {
+  private acceptRtcpSource(address: string, port: number, muxed: boolean): boolean {
     const rtp = this.rtpLatch;
-    if (muxed) return rtp.address === rinfo.address && rtp.port === rinfo.port;
-    if (rtp.address !== null && rtp.address !== rinfo.address) return false;
-    const latched = this.rtcpLatch.accept(rinfo.address, rinfo.port, this.clock.now());
+    if (muxed) return rtp.address === address && rtp.port === port;
+    if (rtp.address !== null && rtp.address !== address) return false;
+    const latched = this.rtcpLatch.accept(address, port, this.clock.now());
     if (latched > 0) this.updateSendTarget();
     return latched >= 0;
   }
@@ -444,11 +466,11 @@ export class RtpEndpoint {
   private transmit(payloadType: number, payload: Buffer, timestamp: number, marker: boolean): boolean {
     if (this.sendPort === 0 || this.closing !== null) return false;
     if (this.direction === 'recvonly' || this.direction === 'inactive') return false;
-    const buf = buildRtp(payloadType, marker, this.seq, timestamp, this.ssrc, payload);
+    writeRtpHeader(this.header, 0, payloadType, marker, this.seq, timestamp, this.ssrc);
     this.seq = (this.seq + 1) & 0xffff;
-    this.pair.rtp.send(buf, this.sendPort, this.sendAddress);
+    this.pair.rtp.sendParts(this.header, payload, this.sendPort, this.sendAddress);
     this.packetsOut++;
-    this.bytesOut += buf.length;
+    this.bytesOut += RTP_HEADER_SIZE + payload.length;
     this.payloadOctetsOut += payload.length;
     this.lastSentTs = timestamp;
     this.lastSentMs = this.clock.now();
@@ -456,7 +478,7 @@ export class RtpEndpoint {
     return true;
   }
 
-  private rtcpTarget(): { socket: dgram.Socket; address: string; port: number } | null {
+  private rtcpTarget(): { socket: RtpSocket; address: string; port: number } | null {
     const r = this.remote;
     if (r === null || this.hold) return null;
     if (r.rtcpMux) return this.sendPort === 0 ? null : { socket: this.pair.rtp, address: this.sendAddress, port: this.sendPort };
