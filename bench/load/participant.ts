@@ -2,17 +2,17 @@
  * One simulated plain-RTP participant of the load generator, on the generator's shared UDP socket
  * (SharedRtpSocket, 127.0.0.1): sends a pre-encoded tone frame per call of sendFrame() with correct sequence numbers and
  * timestamps, and measures the mixed packets it receives (count, inter-arrival deviation from
- * 20 ms, and optionally the last payloads for a tone check). Never allocates more than one
- * 12-byte header per packet sent; never trusts received bytes past the RTP header checks.
+ * 20 ms, and optionally the last payloads for a tone check). Allocates nothing per packet sent;
+ * never trusts received bytes past the RTP header checks.
+ *
+ * The socket is the node's own batched RTP socket (src/media/rtp/udp-io.ts) bound with kernel
+ * receive timestamps: inter-arrival times are when the datagrams reached the generator's socket,
+ * so the generator's own event-loop delays do not count against the node. With the dgram
+ * fallback (CONFNODE_RTP_IO=dgram) they are taken when the generator reads the datagram.
  */
-import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
-import { isIP } from 'node:net';
+import { bindRtpSocket, type RtpSocket } from '../../src/media/rtp/udp-io';
 import { CODECS, type BenchCodec } from './audio';
 import { recordDeviation } from './stats';
-
-/** dgram resolves even IP literals through dns.lookup unless told otherwise: skip it. */
-const literalLookup = ((host: string, _o: unknown, cb: (e: Error | null, a: string, f: number) => void) =>
-  cb(null, host, isIP(host) || 4)) as unknown as SocketOptions['lookup'];
 
 const MAX_DEVIATIONS = 4096;
 const KEEP_PAYLOADS = 60;
@@ -36,7 +36,8 @@ export function rtpPayload(msg: Buffer): Buffer | undefined {
 }
 
 export class Participant {
-  readonly sock: Socket;
+  readonly sock: RtpSocket;
+  private readonly header = Buffer.alloc(12);
   private readonly frames: Buffer[];
   private readonly payloadType: number;
   private readonly tsStep: number;
@@ -100,14 +101,14 @@ export class Participant {
   sendFrame(): void {
     const t = this.target;
     if (!t) return;
-    const header = Buffer.allocUnsafe(12);
+    const header = this.header;
     header[0] = 0x80;
     header[1] = this.payloadType | (this.sent === 0 ? 0x80 : 0);
     header.writeUInt16BE(this.seq, 2);
     header.writeUInt32BE(this.ts, 4);
     header.writeUInt32BE(this.ssrc, 8);
     const payload = this.frames[this.frameIndex] as Buffer;
-    this.sock.send([header, payload], t.port, t.address);
+    this.sock.sendParts(header, payload, t.port, t.address);
     this.seq = (this.seq + 1) & 0xffff;
     this.ts = (this.ts + this.tsStep) >>> 0;
     this.frameIndex = (this.frameIndex + 1) % this.frames.length;
@@ -130,13 +131,12 @@ export class Participant {
     this.pooled = undefined;
   }
 
-  /** A datagram for this participant (routed by the shared socket). */
-  onMessage(msg: Buffer): void {
+  /** A datagram for this participant (routed by the shared socket), received at `now` (ms). */
+  onMessage(msg: Buffer, now: number): void {
     const payload = rtpPayload(msg);
     if (!payload) return;
     this.receivedTotal++;
     if (!this.measuring) return;
-    const now = performance.now();
     this.received++;
     if (this.lastArrival >= 0) {
       const gap = now - this.lastArrival;
@@ -167,30 +167,22 @@ export class Participant {
  */
 export class SharedRtpSocket {
   readonly byNodePort = new Map<number, Participant>();
-  private constructor(readonly sock: Socket) {
-    sock.on('message', (msg, rinfo) => this.byNodePort.get(rinfo.port)?.onMessage(msg));
+  private constructor(readonly sock: RtpSocket) {
+    sock.onMessage = (msg, _address, port, arrivalMs) => this.byNodePort.get(port)?.onMessage(msg, arrivalMs ?? performance.now());
   }
 
-  static open(): Promise<SharedRtpSocket> {
-    return new Promise((resolve, reject) => {
-      const sock = createSocket({ type: 'udp4', lookup: literalLookup, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
-      sock.once('error', reject);
-      sock.bind(0, '127.0.0.1', () => resolve(new SharedRtpSocket(sock)));
-    });
+  static async open(): Promise<SharedRtpSocket> {
+    const r = await bindRtpSocket('127.0.0.1', 0, { bufferBytes: 4 << 20, timestamps: true });
+    if ('error' in r) throw r.error;
+    return new SharedRtpSocket(r.socket);
   }
 
   get localPort(): number {
-    return this.sock.address().port;
+    return this.sock.localPort;
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      try {
-        this.sock.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
+    return this.sock.close();
   }
 }
 

@@ -13,7 +13,8 @@
  * Layout shared with src/media/rtp/udp-io.ts: a packet descriptor is RTPIO_STRIDE int32 words:
  *   [0] tag (receive) / fd (send)  [1] byte offset in the buffer  [2] length (send: -errno after)
  *   [3] port  [4] family (4 or 6)  [5..8] address: IPv4 in [5] (network order bytes as uint32
- *   a<<24|b<<16|c<<8|d), IPv6 as four such words.
+ *   a<<24|b<<16|c<<8|d), IPv6 as four such words  [9..10] receive: the kernel's arrival time
+ *   (CLOCK_REALTIME seconds, nanoseconds) on sockets bound with timestamps, else 0, 0.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -28,9 +29,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-#define RTPIO_STRIDE 9
+#define RTPIO_STRIDE 11
 #define MAX_DATAGRAM 65536
 #define EVENTS_PER_WAIT 64
 #define READS_PER_FD 8
@@ -154,8 +156,17 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
           break;
         }
         struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        ssize_t got = recvfrom(fd, st->buf + off, MAX_DATAGRAM, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&ss, &sl);
+        struct iovec iov = {st->buf + off, MAX_DATAGRAM};
+        char control[CMSG_SPACE(sizeof(struct timespec))];
+        struct msghdr mh;
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_name = &ss;
+        mh.msg_namelen = sizeof(ss);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = control;
+        mh.msg_controllen = sizeof(control);
+        ssize_t got = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
         if (got < 0) {
           if (errno == EINTR) continue;
           if (errno != EAGAIN && errno != EWOULDBLOCK) st->recv_errors++;
@@ -171,6 +182,15 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
         w[1] = (int32_t)off;
         w[2] = (int32_t)got;
         put_address(w, &ss);
+        w[9] = w[10] = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+          if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            w[9] = (int32_t)(uint32_t)ts.tv_sec;
+            w[10] = (int32_t)ts.tv_nsec;
+          }
+        }
         count++;
         off += ((size_t)got + 7) & ~(size_t)7;
       }
@@ -269,10 +289,10 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
 
 static int get_int(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok; }
 
-/* bind(address: string, port, bufferBytes) -> fd >= 0, or -errno. */
+/* bind(address: string, port, bufferBytes, timestamps?) -> fd >= 0, or -errno. */
 static napi_value js_bind(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char host[64];
   size_t len = 0;
@@ -303,12 +323,35 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
   }
+  bool stamps = false;
+  if (argc > 3) napi_get_value_bool(env, argv[3], &stamps);
+  int on = 1;
+  if (stamps && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0) {
+    int err = errno;
+    close(fd);
+    return make_int(env, -err);
+  }
   if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
     int err = errno;
     close(fd);
     return make_int(env, -err);
   }
   return make_int(env, fd);
+}
+
+/* localPort(fd) -> the port the socket is bound to, or -errno. */
+static napi_value js_local_port(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  if (argc < 1 || !get_int(env, argv[0], &fd) || fd < 0) return make_int(env, -EINVAL);
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) return make_int(env, -errno);
+  int32_t w[RTPIO_STRIDE];
+  put_address(w, &ss);
+  return make_int(env, w[3]);
 }
 
 /* watch(fd, tag) -> 0 or -errno: the fd's datagrams come to onBatch with this tag. */
@@ -458,6 +501,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL},
       {"bind", NULL, js_bind, NULL, NULL, NULL, napi_default, NULL},
+      {"localPort", NULL, js_local_port, NULL, NULL, NULL, napi_default, NULL},
       {"watch", NULL, js_watch, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},

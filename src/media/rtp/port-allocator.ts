@@ -90,9 +90,9 @@ export class PortAllocator {
   }
 
   private async tryPair(address: string, port: number): Promise<RtpSocketPair | null> {
-    const rtp = await bindRtpSocket(address, port, this.bufferBytes);
+    const rtp = await bindRtpSocket(address, port, this.opts());
     if ('error' in rtp) return this.bindFailed(rtp.error, address);
-    const rtcp = await bindRtpSocket(address, port + 1, this.bufferBytes);
+    const rtcp = await bindRtpSocket(address, port + 1, this.opts());
     if ('error' in rtcp) {
       await rtp.socket.close();
       return this.bindFailed(rtcp.error, address);
@@ -112,6 +112,10 @@ export class PortAllocator {
         return released;
       },
     };
+  }
+
+  private opts(): { bufferBytes?: number } {
+    return this.bufferBytes ? { bufferBytes: this.bufferBytes } : {};
   }
 
   private bindFailed(err: NodeJS.ErrnoException, address: string): null {

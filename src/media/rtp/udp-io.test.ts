@@ -35,6 +35,25 @@ it('the batched native RTP I/O is built and loads (scripts/test builds it; a sil
   }
 });
 
+it('a native socket bound with timestamps gives each datagram its kernel arrival time (wall clock, ms)', async () => {
+  const r = await bindRtpSocket('127.0.0.1', 0, { timestamps: true });
+  if ('error' in r) throw r.error;
+  const s = r.socket;
+  expect(s.localPort).toBeGreaterThan(0);
+  const c = await client();
+  const arrivals: (number | undefined)[] = [];
+  s.onMessage = (_m, _a, _p, arrivalMs) => arrivals.push(arrivalMs);
+  const before = Date.now();
+  c.send('t', s.localPort, '127.0.0.1');
+  await until(() => arrivals.length === 1, 'the datagram');
+  const after = Date.now();
+  await s.close();
+  await new Promise<void>((res) => c.close(() => res()));
+  const at = arrivals[0] ?? 0;
+  expect(at).toBeGreaterThanOrEqual(before - 1);
+  expect(at).toBeLessThanOrEqual(after + 1);
+});
+
 describe.each<RtpIoKind>(['native', 'dgram'])('RTP sockets over %s I/O', (kind) => {
   const offset = kind === 'native' ? 0 : 100;
   const sockets: RtpSocket[] = [];

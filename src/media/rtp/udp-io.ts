@@ -10,6 +10,7 @@
  * onError (a full send buffer drops the packet: a late RTP packet is worth nothing).
  */
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,8 +19,13 @@ export type RtpIoKind = 'native' | 'dgram';
 
 export interface RtpSocket {
   readonly kind: RtpIoKind;
-  /** Each datagram received; `msg` belongs to the receiver. */
-  onMessage: ((msg: Buffer, address: string, port: number) => void) | null;
+  /** The port it is bound to (the one asked for, or the one the OS chose for 0). */
+  readonly localPort: number;
+  /**
+   * Each datagram received; `msg` belongs to the receiver. `arrivalMs`: when the kernel received
+   * it (ms, wall clock), on native sockets bound with `timestamps` only.
+   */
+  onMessage: ((msg: Buffer, address: string, port: number, arrivalMs?: number) => void) | null;
   /** Send or receive errors (never thrown). */
   onError: ((err: NodeJS.ErrnoException) => void) | null;
   /** Queues one datagram to an IP literal; never throws. */
@@ -35,7 +41,8 @@ export type BindResult = { socket: RtpSocket } | { error: NodeJS.ErrnoException 
 interface RtpIoAddon {
   STRIDE: number;
   init(recvBuf: Buffer, meta: Int32Array, onBatch: (count: number) => void): void;
-  bind(address: string, port: number, bufferBytes: number): number;
+  bind(address: string, port: number, bufferBytes: number, timestamps: boolean): number;
+  localPort(fd: number): number;
   watch(fd: number, tag: number): number;
   close(fd: number, watched: boolean): number;
   send(data: Buffer, desc: Int32Array, count: number): number;
@@ -44,7 +51,10 @@ interface RtpIoAddon {
   stats(): number[];
 }
 
-const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'native', 'rtpio', 'build', 'Release', 'rtpio.node');
+/** The addon beside the source tree: src/ or dist/ is three levels up from here, dist-bench/src/ four. */
+const ADDON_PATHS = [3, 4].map((up) =>
+  path.join(__dirname, ...Array<string>(up).fill('..'), 'native', 'rtpio', 'build', 'Release', 'rtpio.node'),
+);
 
 function errnoError(negErrno: number, syscall: string, address: string): NodeJS.ErrnoException {
   const code = Object.entries(os.constants.errno).find(([, n]) => n === -negErrno)?.[0] ?? `E${-negErrno}`;
@@ -64,7 +74,7 @@ const SEND_PACKETS = 1024;
 
 /** One per thread: the addon, the receive buffers, the sockets by tag and the send batch. */
 class NativeIo {
-  private readonly stride: number;
+  readonly stride: number;
   private readonly recvBuf = Buffer.allocUnsafeSlow(RECV_BYTES);
   private readonly meta: Int32Array;
   private readonly sockets = new Map<number, NativeRtpSocket>();
@@ -87,8 +97,8 @@ class NativeIo {
     addon.init(this.recvBuf, this.meta, (count) => this.onBatch(count));
   }
 
-  bind(address: string, port: number, bufferBytes: number): BindResult {
-    const fd = this.addon.bind(address, port, bufferBytes);
+  bind(address: string, port: number, bufferBytes: number, timestamps: boolean): BindResult {
+    const fd = this.addon.bind(address, port, bufferBytes, timestamps);
     if (fd < 0) return { error: errnoError(fd, 'bind', `${address}:${port}`) };
     const tag = this.nextTag;
     this.nextTag = this.nextTag >= 0x7fffffff ? 1 : this.nextTag + 1;
@@ -97,7 +107,7 @@ class NativeIo {
       this.addon.close(fd, false);
       return { error: errnoError(watched, 'epoll_ctl', `${address}:${port}`) };
     }
-    const socket = new NativeRtpSocket(this, fd, tag);
+    const socket = new NativeRtpSocket(this, fd, tag, port === 0 ? this.addon.localPort(fd) : port);
     this.sockets.set(tag, socket);
     return { socket };
   }
@@ -159,8 +169,10 @@ class NativeIo {
       const len = meta[b + 2] ?? 0;
       const msg = Buffer.allocUnsafe(len);
       this.recvBuf.copy(msg, 0, off, off + len);
+      const sec = meta[b + 9] ?? 0;
       try {
-        cb(msg, socket.sourceAddress(meta, b), meta[b + 3] ?? 0);
+        if (sec === 0) cb(msg, socket.sourceAddress(meta, b), meta[b + 3] ?? 0);
+        else cb(msg, socket.sourceAddress(meta, b), meta[b + 3] ?? 0, (sec >>> 0) * 1000 + (meta[b + 10] ?? 0) / 1e6);
       } catch (err) {
         socket.fail(err instanceof Error ? err : new Error(String(err)));
       }
@@ -173,18 +185,22 @@ class NativeRtpSocket implements RtpSocket {
   onMessage: RtpSocket['onMessage'] = null;
   onError: RtpSocket['onError'] = null;
   private closed = false;
-  /** The last destination, parsed (destinations rarely change). */
+  /** The last destination, parsed (destinations rarely change); one descriptor's words. */
   private destText = '';
-  private readonly dest = new Int32Array(9);
+  private readonly dest: Int32Array;
   /** The last source, formatted (sources rarely change). */
   private srcText = '';
-  private readonly src = new Int32Array(9);
+  private readonly src: Int32Array;
 
   constructor(
     private readonly io: NativeIo,
     readonly fd: number,
     readonly tag: number,
-  ) {}
+    readonly localPort: number,
+  ) {
+    this.dest = new Int32Array(io.stride);
+    this.src = new Int32Array(io.stride);
+  }
 
   send(buf: Buffer, port: number, address: string): void {
     if (!this.closed && this.destination(address)) this.io.enqueue(this, buf, null, port, this.dest);
@@ -257,7 +273,10 @@ class DgramRtpSocket implements RtpSocket {
   onError: RtpSocket['onError'] = null;
   private closing: Promise<void> | null = null;
 
+  readonly localPort: number;
+
   constructor(private readonly socket: dgram.Socket) {
+    this.localPort = socket.address().port;
     socket.on('message', (msg, rinfo) => this.onMessage?.(msg, rinfo.address, rinfo.port));
     socket.on('error', (err) => this.onError?.(err));
   }
@@ -312,9 +331,14 @@ let tried = false;
 function loadNative(): NativeIo | null {
   if (tried) return native;
   tried = true;
+  const file = ADDON_PATHS.find((f) => fs.existsSync(f));
+  if (!file) {
+    nativeError = `${ADDON_PATHS[0] ?? 'rtpio.node'} is not built (npm run build:native)`;
+    return null;
+  }
   try {
     const mod = { exports: {} as unknown };
-    process.dlopen(mod, ADDON_PATH);
+    process.dlopen(mod, file);
     native = new NativeIo(mod.exports as RtpIoAddon);
   } catch (err) {
     nativeError = err instanceof Error ? err.message : String(err);
@@ -335,12 +359,20 @@ export function rtpIoInfo(): { kind: RtpIoKind; reason?: string } {
   return { kind: 'dgram', reason: `native/rtpio not loaded: ${nativeError ?? 'unknown'}` };
 }
 
+export interface RtpSocketOptions {
+  /** SO_RCVBUF/SO_SNDBUF, bytes; default: the OS default. */
+  bufferBytes?: number;
+  /** Native only: hand each datagram's kernel arrival time to onMessage (measuring tools). */
+  timestamps?: boolean;
+}
+
 /** Binds one UDP socket on an IP literal; a busy port is `{ error }` with code EADDRINUSE. */
-export async function bindRtpSocket(address: string, port: number, bufferBytes?: number): Promise<BindResult> {
+export async function bindRtpSocket(address: string, port: number, opts: RtpSocketOptions = {}): Promise<BindResult> {
   const want = wanted();
+  const bufferBytes = opts.bufferBytes;
   if (want !== 'dgram') {
     const io = loadNative();
-    if (io) return io.bind(address, port, bufferBytes ?? 0);
+    if (io) return io.bind(address, port, bufferBytes ?? 0, opts.timestamps === true);
     if (want === 'native') {
       const err: NodeJS.ErrnoException = new Error(`CONFNODE_RTP_IO=native but native/rtpio did not load: ${nativeError ?? ''}`);
       err.code = 'ENOTSUP';
