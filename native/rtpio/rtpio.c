@@ -54,7 +54,33 @@ typedef struct {
   size_t meta_packets;
   uint32_t truncated;
   uint32_t recv_errors;
+  uint32_t callback_errors;
+  /* Every socket bound here and not yet closed: a thread that ends (a worker that dies) closes them. */
+  int *fds;
+  size_t nfds;
+  size_t cap;
 } rtpio_state;
+
+static int track(rtpio_state *st, int fd) {
+  if (st->nfds == st->cap) {
+    size_t cap = st->cap ? st->cap * 2 : 64;
+    int *grown = realloc(st->fds, cap * sizeof(int));
+    if (grown == NULL) return -1;
+    st->fds = grown;
+    st->cap = cap;
+  }
+  st->fds[st->nfds++] = fd;
+  return 0;
+}
+
+static void untrack(rtpio_state *st, int fd) {
+  for (size_t i = 0; i < st->nfds; i++) {
+    if (st->fds[i] == fd) {
+      st->fds[i] = st->fds[--st->nfds];
+      return;
+    }
+  }
+}
 
 #define CHECK(env, call)                                     \
   do {                                                       \
@@ -114,22 +140,29 @@ static socklen_t get_address(const int32_t *w, struct sockaddr_storage *ss) {
   return sizeof(*a);
 }
 
-/* Hands `count` packets to JS. Returns 0, or -1 when the thread is going away. */
+/*
+ * Hands `count` packets to JS. Returns 0, or -1 when JS could not run (the thread is stopping, or
+ * the batch handler threw: it catches its handlers' errors, so that is counted and dropped here).
+ */
 static int deliver(rtpio_state *st, uint32_t count) {
   napi_env env = st->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return -1;
-  napi_value cb, recv, arg = make_int(env, count), result;
+  napi_value cb, recv, arg, result;
   int rc = -1;
-  if (napi_get_reference_value(env, st->callback, &cb) == napi_ok && cb != NULL &&
-      napi_get_global(env, &recv) == napi_ok) {
+  if (napi_create_uint32(env, count, &arg) == napi_ok && napi_get_reference_value(env, st->callback, &cb) == napi_ok &&
+      cb != NULL && napi_get_global(env, &recv) == napi_ok) {
     napi_status s = napi_make_callback(env, st->async, recv, cb, 1, &arg, &result);
-    if (s == napi_pending_exception) {
-      napi_value err;
-      napi_get_and_clear_last_exception(env, &err);
-      napi_fatal_exception(env, err);
+    if (s == napi_ok) {
+      rc = 0;
+    } else {
+      bool pending = false;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+        napi_value err;
+        napi_get_and_clear_last_exception(env, &err);
+      }
+      st->callback_errors++;
     }
-    rc = s == napi_ok ? 0 : -1;
   }
   napi_close_handle_scope(env, scope);
   return rc;
@@ -209,24 +242,40 @@ static void set_polling(rtpio_state *st) {
   st->polling = want;
 }
 
-static void free_poll(uv_handle_t *h) { free(h); }
+/*
+ * Thread teardown (a worker ends): close every socket and the epoll set, and close the poll
+ * handle asynchronously. An async cleanup hook, so Node waits for the handle's close callback
+ * before it unloads this library (a plain hook would leave libuv calling into unmapped code).
+ */
+static void on_poll_closed(uv_handle_t *h) {
+  napi_async_cleanup_hook_handle done = (napi_async_cleanup_hook_handle)h->data;
+  free(h);
+  napi_remove_async_cleanup_hook(done);
+}
 
-static void cleanup(void *arg) {
+static void cleanup(napi_async_cleanup_hook_handle done, void *arg) {
   rtpio_state *st = (rtpio_state *)arg;
-  if (st->poll != NULL) {
-    uv_poll_stop(st->poll);
-    st->poll->data = NULL;
-    uv_close((uv_handle_t *)st->poll, free_poll);
-    st->poll = NULL;
-  }
   if (st->epfd >= 0) close(st->epfd);
   st->epfd = -1;
+  for (size_t i = 0; i < st->nfds; i++) close(st->fds[i]);
+  st->nfds = 0;
+  uv_poll_t *poll = st->poll;
+  st->poll = NULL;
+  if (poll == NULL) {
+    napi_remove_async_cleanup_hook(done);
+    return;
+  }
+  uv_poll_stop(poll);
+  poll->data = done;
+  uv_close((uv_handle_t *)poll, on_poll_closed);
 }
 
 static void finalize_state(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
-  free(data);
+  rtpio_state *st = (rtpio_state *)data;
+  free(st->fds);
+  free(st);
 }
 
 /* init(recvBuf: Buffer, meta: Int32Array, onBatch: (count) => void): once per thread. */
@@ -283,7 +332,7 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   CHECK(env, napi_create_string_utf8(env, "RTPIO", NAPI_AUTO_LENGTH, &name));
   CHECK(env, napi_async_init(env, NULL, name, &st->async));
   CHECK(env, napi_set_instance_data(env, st, finalize_state, NULL));
-  CHECK(env, napi_add_env_cleanup_hook(env, cleanup, st));
+  CHECK(env, napi_add_async_cleanup_hook(env, cleanup, st, NULL));
   return NULL;
 }
 
@@ -331,8 +380,11 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
     close(fd);
     return make_int(env, -err);
   }
-  if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
-    int err = errno;
+  rtpio_state *st = state_of(env);
+  int err = 0;
+  if (bind(fd, (struct sockaddr *)&ss, sl) != 0) err = errno;
+  else if (st != NULL && track(st, fd) != 0) err = ENOMEM;
+  if (err != 0) {
     close(fd);
     return make_int(env, -err);
   }
@@ -384,6 +436,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   bool watched = false;
   if (argc > 1) napi_get_value_bool(env, argv[1], &watched);
   rtpio_state *st = state_of(env);
+  if (st != NULL) untrack(st, fd);
   if (watched && st != NULL && st->epfd >= 0 && epoll_ctl(st->epfd, EPOLL_CTL_DEL, fd, NULL) == 0) {
     st->watched--;
     set_polling(st);
@@ -486,14 +539,15 @@ static napi_value js_format_address(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* stats() -> [datagrams too large (dropped), receive errors]. */
+/* stats() -> [datagrams too large (dropped), receive errors, batches JS could not take]. */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void)info;
   rtpio_state *st = state_of(env);
   napi_value arr;
-  CHECK(env, napi_create_array_with_length(env, 2, &arr));
+  CHECK(env, napi_create_array_with_length(env, 3, &arr));
   napi_set_element(env, arr, 0, make_int(env, st ? st->truncated : 0));
   napi_set_element(env, arr, 1, make_int(env, st ? st->recv_errors : 0));
+  napi_set_element(env, arr, 2, make_int(env, st ? st->callback_errors : 0));
   return arr;
 }
 

@@ -53,6 +53,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
     // SIP and HTTP open once the media threads answer: a call that comes in first would wait.
     await media.ready();
     const rtpIo = rtpIoInfo();
+    if (rtpIo.kind === 'unavailable') throw new Error(rtpIo.reason);
     if (rtpIo.kind === 'native') logger.info({ rtpIo: rtpIo.kind }, 'plain RTP sockets use batched native I/O (native/rtpio)');
     else logger.warn({ rtpIo: rtpIo.kind, reason: rtpIo.reason }, "plain RTP sockets use Node's dgram (slower: see README, RTP socket I/O)");
     sip = await createSipServer({

@@ -351,12 +351,16 @@ function wanted(): RtpIoKind | 'auto' {
   return v === 'native' || v === 'dgram' ? v : 'auto';
 }
 
-/** Which implementation this thread's RTP sockets use, and why not native when they don't. */
-export function rtpIoInfo(): { kind: RtpIoKind; reason?: string } {
+/**
+ * Which implementation this thread's RTP sockets use, and why not native when they don't;
+ * 'unavailable': CONFNODE_RTP_IO=native asked for the addon and it did not load (binds fail).
+ */
+export function rtpIoInfo(): { kind: RtpIoKind | 'unavailable'; reason?: string } {
   const want = wanted();
   if (want === 'dgram') return { kind: 'dgram', reason: 'CONFNODE_RTP_IO=dgram' };
   if (loadNative()) return { kind: 'native' };
-  return { kind: 'dgram', reason: `native/rtpio not loaded: ${nativeError ?? 'unknown'}` };
+  const reason = `native/rtpio not loaded: ${nativeError ?? 'unknown'}`;
+  return want === 'native' ? { kind: 'unavailable', reason: `CONFNODE_RTP_IO=native but ${reason}` } : { kind: 'dgram', reason };
 }
 
 export interface RtpSocketOptions {

@@ -75,6 +75,15 @@ describe('a media worker that dies', () => {
     await until(() => lost.length > 0, 5000, 'the lost event');
     expect(lost[0]?.slice().sort()).toEqual(['a', 'b']);
     expect(service.participantStats(asParticipantId('a'))).toBeUndefined();
+    // The dead thread's RTP sockets closed with it: their ports can be bound again.
+    for (const port of [a.port, a.port + 1, b.port]) {
+      const probe = dgram.createSocket('udp4');
+      await new Promise<void>((res, rej) => {
+        probe.once('error', rej);
+        probe.bind(port, '127.0.0.1', () => res());
+      });
+      await new Promise<void>((res) => probe.close(() => res()));
+    }
 
     // Calls that come next (the same room) get a working worker, on other ports than the lost
     // calls, whose phones still stream here until the node's BYE reaches them.
