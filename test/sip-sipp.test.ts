@@ -207,7 +207,16 @@ describe('BYE from the node', () => {
   test('DELETE /api/v1/conferences/hangup sends BYE to the caller, which answers 200', async () => {
     const run = await startSipp({ scenario: 'uac_wait_bye.xml', target: node.sipTarget, service: 'hangup', cwd: dir, timeoutS: 30 });
     const status = await whileSippRuns(run, 'wait for BYE after DELETE', async () => {
-      await waitFor('a participant in hangup', async () => ((await node.participantsOf('hangup')).length === 1 ? true : undefined), 8000, 100);
+      // Established (media flowing), not merely admitted: a call still being set up gets 480, not BYE.
+      await waitFor(
+        'an established call in hangup',
+        async () => {
+          const ps = await node.participantsOf('hangup');
+          return ps.length === 1 && ps.every((p) => p.packetsIn > 0) ? true : undefined;
+        },
+        8000,
+        100,
+      );
       return node.deleteConference('hangup');
     });
     expect(status).toBe(200);
