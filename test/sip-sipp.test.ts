@@ -203,20 +203,27 @@ describe('INVITE retransmissions (RFC 3261 17.2.1)', () => {
   });
 });
 
+/**
+ * Waits until `room` has `calls` established calls (media flowing), not merely admitted ones: a
+ * call still being set up when its conference closes gets 480, not a BYE.
+ */
+function waitForEstablished(on: NodeUnderTest, room: string, calls: number, ms: number): Promise<true> {
+  return waitFor(
+    `${calls} established call(s) in ${room}`,
+    async () => {
+      const ps = await on.participantsOf(room);
+      return ps.length === calls && ps.every((p) => p.packetsIn > 0) ? true : undefined;
+    },
+    ms,
+    100,
+  );
+}
+
 describe('BYE from the node', () => {
   test('DELETE /api/v1/conferences/hangup sends BYE to the caller, which answers 200', async () => {
     const run = await startSipp({ scenario: 'uac_wait_bye.xml', target: node.sipTarget, service: 'hangup', cwd: dir, timeoutS: 30 });
     const status = await whileSippRuns(run, 'wait for BYE after DELETE', async () => {
-      // Established (media flowing), not merely admitted: a call still being set up gets 480, not BYE.
-      await waitFor(
-        'an established call in hangup',
-        async () => {
-          const ps = await node.participantsOf('hangup');
-          return ps.length === 1 && ps.every((p) => p.packetsIn > 0) ? true : undefined;
-        },
-        8000,
-        100,
-      );
+      await waitForEstablished(node, 'hangup', 1, 8000);
       return node.deleteConference('hangup');
     });
     expect(status).toBe(200);
@@ -231,16 +238,7 @@ describe('BYE from the node', () => {
     const tcp = await startSipp({ scenario: 'uac_wait_bye.xml', target, service: 'meet', cwd: dir, transport: 't1', timeoutS: 30 });
     const exit = await whileSippRuns(tcp, 'TCP call waiting for BYE at SIGTERM', () =>
       whileSippRuns(udp, 'UDP call waiting for BYE at SIGTERM', async () => {
-        // Established (media flowing), not merely admitted: a call still being set up at SIGTERM gets 480.
-        await waitFor(
-          '2 established calls in meet on n2',
-          async () => {
-            const ps = await n2.participantsOf('meet');
-            return ps.length === 2 && ps.every((p) => p.packetsIn > 0) ? true : undefined;
-          },
-          10000,
-          100,
-        );
+        await waitForEstablished(n2, 'meet', 2, 10000);
         return n2.terminate(15000);
       }),
     );

@@ -338,34 +338,39 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
 
 static int get_int(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok; }
 
+/* An IP literal (JS string) and a port as a socket address; returns its length, 0 if not an IP. */
+static socklen_t get_host(napi_env env, napi_value text, int32_t port, struct sockaddr_storage *ss) {
+  char host[64];
+  size_t len = 0;
+  memset(ss, 0, sizeof(*ss));
+  if (napi_get_value_string_utf8(env, text, host, sizeof(host), &len) != napi_ok) return 0;
+  struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    return sizeof(*a4);
+  }
+  if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    return sizeof(*a6);
+  }
+  return 0;
+}
+
 /* bind(address: string, port, bufferBytes, timestamps?) -> fd >= 0, or -errno. */
 static napi_value js_bind(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char host[64];
-  size_t len = 0;
   int32_t port = 0, bytes = 0;
-  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], host, sizeof(host), &len) != napi_ok ||
-      !get_int(env, argv[1], &port) || !get_int(env, argv[2], &bytes) || port < 0 || port > 65535) {
+  if (argc < 3 || !get_int(env, argv[1], &port) || !get_int(env, argv[2], &bytes) || port < 0 || port > 65535) {
     return make_int(env, -EINVAL);
   }
   struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  socklen_t sl;
-  struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons((uint16_t)port);
-    sl = sizeof(*a4);
-  } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons((uint16_t)port);
-    sl = sizeof(*a6);
-  } else {
-    return make_int(env, -EINVAL);
-  }
+  socklen_t sl = get_host(env, argv[0], port, &ss);
+  if (sl == 0) return make_int(env, -EINVAL);
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return make_int(env, -errno);
   if (bytes > 0) {
@@ -487,26 +492,20 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return make_int(env, failed);
 }
 
-/* parseAddress(text, out: Int32Array(9)) -> 4 or 6 (out[4..8] filled as in a descriptor), or 0. */
+/* parseAddress(text, out: Int32Array(STRIDE)) -> 4 or 6 (out[4..8] filled as in a descriptor), or 0. */
 static napi_value js_parse_address(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char host[64];
-  size_t len = 0;
   napi_typedarray_type type;
   size_t words;
   void *out;
-  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], host, sizeof(host), &len) != napi_ok ||
-      napi_get_typedarray_info(env, argv[1], &type, &words, &out, NULL, NULL) != napi_ok || type != napi_int32_array ||
-      words < RTPIO_STRIDE) {
+  if (argc < 2 || napi_get_typedarray_info(env, argv[1], &type, &words, &out, NULL, NULL) != napi_ok ||
+      type != napi_int32_array || words < RTPIO_STRIDE) {
     return make_int(env, 0);
   }
   struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) ss.ss_family = AF_INET;
-  else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) ss.ss_family = AF_INET6;
-  else return make_int(env, 0);
+  if (get_host(env, argv[0], 0, &ss) == 0) return make_int(env, 0);
   int32_t *w = out;
   int32_t port = w[3];
   put_address(w, &ss);
