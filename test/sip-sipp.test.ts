@@ -36,10 +36,10 @@ afterAll(async () => {
 });
 
 /** Polls the participants of `conference` until one has sent and received RTP. */
-async function waitForMediaBothWays(conference: string): Promise<ParticipantView> {
+async function waitForMediaBothWays(conference: string, on: NodeUnderTest = node): Promise<ParticipantView> {
   return waitFor(
     `a participant of ${conference} with packetsIn > 0 and packetsOut > 0`,
-    async () => (await node.participantsOf(conference)).find((p) => p.packetsIn > 0 && p.packetsOut > 0),
+    async () => (await on.participantsOf(conference)).find((p) => p.packetsIn > 0 && p.packetsOut > 0),
     8000,
     200,
   );
@@ -61,6 +61,23 @@ describe('calls from sipp (INVITE, ACK, RTP, BYE)', () => {
     expect(seen.packetsIn).toBeGreaterThan(0);
     expect(seen.packetsOut).toBeGreaterThan(0);
     await waitForNoParticipants(node, 'meet');
+  });
+});
+
+describe("RTP over Node's dgram (the fallback when native/rtpio is not built)", () => {
+  test('a node started with CONFNODE_RTP_IO=dgram says so and carries a sipp call with RTP both ways', async () => {
+    const cfg = await writeNodeConfig({ dir: makeTempDir('sipp-dgram'), nodeName: 'n4', vmrs: VMRS });
+    const n4 = await NodeUnderTest.start(cfg, 15000, { CONFNODE_RTP_IO: 'dgram' });
+    try {
+      expect(n4.proc.stdout).toContain('"rtpIo":"dgram"');
+      const run = await startSipp({ scenario: 'uac_call_rtp.xml', target: `127.0.0.1:${cfg.sipPort}`, service: 'meet', cwd: dir, pauseMs: 4000 });
+      const seen = await whileSippRuns(run, 'call over the dgram fallback', () => waitForMediaBothWays('meet', n4));
+      expect(seen.packetsIn).toBeGreaterThan(0);
+      expect(seen.packetsOut).toBeGreaterThan(0);
+      await waitForNoParticipants(n4, 'meet');
+    } finally {
+      await n4.terminate(15000);
+    }
   });
 });
 

@@ -52,9 +52,6 @@ typedef struct {
   size_t buf_len;
   int32_t *meta_words;
   size_t meta_packets;
-  uint32_t truncated;
-  uint32_t recv_errors;
-  uint32_t callback_errors;
   /* Every socket bound here and not yet closed: a thread that ends (a worker that dies) closes them. */
   int *fds;
   size_t nfds;
@@ -141,8 +138,8 @@ static socklen_t get_address(const int32_t *w, struct sockaddr_storage *ss) {
 }
 
 /*
- * Hands `count` packets to JS. Returns 0, or -1 when JS could not run (the thread is stopping, or
- * the batch handler threw: it catches its handlers' errors, so that is counted and dropped here).
+ * Hands `count` packets to JS. Returns 0, or -1 when JS could not run: the thread is stopping, or
+ * the batch handler itself threw (it catches its handlers' errors), and the batch is dropped.
  */
 static int deliver(rtpio_state *st, uint32_t count) {
   napi_env env = st->env;
@@ -161,14 +158,55 @@ static int deliver(rtpio_state *st, uint32_t count) {
         napi_value err;
         napi_get_and_clear_last_exception(env, &err);
       }
-      st->callback_errors++;
     }
   }
   napi_close_handle_scope(env, scope);
   return rc;
 }
 
-/* The epoll set became readable: drain ready sockets in rounds, one JS call per round. */
+/*
+ * Reads one datagram of `fd` into st->buf at `off` and describes it in `w`. Returns its length,
+ * 0 for one that is not kept (not IPv4/IPv6), or -1 when the socket has nothing more (EAGAIN, or
+ * an error, none expected on a bound UDP socket).
+ */
+static ssize_t read_datagram(rtpio_state *st, int fd, int32_t tag, size_t off, int32_t *w) {
+  struct sockaddr_storage ss;
+  struct iovec iov = {st->buf + off, MAX_DATAGRAM};
+  char control[CMSG_SPACE(sizeof(struct timespec))];
+  struct msghdr mh;
+  memset(&mh, 0, sizeof(mh));
+  mh.msg_name = &ss;
+  mh.msg_namelen = sizeof(ss);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof(control);
+  ssize_t got;
+  do {
+    got = recvmsg(fd, &mh, MSG_DONTWAIT);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) return -1;
+  if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) return 0;
+  w[0] = tag;
+  w[1] = (int32_t)off;
+  w[2] = (int32_t)got;
+  put_address(w, &ss);
+  w[9] = w[10] = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      struct timespec ts;
+      memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+      w[9] = (int32_t)(uint32_t)ts.tv_sec;
+      w[10] = (int32_t)ts.tv_nsec;
+    }
+  }
+  return got;
+}
+
+/*
+ * The epoll set became readable: in rounds, read up to READS_PER_FD datagrams of every ready
+ * socket (fair to all) while the buffers have room, then hand the round to JS in one call.
+ */
 static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   rtpio_state *st = (rtpio_state *)handle->data;
@@ -184,46 +222,11 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       int fd = (int)(uint32_t)(evs[e].data.u64 & 0xffffffffu);
       int32_t tag = (int32_t)(evs[e].data.u64 >> 32);
       for (int r = 0; r < READS_PER_FD; r++) {
-        if (count >= st->meta_packets || st->buf_len - off < MAX_DATAGRAM) {
-          full = 1;
-          break;
-        }
-        struct sockaddr_storage ss;
-        struct iovec iov = {st->buf + off, MAX_DATAGRAM};
-        char control[CMSG_SPACE(sizeof(struct timespec))];
-        struct msghdr mh;
-        memset(&mh, 0, sizeof(mh));
-        mh.msg_name = &ss;
-        mh.msg_namelen = sizeof(ss);
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = control;
-        mh.msg_controllen = sizeof(control);
-        ssize_t got = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
-        if (got < 0) {
-          if (errno == EINTR) continue;
-          if (errno != EAGAIN && errno != EWOULDBLOCK) st->recv_errors++;
-          break;
-        }
-        if (got > MAX_DATAGRAM) {
-          st->truncated++;
-          continue;
-        }
-        if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) continue;
-        int32_t *w = st->meta_words + (size_t)count * RTPIO_STRIDE;
-        w[0] = tag;
-        w[1] = (int32_t)off;
-        w[2] = (int32_t)got;
-        put_address(w, &ss);
-        w[9] = w[10] = 0;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-          if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-            struct timespec ts;
-            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-            w[9] = (int32_t)(uint32_t)ts.tv_sec;
-            w[10] = (int32_t)ts.tv_nsec;
-          }
-        }
+        full = count >= st->meta_packets || st->buf_len - off < MAX_DATAGRAM;
+        if (full) break;
+        ssize_t got = read_datagram(st, fd, tag, off, st->meta_words + (size_t)count * RTPIO_STRIDE);
+        if (got < 0) break;
+        if (got == 0) continue;
         count++;
         off += ((size_t)got + 7) & ~(size_t)7;
       }
@@ -538,18 +541,6 @@ static napi_value js_format_address(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* stats() -> [datagrams too large (dropped), receive errors, batches JS could not take]. */
-static napi_value js_stats(napi_env env, napi_callback_info info) {
-  (void)info;
-  rtpio_state *st = state_of(env);
-  napi_value arr;
-  CHECK(env, napi_create_array_with_length(env, 3, &arr));
-  napi_set_element(env, arr, 0, make_int(env, st ? st->truncated : 0));
-  napi_set_element(env, arr, 1, make_int(env, st ? st->recv_errors : 0));
-  napi_set_element(env, arr, 2, make_int(env, st ? st->callback_errors : 0));
-  return arr;
-}
-
 static napi_value module_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL},
@@ -560,7 +551,6 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
       {"parseAddress", NULL, js_parse_address, NULL, NULL, NULL, napi_default, NULL},
       {"formatAddress", NULL, js_format_address, NULL, NULL, NULL, napi_default, NULL},
-      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value stride;

@@ -35,7 +35,7 @@ export class NodeUnderTest {
   readonly proc: Proc;
   readonly config: NodeConfig;
 
-  private constructor(config: NodeConfig) {
+  private constructor(config: NodeConfig, env: NodeJS.ProcessEnv | undefined) {
     this.config = config;
     if (!existsSync(NODE_MAIN)) {
       throw new Error(`${NODE_MAIN} is missing: the integration global setup should have built it`);
@@ -44,13 +44,13 @@ export class NodeUnderTest {
       `node ${config.nodeName}`,
       process.execPath,
       [...(process.env.CONFNODE_TEST_NODE_FLAGS ?? '').split(' ').filter(Boolean), NODE_MAIN, '--config', config.path, '--node', config.nodeName],
-      { cwd: REPO_ROOT },
+      { cwd: REPO_ROOT, ...(env ? { env: { ...process.env, ...env } } : {}) },
     );
   }
 
-  /** Starts the node and resolves once /healthz answers 200 (fails with its log otherwise). */
-  static async start(config: NodeConfig, timeoutMs = 15000): Promise<NodeUnderTest> {
-    const n = new NodeUnderTest(config);
+  /** Starts the node and resolves once /healthz answers 200 (fails with its log otherwise); `env` adds variables. */
+  static async start(config: NodeConfig, timeoutMs = 15000, env?: NodeJS.ProcessEnv): Promise<NodeUnderTest> {
+    const n = new NodeUnderTest(config, env);
     try {
       await waitFor(
         `${config.nodeName} /healthz`,

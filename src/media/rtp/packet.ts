@@ -41,9 +41,10 @@ export function parseRtp(buf: Buffer): RtpView | null {
   return parseRtpInto(buf, view) ? view : null;
 }
 
+const NONE = Buffer.alloc(0);
+
 /** A view to reuse with parseRtpInto (one per receiving endpoint, not one per packet). */
 export function emptyRtpView(): RtpView {
-  const none = Buffer.alloc(0);
   return {
     payloadType: 0,
     marker: false,
@@ -54,8 +55,8 @@ export function emptyRtpView(): RtpView {
     extensionProfile: -1,
     extensionOffset: -1,
     extensionLength: 0,
-    payload: none,
-    buffer: none,
+    payload: NONE,
+    buffer: NONE,
   };
 }
 

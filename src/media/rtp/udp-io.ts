@@ -48,7 +48,6 @@ interface RtpIoAddon {
   send(data: Buffer, desc: Int32Array, count: number): number;
   parseAddress(text: string, out: Int32Array): number;
   formatAddress(words: Int32Array, index: number): string;
-  stats(): number[];
 }
 
 /** The addon beside the source tree: src/ or dist/ is three levels up from here, dist-bench/src/ four. */
@@ -170,9 +169,9 @@ class NativeIo {
       const msg = Buffer.allocUnsafe(len);
       this.recvBuf.copy(msg, 0, off, off + len);
       const sec = meta[b + 9] ?? 0;
+      const arrivalMs = sec === 0 ? undefined : (sec >>> 0) * 1000 + (meta[b + 10] ?? 0) / 1e6;
       try {
-        if (sec === 0) cb(msg, socket.sourceAddress(meta, b), meta[b + 3] ?? 0);
-        else cb(msg, socket.sourceAddress(meta, b), meta[b + 3] ?? 0, (sec >>> 0) * 1000 + (meta[b + 10] ?? 0) / 1e6);
+        cb(msg, socket.sourceAddress(meta, b), meta[b + 3] ?? 0, arrivalMs);
       } catch (err) {
         socket.fail(err instanceof Error ? err : new Error(String(err)));
       }
@@ -324,26 +323,28 @@ function bindDgram(address: string, port: number, bufferBytes: number | undefine
 
 // ---------------------------------------------------------------- selection
 
-let native: NativeIo | null = null;
-let nativeError: string | null = null;
+let addon: RtpIoAddon | null = null;
+let addonError: string | null = null;
 let tried = false;
+/** The thread's poller and buffers, made on its first native bind (not by rtpIoInfo). */
+let native: NativeIo | null = null;
 
-function loadNative(): NativeIo | null {
-  if (tried) return native;
+function loadAddon(): RtpIoAddon | null {
+  if (tried) return addon;
   tried = true;
   const file = ADDON_PATHS.find((f) => fs.existsSync(f));
   if (!file) {
-    nativeError = `${ADDON_PATHS[0] ?? 'rtpio.node'} is not built (npm run build:native)`;
+    addonError = `${ADDON_PATHS[0] ?? 'rtpio.node'} is not built (npm run build:native)`;
     return null;
   }
   try {
     const mod = { exports: {} as unknown };
     process.dlopen(mod, file);
-    native = new NativeIo(mod.exports as RtpIoAddon);
+    addon = mod.exports as RtpIoAddon;
   } catch (err) {
-    nativeError = err instanceof Error ? err.message : String(err);
+    addonError = err instanceof Error ? err.message : String(err);
   }
-  return native;
+  return addon;
 }
 
 function wanted(): RtpIoKind | 'auto' {
@@ -358,8 +359,8 @@ function wanted(): RtpIoKind | 'auto' {
 export function rtpIoInfo(): { kind: RtpIoKind | 'unavailable'; reason?: string } {
   const want = wanted();
   if (want === 'dgram') return { kind: 'dgram', reason: 'CONFNODE_RTP_IO=dgram' };
-  if (loadNative()) return { kind: 'native' };
-  const reason = `native/rtpio not loaded: ${nativeError ?? 'unknown'}`;
+  if (loadAddon()) return { kind: 'native' };
+  const reason = `native/rtpio not loaded: ${addonError ?? 'unknown'}`;
   return want === 'native' ? { kind: 'unavailable', reason: `CONFNODE_RTP_IO=native but ${reason}` } : { kind: 'dgram', reason };
 }
 
@@ -375,10 +376,13 @@ export async function bindRtpSocket(address: string, port: number, opts: RtpSock
   const want = wanted();
   const bufferBytes = opts.bufferBytes;
   if (want !== 'dgram') {
-    const io = loadNative();
-    if (io) return io.bind(address, port, bufferBytes ?? 0, opts.timestamps === true);
+    const loaded = loadAddon();
+    if (loaded) {
+      native ??= new NativeIo(loaded);
+      return native.bind(address, port, bufferBytes ?? 0, opts.timestamps === true);
+    }
     if (want === 'native') {
-      const err: NodeJS.ErrnoException = new Error(`CONFNODE_RTP_IO=native but native/rtpio did not load: ${nativeError ?? ''}`);
+      const err: NodeJS.ErrnoException = new Error(`CONFNODE_RTP_IO=native but native/rtpio did not load: ${addonError ?? ''}`);
       err.code = 'ENOTSUP';
       return { error: err };
     }
