@@ -196,19 +196,37 @@ describe('two browsers in meet', () => {
     await waitFor('node to list Ann and Bob again', async () => ((await node.participantsOf('meet')).length === 2 ? true : undefined), 5000, 100);
   });
 
-  it('a socket that dies silently (nothing arrives, no close) is noticed by the page heartbeat and resumed', async () => {
+  it('a socket that dies silently (nothing arrives, no close) while the node renegotiates is noticed by the page heartbeat and resumed; the page answers the replayed offer', async () => {
     const [ann, bob] = pages;
     if (!ann || !bob) throw new Error('pages missing');
     const annId = (await pageState(ann)).participantId ?? '';
-    const resumes = (): Promise<number> => ann.page.evaluate(() => (globalThis as unknown as { confnode: { resumes: number } }).confnode.resumes);
-    const before = await resumes();
+    const hooks = (): Promise<{ resumes: number; state: string; status: string; error: unknown }> =>
+      ann.page.evaluate(() => {
+        const c = (globalThis as unknown as { confnode: { resumes: number; state: string; error: unknown } }).confnode;
+        const status = (globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById('status')?.textContent ?? '';
+        return { resumes: c.resumes, state: c.state, status, error: c.error };
+      });
+    const before = (await hooks()).resumes;
     await ann.page.evaluate(() => (globalThis as unknown as { confnode: { deafSocket(): void } }).confnode.deafSocket());
-    // The page pings every 5 s and gives a socket 12 s of silence.
-    await waitFor('Ann\'s heartbeat to resume', async () => ((await resumes()) === before + 1 ? true : undefined), 25_000, 250);
-    expect((await pageState(ann)).participantId).toBe(annId);
-    expect((await pageState(ann)).state).toBe('joined');
-    expect((await node.participantsOf('meet')).map((p) => p.id)).toContain(annId);
-    await waitForFlowingMedia(bob, [annId]);
+    // Eve joins: the node's offer of her tracks goes into Ann's dead socket. The node's answer
+    // deadline must outlast the page noticing (a ping every 5 s, 12 s of silence) and resuming.
+    const eve = await openJoinPage(ctx, node.baseUrl, 'meet', 'Eve');
+    try {
+      const eveId = await waitFor('Eve to join', async () => (await pageState(eve)).participantId ?? undefined, 10_000, 100);
+      await waitFor('Ann\'s heartbeat to resume', async () => ((await hooks()).resumes === before + 1 ? true : undefined), 30_000, 250).catch(async (e: unknown) => {
+        throw new Error(`${e instanceof Error ? e.message : String(e)}; Ann's page: ${JSON.stringify(await hooks())}`);
+      });
+      const proof = await waitForRemoteMedia(ann, { remotes: 2, timeoutMs: 15_000 });
+      expect(proof.remotes.map((r) => r.participant).sort()).toEqual([(await pageState(bob)).participantId, eveId].sort());
+      const s = await pageState(ann);
+      expect(s.participantId).toBe(annId);
+      expect(s.state).toBe('joined');
+      expect((await node.participantsOf('meet')).map((p) => p.id)).toContain(annId);
+      await waitForFlowingMedia(bob, [annId]);
+    } finally {
+      await eve.page.close();
+    }
+    await waitFor('node to list Ann and Bob again', async () => ((await node.participantsOf('meet')).length === 2 ? true : undefined), 5000, 100);
   });
 
   it('a page that leaves while its socket is down says so through a resume: the node removes it at once, not after the 20 s grace', async () => {

@@ -31,8 +31,6 @@ export interface LocalMediaOptions {
   opusComplexity: number;
   /** UDP ports for browsers' ICE sockets (default: free ephemeral ports on `address`). */
   icePortRange?: [number, number];
-  /** How long a browser has to answer a server offer (default 15 s). */
-  webrtcAnswerTimeoutMs?: number;
   /** How long a browser's ICE/DTLS may take to (re)connect (default 20 s). */
   webrtcConnectTimeoutMs?: number;
 }
@@ -103,7 +101,6 @@ export class LocalMediaService implements MediaService {
       clock: this.opts.clock,
       logger: this.opts.logger.child({ participant, conference: conference.name }),
       icePortRange: this.opts.icePortRange,
-      answerTimeoutMs: this.opts.webrtcAnswerTimeoutMs,
       connectTimeoutMs: this.opts.webrtcConnectTimeoutMs,
     });
     endpoint.on('offer', (sdp) => this.events.emit('webrtcOffer', participant, sdp));

@@ -12,7 +12,7 @@ jest.setTimeout(30_000);
 const conference = { id: asConferenceId('c-sfu'), name: 'sfu' };
 const pid = (s: string): ParticipantId => asParticipantId(s);
 
-function media(timeouts: { webrtcAnswerTimeoutMs?: number; webrtcConnectTimeoutMs?: number } = {}): LocalMediaService {
+function media(timeouts: { webrtcConnectTimeoutMs?: number } = {}): LocalMediaService {
   return new LocalMediaService({
     ...timeouts,
     address: '127.0.0.1',
@@ -218,9 +218,9 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
     expect(got).toBeLessThanOrEqual(2);
   });
 
-  it('reports webrtcFailed when the browser never connects, and when it leaves a server offer unanswered', async () => {
+  it('reports webrtcFailed when the browser never connects, but not while a server offer awaits its answer (the signaling session times that)', async () => {
     await service.close();
-    service = media({ webrtcAnswerTimeoutMs: 400, webrtcConnectTimeoutMs: 1500 });
+    service = media({ webrtcConnectTimeoutMs: 1500 });
     const failed: Array<[string, string]> = [];
     service.events.on('webrtcFailed', (p, reason) => failed.push([p, reason]));
     // a: offers, gets our answer, and vanishes before ICE starts.
@@ -238,8 +238,7 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
     const c = browser('c');
     c.autoAnswer = false;
     await c.join(conference);
-    await waitFor(() => failed.some(([p]) => p === 'c'), 3000, 'webrtcFailed for c');
-    expect(failed.find(([p]) => p === 'c')?.[1]).toMatch(/no answer/);
-    expect(failed.some(([p]) => p === 'b')).toBe(false);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(failed.map(([p]) => p)).toEqual(['a']);
   });
 });

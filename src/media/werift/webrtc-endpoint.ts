@@ -2,14 +2,16 @@
  * WebRtcEndpoint: one browser's werift RTCPeerConnection. The browser offers first (its own
  * tracks); afterwards we add a sendonly m-line per other participant's stream and renegotiate by
  * offering, one offer in flight at a time, changes made meanwhile coalesced into the next one.
- * We are the impolite peer: a browser offer while ours awaits its answer is refused. Never
- * forwards media itself (the fan-out does) and never awaits anything per packet.
+ * We are the impolite peer: a browser offer while ours awaits its answer is refused. How long
+ * the browser may take to answer is the signaling session's call, not ours: only it knows whether
+ * the browser's socket was up meanwhile (browser-session.ts). Never forwards media itself (the
+ * fan-out does) and never awaits anything per packet.
  *
  * ICE that fails after it once connected (consent expired: the browser's answers to our checks
  * stopped for 30 s, e.g. its network changed or a busy machine starved it) is restarted from our
  * side: the next offer carries new ICE credentials (RFC 8445 9), the browser answers and the
  * checks run again on the same DTLS session. The call ends only if ICE is not back within
- * connectTimeoutMs of the failure, or the browser does not answer the restart offer.
+ * connectTimeoutMs of the failure (an unanswered restart offer included).
  */
 import {
   MediaStream,
@@ -39,8 +41,6 @@ export interface WebRtcEndpointOptions {
   clock: Clock;
   logger: Logger;
   icePortRange?: [number, number];
-  /** How long the browser has to answer our offer before the endpoint fails (default 15 s). */
-  answerTimeoutMs?: number;
   /** How long ICE/DTLS may take to connect after our first answer, or stay disconnected (default 20 s). */
   connectTimeoutMs?: number;
 }
@@ -105,7 +105,6 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
   private failed = false;
   private negotiationScheduled = false;
   private readonly keyframesOnConnect = new Set<() => void>();
-  private answerTimer: TimerHandle | undefined;
   /** Runs while we wait for the connection (after the first answer, or after a disconnect). */
   private connectTimer: TimerHandle | undefined;
   private closing: Promise<void> | undefined;
@@ -189,8 +188,6 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.assertOpen();
     if (!this.offerInFlight) throw new ConfnodeError('bad-request', 'no server offer awaits an answer');
     await this.pc.setRemoteDescription({ type: 'answer', sdp: dropMdnsCandidates(sdp) });
-    this.answerTimer?.cancel();
-    this.answerTimer = undefined;
     this.offerInFlight = false;
     this.startRestartedIce();
     for (const t of this.sendTracks) t.renegotiated();
@@ -225,7 +222,6 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
   /** Idempotent; closes every send track and the peer connection. */
   close(): Promise<void> {
     if (!this.closing) {
-      this.answerTimer?.cancel();
       this.connectTimer?.cancel();
       for (const t of [...this.sendTracks]) t.close();
       this.toAdd.length = 0;
@@ -295,8 +291,6 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     const sdp = this.pc.localDescription?.sdp;
     if (this.closing) return;
     if (!sdp) throw new ConfnodeError('internal', 'werift produced no local offer');
-    const timeout = this.opts.answerTimeoutMs ?? 15000;
-    this.answerTimer = this.opts.clock.setTimeout(() => this.fail(`no answer to the server offer in ${timeout} ms`), timeout);
     this.emit('offer', sdp);
   }
 

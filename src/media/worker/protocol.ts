@@ -16,7 +16,6 @@ export interface MediaWorkerData {
   opusComplexity: number;
   snapshotMs: number;
   icePortRange?: [number, number];
-  webrtcAnswerTimeoutMs?: number;
 }
 
 /** What a reply carries: an RTP address (create), our SDP answer (webrtcOffer), or nothing. */

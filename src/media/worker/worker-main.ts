@@ -38,7 +38,6 @@ function run(): void {
     jitterBufferMs: data.jitterBufferMs,
     opusComplexity: data.opusComplexity,
     icePortRange: data.icePortRange,
-    webrtcAnswerTimeoutMs: data.webrtcAnswerTimeoutMs,
   });
   const speakers = new Map<ConferenceId, ParticipantId | undefined>();
   media.events.on('dtmf', (participant, digit) => post({ op: 'dtmf', participant, digit }));

@@ -34,7 +34,6 @@ export interface WorkerMediaOptions {
   requestTimeoutMs?: number;
   /** UDP ports for browsers' ICE sockets, split over the workers (default: ephemeral ports). */
   icePortRange?: [number, number];
-  webrtcAnswerTimeoutMs?: number;
 }
 
 interface Pending {
@@ -104,7 +103,6 @@ export class WorkerMediaService implements MediaService {
         opusComplexity: opts.opusComplexity,
         snapshotMs: opts.snapshotMs ?? 500,
         icePortRange: ice ? [ice.min, ice.max] : undefined,
-        webrtcAnswerTimeoutMs: opts.webrtcAnswerTimeoutMs,
       };
       this.slots.push(this.spawn(index, data));
     });

@@ -4,7 +4,9 @@
  * drops abnormally (no pong, network change, anything but a normal close) detaches the session
  * for a grace period instead of ending it: the participant and its media stay, what the handler
  * sends meanwhile is kept (numbered, replay-log.ts), and a new socket that presents the resume
- * token takes over and gets what it missed. The socket itself (frames, pings, limits) is
+ * token takes over and gets what it missed. An offer of the node must be answered within
+ * ANSWER_TIMEOUT_MS of socket time: the deadline stops while detached and starts again when the
+ * resume replays the offer. The socket itself (frames, pings, limits) is
  * ws-server.ts's Connection; this module never imports `ws`.
  */
 import { randomBytes } from 'node:crypto';
@@ -25,6 +27,7 @@ export interface SessionSocket {
 export interface SessionLimits {
   handlerTimeoutMs: number;
   resumeGraceMs: number;
+  answerTimeoutMs: number;
 }
 
 /** What happens to sessions across sockets, for the node's metrics. */
@@ -56,6 +59,9 @@ export class BrowserSession implements WebRtcSession {
   private clientSeq = 0;
   private participantId = '';
   private graceTimer: TimerHandle | undefined;
+  /** The node sent an offer the page has not answered yet. */
+  private offerPending = false;
+  private answerTimer: TimerHandle | undefined;
   private closeTimer: TimerHandle | undefined;
   private resolveClosed: () => void = () => undefined;
 
@@ -131,6 +137,7 @@ export class BrowserSession implements WebRtcSession {
       if (msg.seq <= this.clientSeq) return;
       this.clientSeq = msg.seq;
     }
+    if (msg.type === 'answer') this.stopAnswerDeadline();
     if (this.queued >= MAX_QUEUED) {
       this.fail('bad-message', 'too many messages in flight');
       return;
@@ -168,6 +175,7 @@ export class BrowserSession implements WebRtcSession {
     old?.end(WS_CLOSE.replaced, 'resumed on another connection');
     socket.writeText(JSON.stringify({ type: 'resumed', participantId: this.participantId, lastSeq: this.clientSeq }));
     for (const text of missed) socket.writeText(text);
+    if (this.offerPending) this.startAnswerDeadline(); // the offer was just replayed, or never reached it
     this.log.info({ remote: socket.remote, replayed: missed.length, wasDetached: old === undefined }, 'browser session resumed');
     this.onEvent('resumed');
     return true;
@@ -182,6 +190,8 @@ export class BrowserSession implements WebRtcSession {
     this.socket = undefined;
     if (this.state === 'joined' && !normal) {
       this.state = 'detached';
+      // A page without a socket cannot answer: its deadline starts again when it resumes.
+      this.answerTimer?.cancel();
       this.log.info({ graceMs: this.limits.resumeGraceMs }, 'websocket dropped: the participant stays while the browser may resume');
       this.onEvent('detached');
       this.graceTimer = this.clock.setTimeout(() => {
@@ -208,6 +218,22 @@ export class BrowserSession implements WebRtcSession {
     if (this.state === 'joining' || this.state === 'closing' || this.state === 'closed') return;
     const text = this.replay.append((seq) => JSON.stringify({ ...message, seq }));
     this.socket?.writeText(text);
+    if (message.type === 'offer') {
+      this.offerPending = true;
+      if (this.state === 'joined') this.startAnswerDeadline();
+    }
+  }
+
+  private startAnswerDeadline(): void {
+    this.answerTimer?.cancel();
+    const ms = this.limits.answerTimeoutMs;
+    this.answerTimer = this.clock.setTimeout(() => this.fail('timeout', `no answer to the server's offer within ${ms} ms`, 'timeout'), ms);
+  }
+
+  private stopAnswerDeadline(): void {
+    this.offerPending = false;
+    this.answerTimer?.cancel();
+    this.answerTimer = undefined;
   }
 
   private async process(msg: Exclude<ClientMessage, { type: 'join' | 'resume' | 'ping' }>): Promise<void> {
@@ -276,6 +302,7 @@ export class BrowserSession implements WebRtcSession {
     this.socket = undefined;
     this.graceTimer?.cancel();
     this.closeTimer?.cancel();
+    this.answerTimer?.cancel();
     this.early = [];
     void this.joinSettled.then(() => {
       try {

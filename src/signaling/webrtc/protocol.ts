@@ -15,6 +15,14 @@ export const JOIN_TIMEOUT_MS = 10_000;
  * close) keeps its participant this long, media included, waiting for it to `resume`.
  */
 export const RESUME_GRACE_MS = 20_000;
+/**
+ * How long a browser has to answer an offer of the node (renegotiation: someone joined or left)
+ * while a socket is attached; the clock stops while the session is detached and starts again when
+ * a resume replays the offer. Well over the 17 s the page may need to notice a socket that died
+ * silently (web/app.js: nothing heard for 12 s, checked every 5 s), so an offer that went into
+ * such a socket is still answered through the page's resume, not taken for a broken browser.
+ */
+export const ANSWER_TIMEOUT_MS = 30_000;
 export const MAX_NAME_LENGTH = 64;
 export const MAX_ALIAS_LENGTH = 256;
 
@@ -25,7 +33,7 @@ export const WS_ERROR_CODES = [
   'full', // node or conference at capacity
   'pin-required', // the VMR has PINs and the join carried none
   'pin-invalid', // wrong PIN (or too many wrong PINs from this address: try later)
-  'timeout', // no join in time
+  'timeout', // no join in time, or no answer to the node's offer in time
   'media-failed', // the browser's ICE/DTLS connection failed
   'resume-failed', // unknown or expired resume token, or messages it missed are gone: join afresh
   'internal',

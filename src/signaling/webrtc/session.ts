@@ -10,7 +10,7 @@ export type WebRtcEndReason =
   | 'closed' // the browser closed the socket
   | 'lost' // no pong, socket error or abnormal close
   | 'bad-message' // we refused a message and closed
-  | 'timeout' // no join in time
+  | 'timeout' // no join in time, or no answer to the node's offer in time
   | 'refused' // the join was refused (not found, full, PIN)
   | 'ended' // the node closed it (admin hangup, media failure, shutdown)
   | 'shutdown';

@@ -52,7 +52,7 @@ let handler: FakeHandler;
 let port: number;
 const clients: WebSocket[] = [];
 
-async function start(opts: { joinTimeoutMs?: number; maxMessagesPerSecond?: number; resumeGraceMs?: number; pingIntervalMs?: number } = {}): Promise<void> {
+async function start(opts: { joinTimeoutMs?: number; maxMessagesPerSecond?: number; resumeGraceMs?: number; pingIntervalMs?: number; answerTimeoutMs?: number } = {}): Promise<void> {
   handler = new FakeHandler();
   signaling = createWebRtcSignaling({ handler, clock: systemClock, logger: silentLogger, ...opts });
   server = createServer((_req, res) => res.end('plain http'));
@@ -373,6 +373,88 @@ describe('WebSocket signaling server: a dropped browser resumes its session', ()
     a.ws.send(JSON.stringify({ type: 'resume', token: a.messages[0]?.resumeToken, lastSeq: 2 }));
     expect((await a.next('error')).message).toMatch(/already joined/);
     expect((await a.closed).code).toBe(WS_CLOSE.policy);
+  });
+});
+
+describe('WebSocket signaling server: the browser answers the node\'s offer within its deadline, counted while a socket is up', () => {
+  beforeEach(() => start({ resumeGraceMs: 3000, answerTimeoutMs: 600 }));
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  async function resume(token: unknown, lastSeq: number): Promise<Client> {
+    const c = connect();
+    await opened(c);
+    c.ws.send(JSON.stringify({ type: 'resume', token, lastSeq }));
+    return c;
+  }
+
+  it('an offer left unanswered: the page gets a timeout error, the socket closes 1008 and the session ends (timeout)', async () => {
+    const a = await joinedClient();
+    handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
+    expect(await a.next('error')).toMatchObject({ code: 'timeout', message: expect.stringMatching(/no answer to the server's offer within 600 ms/) });
+    expect((await a.closed).code).toBe(WS_CLOSE.policy);
+    await waitUntil(() => handler.onClosedCalled.length === 1);
+    expect(handler.onClosedCalled[0]?.reason).toBe('timeout');
+  });
+
+  it('an answer in time clears the deadline; the next offer has a deadline of its own', async () => {
+    const a = await joinedClient();
+    handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
+    await a.next('offer');
+    await sleep(400);
+    a.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 1 }));
+    await sleep(500); // 900 ms after the offer
+    handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
+    await a.next('offer');
+    await sleep(400);
+    a.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 2 }));
+    await sleep(400);
+    expect(handler.calls.filter((c) => c === 'answer')).toHaveLength(2);
+    expect(handler.onClosedCalled).toEqual([]);
+  });
+
+  it('an offer sent into a dropped socket waits for the resume: the deadline starts again when the offer is replayed', async () => {
+    const a = await joinedClient();
+    const token = a.messages[0]?.resumeToken;
+    a.ws.terminate();
+    await sleep(100);
+    handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
+    await sleep(900); // longer than the deadline, without a socket
+    expect(handler.onClosedCalled).toEqual([]);
+    const b = await resume(token, 2);
+    expect((await b.next('offer')).seq).toBe(3);
+    await sleep(400);
+    b.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 1 }));
+    await sleep(400);
+    expect(handler.calls).toContain('answer');
+    expect(handler.onClosedCalled).toEqual([]);
+  });
+
+  it('an offer that went into a socket the page found dead (it heard nothing, the node saw no close) is answered through the resume', async () => {
+    const a = await joinedClient();
+    const token = a.messages[0]?.resumeToken;
+    handler.sessions[0]?.send({ type: 'offer', sdp: SDP }); // the page never reads it
+    await sleep(400);
+    const b = await resume(token, 2); // the page gave up on its socket and resumes
+    expect((await b.next('offer')).seq).toBe(3);
+    await sleep(400); // 800 ms after the offer, 400 ms after the replay
+    b.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 1 }));
+    await sleep(400);
+    expect(handler.calls).toContain('answer');
+    expect(handler.onClosedCalled).toEqual([]);
+    expect((await a.closed).code).toBe(WS_CLOSE.replaced);
+  });
+
+  it('a replayed offer still unanswered after the resume ends the session (timeout)', async () => {
+    const a = await joinedClient();
+    const token = a.messages[0]?.resumeToken;
+    a.ws.terminate();
+    await sleep(100);
+    handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
+    const b = await resume(token, 2);
+    await b.next('offer');
+    expect(await b.next('error')).toMatchObject({ code: 'timeout' });
+    await waitUntil(() => handler.onClosedCalled.length === 1);
+    expect(handler.onClosedCalled[0]?.reason).toBe('timeout');
   });
 });
 

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { errorMessage, type Clock, type Logger, type TimerHandle } from '../../common';
 import { BrowserSession, type SessionEvent, type SessionSocket } from './browser-session';
-import { JOIN_TIMEOUT_MS, MAX_MESSAGE_BYTES, RESUME_GRACE_MS, WS_CLOSE, parseClientMessage, type ClientMessage, type WsErrorCode } from './protocol';
+import { ANSWER_TIMEOUT_MS, JOIN_TIMEOUT_MS, MAX_MESSAGE_BYTES, RESUME_GRACE_MS, WS_CLOSE, parseClientMessage, type ClientMessage, type WsErrorCode } from './protocol';
 import type { WebRtcSessionHandler } from './session';
 
 export interface WebRtcSignalingOptions {
@@ -26,6 +26,8 @@ export interface WebRtcSignalingOptions {
   handlerTimeoutMs?: number;
   /** How long a dropped browser may take to resume its session; default RESUME_GRACE_MS. */
   resumeGraceMs?: number;
+  /** How long a browser has to answer the node's offer (socket time); default ANSWER_TIMEOUT_MS. */
+  answerTimeoutMs?: number;
   /** Concurrent connections; further upgrades get 503. Default 1000. */
   maxSessions?: number;
   /** Messages a browser may send per second before it is cut off as abusive. Default 50. */
@@ -57,6 +59,7 @@ interface Limits {
   pingIntervalMs: number;
   handlerTimeoutMs: number;
   resumeGraceMs: number;
+  answerTimeoutMs: number;
   maxMessagesPerSecond: number;
 }
 
@@ -74,6 +77,7 @@ export function createWebRtcSignaling(opts: WebRtcSignalingOptions): WebRtcSigna
     pingIntervalMs: opts.pingIntervalMs ?? 10_000,
     handlerTimeoutMs: opts.handlerTimeoutMs ?? 15_000,
     resumeGraceMs: opts.resumeGraceMs ?? RESUME_GRACE_MS,
+    answerTimeoutMs: opts.answerTimeoutMs ?? ANSWER_TIMEOUT_MS,
     maxMessagesPerSecond: opts.maxMessagesPerSecond ?? 50,
   };
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false });
