@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import WebSocket from 'ws';
-import { ConfnodeError, silentLogger, systemClock } from '../../common';
-import { MAX_MESSAGE_BYTES, WS_CLOSE, WebRtcRefusal, type JoinMessage, type JoinedMessage, type MediaState } from './protocol';
+import { ConfnodeError, FakeClock, silentLogger, systemClock, type Clock } from '../../common';
+import { ANSWER_TIMEOUT_MS, MAX_MESSAGE_BYTES, WS_CLOSE, WebRtcRefusal, type JoinMessage, type JoinedMessage, type MediaState } from './protocol';
 import type { WebRtcEndReason, WebRtcSession, WebRtcSessionHandler } from './session';
 import { createWebRtcSignaling, type WebRtcSignalingServer } from './ws-server';
 
@@ -52,7 +54,7 @@ let handler: FakeHandler;
 let port: number;
 const clients: WebSocket[] = [];
 
-async function start(opts: { joinTimeoutMs?: number; maxMessagesPerSecond?: number; resumeGraceMs?: number; pingIntervalMs?: number; answerTimeoutMs?: number } = {}): Promise<void> {
+async function start(opts: { joinTimeoutMs?: number; maxMessagesPerSecond?: number; resumeGraceMs?: number; pingIntervalMs?: number; answerTimeoutMs?: number; clock?: Clock } = {}): Promise<void> {
   handler = new FakeHandler();
   signaling = createWebRtcSignaling({ handler, clock: systemClock, logger: silentLogger, ...opts });
   server = createServer((_req, res) => res.end('plain http'));
@@ -96,6 +98,14 @@ const opened = (c: Client): Promise<void> => new Promise((resolve, reject) => {
   c.ws.once('open', () => resolve());
   c.ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
 });
+
+/** A new socket that presents a session's resume token. */
+async function resume(token: unknown, lastSeq: number): Promise<Client> {
+  const c = connect();
+  await opened(c);
+  c.ws.send(JSON.stringify({ type: 'resume', token, lastSeq }));
+  return c;
+}
 
 async function joinedClient(): Promise<Client> {
   const c = connect();
@@ -259,13 +269,6 @@ describe('WebSocket signaling server: refused joins', () => {
 describe('WebSocket signaling server: a dropped browser resumes its session', () => {
   beforeEach(() => start({ resumeGraceMs: 1500 }));
 
-  async function resume(token: unknown, lastSeq: number): Promise<Client> {
-    const c = connect();
-    await opened(c);
-    c.ws.send(JSON.stringify({ type: 'resume', token, lastSeq }));
-    return c;
-  }
-
   it('drop, then resume: the same participant, what was sent meanwhile replayed once, resent messages processed once; the handler never hears a close', async () => {
     const a = await joinedClient();
     const token = a.messages[0]?.resumeToken;
@@ -377,20 +380,33 @@ describe('WebSocket signaling server: a dropped browser resumes its session', ()
 });
 
 describe('WebSocket signaling server: the browser answers the node\'s offer within its deadline, counted while a socket is up', () => {
-  beforeEach(() => start({ resumeGraceMs: 3000, answerTimeoutMs: 600 }));
-  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  // Time moves only when the test says so; the node's pings are out of the way.
+  let clock: FakeClock;
+  const ANSWER_MS = 10_000;
+  beforeEach(() => {
+    clock = new FakeClock();
+    return start({ clock, answerTimeoutMs: ANSWER_MS, pingIntervalMs: 3_600_000 });
+  });
+  /** Lets loopback I/O that needs no timer (frames, closes) happen. */
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 100));
 
-  async function resume(token: unknown, lastSeq: number): Promise<Client> {
-    const c = connect();
-    await opened(c);
-    c.ws.send(JSON.stringify({ type: 'resume', token, lastSeq }));
-    return c;
-  }
+  it('the default deadline outlasts the join page noticing a dead socket (its silence limit plus one heartbeat)', () => {
+    const page = readFileSync(join(__dirname, '..', '..', '..', 'web', 'app.js'), 'utf8');
+    const constant = (name: string): number => Number(new RegExp(`const ${name} = (\\d+);`).exec(page)?.[1] ?? NaN);
+    const noticeMs = constant('DEAD_SOCKET_MS') + constant('HEARTBEAT_MS');
+    expect(noticeMs).toBeGreaterThan(0);
+    expect(ANSWER_TIMEOUT_MS).toBeGreaterThan(noticeMs + 5000);
+  });
 
   it('an offer left unanswered: the page gets a timeout error, the socket closes 1008 and the session ends (timeout)', async () => {
     const a = await joinedClient();
     handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
-    expect(await a.next('error')).toMatchObject({ code: 'timeout', message: expect.stringMatching(/no answer to the server's offer within 600 ms/) });
+    await a.next('offer');
+    clock.advance(ANSWER_MS - 1);
+    await settle();
+    expect(handler.onClosedCalled).toEqual([]);
+    clock.advance(1);
+    expect(await a.next('error')).toMatchObject({ code: 'timeout', message: expect.stringMatching(/no answer to the server's offer within 10000 ms/) });
     expect((await a.closed).code).toBe(WS_CLOSE.policy);
     await waitUntil(() => handler.onClosedCalled.length === 1);
     expect(handler.onClosedCalled[0]?.reason).toBe('timeout');
@@ -400,32 +416,34 @@ describe('WebSocket signaling server: the browser answers the node\'s offer with
     const a = await joinedClient();
     handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
     await a.next('offer');
-    await sleep(400);
+    clock.advance(ANSWER_MS - 1000);
     a.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 1 }));
-    await sleep(500); // 900 ms after the offer
+    await waitUntil(() => handler.calls.includes('answer'));
+    clock.advance(2 * ANSWER_MS);
+    await settle();
+    expect(handler.onClosedCalled).toEqual([]);
     handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
     await a.next('offer');
-    await sleep(400);
-    a.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 2 }));
-    await sleep(400);
-    expect(handler.calls.filter((c) => c === 'answer')).toHaveLength(2);
-    expect(handler.onClosedCalled).toEqual([]);
+    clock.advance(ANSWER_MS);
+    expect(await a.next('error')).toMatchObject({ code: 'timeout' });
   });
 
   it('an offer sent into a dropped socket waits for the resume: the deadline starts again when the offer is replayed', async () => {
     const a = await joinedClient();
     const token = a.messages[0]?.resumeToken;
     a.ws.terminate();
-    await sleep(100);
+    await settle();
     handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
-    await sleep(900); // longer than the deadline, without a socket
+    clock.advance(ANSWER_MS + 5000); // past the deadline, within the resume grace
+    await settle();
     expect(handler.onClosedCalled).toEqual([]);
     const b = await resume(token, 2);
     expect((await b.next('offer')).seq).toBe(3);
-    await sleep(400);
+    clock.advance(ANSWER_MS - 1000);
     b.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 1 }));
-    await sleep(400);
-    expect(handler.calls).toContain('answer');
+    await waitUntil(() => handler.calls.includes('answer'));
+    clock.advance(2 * ANSWER_MS);
+    await settle();
     expect(handler.onClosedCalled).toEqual([]);
   });
 
@@ -433,25 +451,28 @@ describe('WebSocket signaling server: the browser answers the node\'s offer with
     const a = await joinedClient();
     const token = a.messages[0]?.resumeToken;
     handler.sessions[0]?.send({ type: 'offer', sdp: SDP }); // the page never reads it
-    await sleep(400);
+    await a.next('offer');
+    clock.advance(ANSWER_MS - 2000);
     const b = await resume(token, 2); // the page gave up on its socket and resumes
     expect((await b.next('offer')).seq).toBe(3);
-    await sleep(400); // 800 ms after the offer, 400 ms after the replay
-    b.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 1 }));
-    await sleep(400);
-    expect(handler.calls).toContain('answer');
-    expect(handler.onClosedCalled).toEqual([]);
     expect((await a.closed).code).toBe(WS_CLOSE.replaced);
+    clock.advance(ANSWER_MS - 1000); // well past the first offer, within the replay's deadline
+    b.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 1 }));
+    await waitUntil(() => handler.calls.includes('answer'));
+    clock.advance(2 * ANSWER_MS);
+    await settle();
+    expect(handler.onClosedCalled).toEqual([]);
   });
 
   it('a replayed offer still unanswered after the resume ends the session (timeout)', async () => {
     const a = await joinedClient();
     const token = a.messages[0]?.resumeToken;
     a.ws.terminate();
-    await sleep(100);
+    await settle();
     handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
     const b = await resume(token, 2);
     await b.next('offer');
+    clock.advance(ANSWER_MS);
     expect(await b.next('error')).toMatchObject({ code: 'timeout' });
     await waitUntil(() => handler.onClosedCalled.length === 1);
     expect(handler.onClosedCalled[0]?.reason).toBe('timeout');
