@@ -1,6 +1,7 @@
 /**
  * Writes a one-node cluster config (YAML) with free ports into a test's temp dir. Only keys the
- * node's schema knows are written (it refuses unknown keys). Never uses an address but 127.0.0.1.
+ * node's schema knows are written (it refuses unknown keys). Uses 127.0.0.1, or ::1 for a node
+ * that runs inside a private network namespace (netns.ts).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,8 @@ export interface NodeConfigOptions {
   vmrs?: VmrSpec[];
   /** cluster.admin_token */
   adminToken?: string;
+  /** The node's address (SIP, HTTP, RTP); 127.0.0.1 unless the node runs in its own namespace. */
+  address?: '127.0.0.1' | '::1';
 }
 
 export interface NodeConfig {
@@ -65,7 +68,7 @@ export async function writeNodeConfig(opts: NodeConfigOptions): Promise<NodeConf
     `cluster: { name: test, secret: "test-secret-0123456789", store: memory${opts.adminToken !== undefined ? `, admin_token: ${JSON.stringify(opts.adminToken)}` : ''} }`,
     'locations: [ { name: local } ]',
     'nodes:',
-    `  - { name: ${nodeName}, location: local, address: 127.0.0.1, sip_port: ${sipPort}, ` +
+    `  - { name: ${nodeName}, location: local, address: "${opts.address ?? '127.0.0.1'}", sip_port: ${sipPort}, ` +
       `http_port: ${httpPort}, control_port: ${controlPort}, ` +
       `rtp_ports: { min: ${rtp.min}, max: ${rtp.max} }, capacity: ${opts.capacity ?? 100} }`,
     `media: { mix_talkers: ${opts.mixTalkers ?? 3} }`,

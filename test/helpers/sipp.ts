@@ -1,6 +1,6 @@
 /**
- * Runs sipp 3.6.1 against a node under test, always bound to 127.0.0.1 (`-i`, `-ci`) with its own
- * SIP, media and control ports and `-nostdin`. On failure the caller puts `result.tail` into the
+ * Runs sipp 3.6.1 against a node under test, bound to 127.0.0.1 (`-i`, `-ci`; ::1 inside a private
+ * namespace) with its own SIP, media and control ports and `-nostdin`. On failure the caller puts `result.tail` into the
  * assertion message. Must never let a sipp outlive its test (bounded by `-timeout` and a kill).
  */
 import { readFileSync } from 'node:fs';
@@ -14,8 +14,10 @@ export const SIPP_FIXTURES = join(__dirname, '..', 'fixtures', 'sipp');
 export interface SippOptions {
   /** Scenario file name under test/fixtures/sipp, or an absolute path. */
   scenario: string;
-  /** host:port of the node's SIP listener. */
+  /** host:port of the node's SIP listener ([::1]:port for IPv6). */
   target: string;
+  /** sipp's SIP and media address; ::1 only inside a private namespace. Default 127.0.0.1. */
+  localIp?: '127.0.0.1' | '::1';
   /** Request-URI user part ([service]). */
   service?: string;
   transport?: 'u1' | 'un' | 't1' | 'tn';
@@ -63,7 +65,8 @@ export function sippArgs(o: SippOptions, ports: SippPorts): string[] {
   const args = [
     o.target,
     '-sf', scenarioPath(o.scenario),
-    '-i', '127.0.0.1',
+    '-i', o.localIp ?? '127.0.0.1',
+    // sipp's control socket is IPv4 only (errno 97 with ::1).
     '-ci', '127.0.0.1',
     '-p', String(sipPort),
     '-mp', String(mediaPort),
