@@ -389,6 +389,27 @@ describe('WebSocket signaling server: the browser answers the node\'s offer with
   });
   /** Lets loopback I/O that needs no timer (frames, closes) happen. */
   const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 100));
+  const answers = (): number => handler.calls.filter((c) => c === 'answer').length;
+
+  /** A joined page's socket drops; the node then offers (a renegotiation). Returns its resume token. */
+  async function offerIntoDroppedSocket(): Promise<unknown> {
+    const a = await joinedClient();
+    a.ws.terminate();
+    await settle();
+    handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
+    return a.messages[0]?.resumeToken;
+  }
+
+  /** The page answers 1 s before its deadline; long after that, the session is still on. */
+  async function answerJustInTime(c: Client, seq: number): Promise<void> {
+    const before = answers();
+    clock.advance(ANSWER_MS - 1000);
+    c.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq }));
+    await waitUntil(() => answers() === before + 1);
+    clock.advance(2 * ANSWER_MS);
+    await settle();
+    expect(handler.onClosedCalled).toEqual([]);
+  }
 
   it('the default deadline outlasts the join page noticing a dead socket (its silence limit plus one heartbeat)', () => {
     const page = readFileSync(join(__dirname, '..', '..', '..', 'web', 'app.js'), 'utf8');
@@ -416,12 +437,7 @@ describe('WebSocket signaling server: the browser answers the node\'s offer with
     const a = await joinedClient();
     handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
     await a.next('offer');
-    clock.advance(ANSWER_MS - 1000);
-    a.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 1 }));
-    await waitUntil(() => handler.calls.includes('answer'));
-    clock.advance(2 * ANSWER_MS);
-    await settle();
-    expect(handler.onClosedCalled).toEqual([]);
+    await answerJustInTime(a, 1);
     handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
     await a.next('offer');
     clock.advance(ANSWER_MS);
@@ -429,22 +445,13 @@ describe('WebSocket signaling server: the browser answers the node\'s offer with
   });
 
   it('an offer sent into a dropped socket waits for the resume: the deadline starts again when the offer is replayed', async () => {
-    const a = await joinedClient();
-    const token = a.messages[0]?.resumeToken;
-    a.ws.terminate();
-    await settle();
-    handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
+    const token = await offerIntoDroppedSocket();
     clock.advance(ANSWER_MS + 5000); // past the deadline, within the resume grace
     await settle();
     expect(handler.onClosedCalled).toEqual([]);
     const b = await resume(token, 2);
     expect((await b.next('offer')).seq).toBe(3);
-    clock.advance(ANSWER_MS - 1000);
-    b.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 1 }));
-    await waitUntil(() => handler.calls.includes('answer'));
-    clock.advance(2 * ANSWER_MS);
-    await settle();
-    expect(handler.onClosedCalled).toEqual([]);
+    await answerJustInTime(b, 1);
   });
 
   it('an offer that went into a socket the page found dead (it heard nothing, the node saw no close) is answered through the resume', async () => {
@@ -456,20 +463,11 @@ describe('WebSocket signaling server: the browser answers the node\'s offer with
     const b = await resume(token, 2); // the page gave up on its socket and resumes
     expect((await b.next('offer')).seq).toBe(3);
     expect((await a.closed).code).toBe(WS_CLOSE.replaced);
-    clock.advance(ANSWER_MS - 1000); // well past the first offer, within the replay's deadline
-    b.ws.send(JSON.stringify({ type: 'answer', sdp: SDP, seq: 1 }));
-    await waitUntil(() => handler.calls.includes('answer'));
-    clock.advance(2 * ANSWER_MS);
-    await settle();
-    expect(handler.onClosedCalled).toEqual([]);
+    await answerJustInTime(b, 1); // well past the first offer's deadline, within the replay's
   });
 
   it('a replayed offer still unanswered after the resume ends the session (timeout)', async () => {
-    const a = await joinedClient();
-    const token = a.messages[0]?.resumeToken;
-    a.ws.terminate();
-    await settle();
-    handler.sessions[0]?.send({ type: 'offer', sdp: SDP });
+    const token = await offerIntoDroppedSocket();
     const b = await resume(token, 2);
     await b.next('offer');
     clock.advance(ANSWER_MS);
