@@ -57,6 +57,8 @@ export interface RouterParticipantStats {
   packetsIn: number;
   packetsOut: number;
   packetsDropped: number;
+  /** SIP endpoints: RTCP packets accepted (audio and video), the sign of life of a silent phone. */
+  rtcpIn?: number;
   audioCodec: string | undefined;
   talker: boolean;
   levelDbov: number;
@@ -301,6 +303,7 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
       packetsIn: ep.packetsReceived,
       packetsOut: ep.packetsSent,
       packetsDropped: ep.packetsDiscarded + m.ignored + mixer.participantDrops(id),
+      rtcpIn: ep.rtcpReceived + (m.video?.endpoint.rtcpReceived ?? 0),
       audioCodec: m.format?.name,
       talker: mixer.isTalker(id),
       levelDbov: mixer.participantLevel(id),

@@ -1,7 +1,8 @@
 /**
  * Joins SIP calls to conferences: implements the signaling plane's SessionHandler port. For each
  * INVITE it finds the VMR from the Request-URI, reserves capacity, negotiates SDP, opens an
- * RtpEndpoint and adds it to the conference's MediaRouter. Never parses SIP itself.
+ * RtpEndpoint and adds it to the conference's MediaRouter. A call whose phone stops sending
+ * (media.rtp_timeout_s, media-watch.ts) is ended with a BYE. Never parses SIP itself.
  */
 import { randomInt } from 'node:crypto';
 import { ConfnodeError, errorMessage, type Clock, type Logger, type TimerHandle } from '../common';
@@ -24,6 +25,7 @@ import {
 } from '../signaling';
 import type { AdminLog } from './admin-log';
 import { participantCost } from './conference/capacity';
+import { MediaWatch } from './conference/media-watch';
 import { PinGate } from './conference/pin-gate';
 import type { ConferenceRegistry, ParticipantRecord } from './conference/registry';
 import { findVmrByAlias, type ClusterConfig, type NodeConfig } from './config';
@@ -48,10 +50,16 @@ interface CallState {
   ended: boolean;
   /** Set while the caller must enter the VMR's PIN. */
   pin?: { gate: PinGate; timer: TimerHandle; off: () => void };
+  /** The phone's SDP says it sends audio now (not on hold, not recvonly or inactive). */
+  phoneSends: boolean;
+  /** The next check for a phone gone without a BYE. */
+  mediaTimer?: TimerHandle;
 }
 
 /** How long a caller has to enter a PIN before we hang up. */
 export const PIN_ENTRY_TIMEOUT_MS = 60_000;
+/** A call's media is checked this often at most (more often for a short media.rtp_timeout_s). */
+const MEDIA_CHECK_MS = 5000;
 
 export interface SipHandlerDeps {
   config: ClusterConfig;
@@ -94,7 +102,7 @@ export class SipConferenceHandler implements SessionHandler {
   private async setUpCall(call: SipCall, offerSdp: string | undefined): Promise<SdpResult> {
     const { config, registry, logger } = this.deps;
     const log = logger.child({ callId: call.info.callId, call: call.id });
-    const state: CallState = { call, sessionId: String(randomInt(1, 2 ** 47)), sdpVersion: 1, pendingOffer: false, ended: false };
+    const state: CallState = { call, sessionId: String(randomInt(1, 2 ** 47)), sdpVersion: 1, pendingOffer: false, ended: false, phoneSends: false };
     this.calls.set(call.id, state);
 
     const user = call.info.requestUser ?? '';
@@ -207,6 +215,7 @@ export class SipConferenceHandler implements SessionHandler {
     if (!state || state.ended) return;
     state.ended = true;
     this.stopPinEntry(state);
+    state.mediaTimer?.cancel();
     if (state.participant) {
       const media = this.deps.media.participantStats(state.participant.id);
       this.deps.logger.info(
@@ -260,6 +269,33 @@ export class SipConferenceHandler implements SessionHandler {
     });
     participant.audioCodec = audio.codec.name;
     participant.onHold = audio.onHold;
+    state.phoneSends = !audio.onHold && audio.remoteDirection !== 'recvonly' && audio.remoteDirection !== 'inactive';
+    this.watchMedia(state, participant);
+  }
+
+  /** From the first media on: a phone silent for media.rtp_timeout_s while it should send is hung up. */
+  private watchMedia(state: CallState, participant: ParticipantRecord): void {
+    const timeoutS = this.deps.config.media.rtp_timeout_s;
+    if (timeoutS === 0 || state.mediaTimer) return;
+    const { clock, media, logger, adminLog } = this.deps;
+    const timeoutMs = timeoutS * 1000;
+    const everyMs = Math.min(MEDIA_CHECK_MS, Math.max(250, timeoutMs / 4));
+    const watch = new MediaWatch(timeoutMs, clock.now());
+    const check = (): void => {
+      if (state.ended) return;
+      const s = media.participantStats(participant.id);
+      const received = (s?.packetsIn ?? 0) + (s?.rtcpIn ?? 0) + (s?.videoPacketsIn ?? 0);
+      if (!watch.update(received, state.phoneSends, clock.now())) {
+        state.mediaTimer = clock.setTimeout(check, everyMs);
+        return;
+      }
+      const conference = participant.conference.vmr.name;
+      const silentS = Math.round(watch.silentMs(clock.now()) / 1000);
+      logger.warn({ callId: state.call.info.callId, participant: participant.id, conference, silentS }, 'no RTP or RTCP from the phone: hanging up');
+      adminLog.add('warn', `No media from the phone for ${silentS} s: call ended`, { conference, participant: participant.id });
+      void state.call.hangup();
+    };
+    state.mediaTimer = clock.setTimeout(check, everyMs);
   }
 
   /**

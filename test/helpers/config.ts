@@ -24,6 +24,8 @@ export interface NodeConfigOptions {
   /** Capacity units; an audio-only call costs 0.25. */
   capacity?: number;
   mixTalkers?: number;
+  /** media.rtp_timeout_s (the node's default is 60). */
+  rtpTimeoutS?: number;
   vmrs?: VmrSpec[];
   /** cluster.admin_token */
   adminToken?: string;
@@ -71,7 +73,7 @@ export async function writeNodeConfig(opts: NodeConfigOptions): Promise<NodeConf
     `  - { name: ${nodeName}, location: local, address: "${opts.address ?? '127.0.0.1'}", sip_port: ${sipPort}, ` +
       `http_port: ${httpPort}, control_port: ${controlPort}, ` +
       `rtp_ports: { min: ${rtp.min}, max: ${rtp.max} }, capacity: ${opts.capacity ?? 100} }`,
-    `media: { mix_talkers: ${opts.mixTalkers ?? 3} }`,
+    `media: { mix_talkers: ${opts.mixTalkers ?? 3}${opts.rtpTimeoutS !== undefined ? `, rtp_timeout_s: ${opts.rtpTimeoutS}` : ''} }`,
     'vmrs:',
     ...vmrLines,
     '',

@@ -291,6 +291,11 @@ export class RtpEndpoint {
     return this.packetsOut;
   }
 
+  /** Accepted RTCP compound packets: a phone that sends no RTP (silence suppression) still sends these. */
+  get rtcpReceived(): number {
+    return this.rtcpIn;
+  }
+
   /** RTP packets dropped for any reason (the sum of stats().dropped). */
   get packetsDiscarded(): number {
     const d = this.dropped;

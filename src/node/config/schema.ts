@@ -101,6 +101,11 @@ export const MediaConfigSchema = z
     mix_talkers: z.number().int().min(1).max(8).default(3),
     jitter_buffer_ms: z.number().int().min(20).max(400).default(60),
     opus_complexity: z.number().int().min(0).max(10).default(3),
+    /**
+     * A SIP call from which nothing arrives (RTP or RTCP, audio or video) for this long while the
+     * phone should be sending is ended with a BYE: the phone went away without one. 0 = never.
+     */
+    rtp_timeout_s: z.number().int().min(0).max(3600).default(60),
     /** Media worker threads; 0 = media on the main thread; default: one per core, at most 4. */
     workers: z.number().int().min(0).max(16).optional(),
   })
