@@ -96,10 +96,11 @@ async function joinOne(name: string): Promise<JoinedPage> {
       if (s.error) throw new Error(`${name}: ${JSON.stringify(s.error)}`);
       return s.state === 'joined' && s.participantId ? s : undefined;
     },
-    15_000,
+    // Usually 1-4 s; with the machine busy with the pages already in, it has taken over 15 s.
+    30_000,
     100,
-  ).catch((e: unknown) => {
-    throw new Error(`${e instanceof Error ? e.message : String(e)}; log: ${p.log.slice(-10).join(' | ')}`);
+  ).catch(async (e: unknown) => {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; ${await describePage(p)}`);
   });
   idOf.set(p, state.participantId ?? '');
   const expected = inRoom.map((q) => q.name).sort();
