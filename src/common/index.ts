@@ -3,3 +3,4 @@ export * from './errors';
 export * from './emitter';
 export * from './clock';
 export * from './logger';
+export * from './seeded-random';

@@ -1,7 +1,7 @@
-import { ConfnodeError } from '../../common';
+import { ConfnodeError, seededRandom } from '../../common';
 import { buildAnswer, buildOffer } from './build';
 import { negotiateAnswer, negotiateOffer } from './negotiate';
-import type { CodecCapability } from './types';
+import type { CodecCapability, NegotiatedAudio } from './types';
 
 const CAPS: CodecCapability[] = [
   { name: 'opus', clockRate: 48000, channels: 2, dynamicPayloadType: 111, fmtp: 'minptime=10;useinbandfec=1' },
@@ -59,6 +59,10 @@ describe('negotiateOffer()', () => {
     ['SRTP profile only', sdp(...HEAD, 'm=audio 4000 RTP/SAVP 0')],
     ['video only', sdp(...HEAD, 'm=video 4000 RTP/AVP 96', 'a=rtpmap:96 H264/90000')],
     ['disabled audio', sdp(...HEAD, 'm=audio 0 RTP/AVP 0')],
+    // sdp-transform reads digits as numbers in any field: these once threw TypeErrors (500).
+    ['a connection address of digits only', sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 1', 't=0 0', 'm=audio 4000 RTP/AVP 0')],
+    ['a codec named with digits only', sdp(...HEAD, 'm=audio 4000 RTP/AVP 96', 'a=rtpmap:96 0/8000')],
+    ['RTP on port 65535 (RTCP would be 65536)', sdp(...HEAD, 'm=audio 65535 RTP/AVP 0')],
   ])('488 (no-common-codec) for %s', (_name, offer) => {
     expect(() => negotiateOffer(offer, CAPS)).toThrow(ConfnodeError);
     try {
@@ -191,5 +195,100 @@ describe('video negotiation (one conference video codec, no transcoding)', () =>
   it('without a conference video codec every video m-line is refused (port 0), audio still negotiates', () => {
     const n = negotiateOffer(AV(['97', 'a=rtpmap:97 VP8/90000']), CAPS);
     expect(n.media[1]).toMatchObject({ kind: 'rejected', reason: 'video not supported here' });
+  });
+});
+
+describe('SDP from the network is untrusted: random mutations of real offers', () => {
+  /** Offers shaped like real phones' (Polycom-, Cisco-, Linphone-, baresip-like), audio and video. */
+  const CORPUS = [
+    sdp(...HEAD, 'm=audio 4000 RTP/AVP 0 8 101', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15', 'a=ptime:20', 'a=sendrecv'),
+    sdp('v=0', 'o=alice 2890844526 2890844526 IN IP6 ::1', 's=call', 'c=IN IP6 ::1', 't=0 0', 'm=audio 49170 RTP/AVP 9 0', 'a=rtpmap:9 G722/8000', 'a=rtcp:49171'),
+    sdp(...HEAD, 'm=audio 5000 RTP/AVP 96 0', 'a=rtpmap:96 opus/48000/2', 'a=fmtp:96 useinbandfec=1;stereo=0', 'a=rtcp-mux', 'a=sendonly'),
+    sdp(
+      ...HEAD,
+      'b=AS:2048',
+      'm=audio 4000 RTP/AVP 0 101',
+      'a=rtpmap:101 telephone-event/8000',
+      'm=video 4002 RTP/AVP 96 97',
+      'a=rtpmap:96 H264/90000',
+      'a=fmtp:96 profile-level-id=42e01f;packetization-mode=1',
+      'a=rtcp-fb:96 nack pli',
+      'a=rtcp-fb:* ccm fir',
+      'a=rtpmap:97 VP8/90000',
+      'a=content:main',
+    ),
+  ];
+  const TOKENS = ['', ' ', '0', '-1', '65536', '99999999999999999999', 'IN', 'IP7', 'RTP/SAVP', '::', '0.0.0.0', '=', ':', '/', '*', 'a=', 'm=', '\t', 'é', '\u0000'];
+
+  function mutate(text: string, rnd: () => number): string {
+    const lines = text.split('\r\n');
+    const pick = (n: number): number => Math.floor(rnd() * n);
+    for (let e = 1 + pick(4); e > 0; e--) {
+      const i = pick(lines.length);
+      const line = lines[i] ?? '';
+      switch (pick(6)) {
+        case 0: // drop a line
+          lines.splice(i, 1);
+          break;
+        case 1: // repeat one
+          lines.splice(i, 0, line);
+          break;
+        case 2: {
+          // replace one space-separated field
+          const fields = line.split(' ');
+          fields[pick(fields.length)] = TOKENS[pick(TOKENS.length)] ?? '';
+          lines[i] = fields.join(' ');
+          break;
+        }
+        case 3: // cut a line short
+          lines[i] = line.slice(0, pick(line.length + 1));
+          break;
+        case 4: // a byte anywhere
+          lines[i] = line.slice(0, pick(line.length + 1)) + String.fromCharCode(pick(256)) + line.slice(pick(line.length + 1));
+          break;
+        default: // a line from another offer
+          lines.splice(i, 0, (CORPUS[pick(CORPUS.length)] ?? '').split('\r\n')[pick(8)] ?? '');
+      }
+    }
+    return lines.join(pick(4) === 0 ? '\n' : '\r\n');
+  }
+
+  const port = (p: unknown): boolean => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
+  /** What the media plane will be given: an address string, real ports, a named codec with a rate. */
+  function sane(n: NegotiatedAudio | undefined): boolean {
+    if (!n) return true;
+    const { remote, codec } = n;
+    return typeof remote.address === 'string' && port(remote.rtpPort) && (remote.rtcpPort === undefined || port(remote.rtcpPort)) &&
+      typeof codec.name === 'string' && Number.isInteger(codec.clockRate) && codec.clockRate > 0 && (codec.fmtp === undefined || typeof codec.fmtp === 'string');
+  }
+
+  /** Either a sane result or a ConfnodeError (which becomes 400 or 488); anything else is a bug. */
+  function outcome(f: () => { audio?: NegotiatedAudio }): string {
+    try {
+      return sane(f().audio) ? 'ok' : 'insane result';
+    } catch (err) {
+      return err instanceof ConfnodeError ? err.code : `${String(err)}`;
+    }
+  }
+
+  it('negotiateOffer and negotiateAnswer return or refuse with a ConfnodeError, for 4000 mutated offers', () => {
+    const rnd = seededRandom(3264);
+    const unexpected = new Map<string, string>();
+    const seen = new Set<string>();
+    for (let round = 0; round < 1000; round++) {
+      for (const offer of CORPUS) {
+        const text = mutate(offer, rnd);
+        for (const [what, r] of [
+          ['offer', outcome(() => negotiateOffer(text, CAPS, { videoCodec: 'H264' }))],
+          ['answer', outcome(() => negotiateAnswer(text, CAPS))],
+        ] as const) {
+          seen.add(r);
+          if (!['ok', 'bad-request', 'no-common-codec'].includes(r)) unexpected.set(`${what}: ${r}`, text);
+        }
+      }
+    }
+    expect([...unexpected]).toEqual([]);
+    // The mutations reach every outcome, so the check above means something.
+    expect([...seen].sort()).toEqual(['bad-request', 'no-common-codec', 'ok']);
   });
 });

@@ -1,6 +1,8 @@
 /**
  * Reading SDP m-lines (pure): parsing with limits, payload types to codecs (rtpmap or the RFC
  * 3551 static table), directions, and the transport of a line (address, ports, rtcp-mux).
+ * sdp-transform turns every value that looks like an integer into a number whatever the field
+ * (`c=IN IP4 1`, `a=rtpmap:96 0/8000`): what we read as text goes through text() first.
  */
 import * as sdpTransform from 'sdp-transform';
 import { ConfnodeError } from '../../common';
@@ -19,6 +21,13 @@ export const STATIC_AUDIO: Readonly<Record<number, { name: string; clockRate: nu
 };
 
 export const MAX_SDP_BYTES = 16384;
+
+/** A parsed value we use as text (a number when the SDP had digits there), or undefined. */
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
+const validPort = (p: unknown): p is number => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
 
 export function parseSdp(sdp: string): sdpTransform.SessionDescription {
   if (sdp.length > MAX_SDP_BYTES) throw new ConfnodeError('bad-request', 'SDP too large');
@@ -46,10 +55,13 @@ export function payloadList(m: ParsedMedia): number[] {
 /** Codec description of one payload type of an m-line (rtpmap first, then the static table). */
 export function describePayload(m: ParsedMedia, pt: number): NegotiatedCodec | undefined {
   const map = (m.rtp ?? []).find((r) => r.payload === pt);
-  const fmtp = (m.fmtp ?? []).find((f) => f.payload === pt)?.config;
+  const fmtp = text((m.fmtp ?? []).find((f) => f.payload === pt)?.config);
   if (map) {
+    const name = text(map.codec);
+    if (!name) return undefined;
     const channels = map.encoding ? Number(map.encoding) || 1 : 1;
-    return { name: map.codec, payloadType: pt, clockRate: map.rate ?? 8000, channels, ...(fmtp ? { fmtp } : {}) };
+    const rate = Number(map.rate);
+    return { name, payloadType: pt, clockRate: Number.isInteger(rate) && rate > 0 ? rate : 8000, channels, ...(fmtp ? { fmtp } : {}) };
   }
   const st = STATIC_AUDIO[pt];
   return st ? { ...st, payloadType: pt } : undefined;
@@ -87,11 +99,12 @@ export type LineTransport =
 export function lineTransport(m: ParsedMedia, session: sdpTransform.SessionDescription): LineTransport {
   if (m.port === 0) return { ok: false, reason: 'disabled by offerer' };
   if (m.protocol !== 'RTP/AVP' && m.protocol !== 'RTP/AVPF') return { ok: false, reason: `unsupported profile ${m.protocol}` };
-  const address = m.connection?.ip ?? session.connection?.ip;
+  const address = text(m.connection?.ip ?? session.connection?.ip);
   if (!address || !validAddress(address)) return { ok: false, reason: 'no valid connection address' };
-  if (!Number.isInteger(m.port) || m.port < 1 || m.port > 65535) return { ok: false, reason: 'bad port' };
+  if (!validPort(m.port)) return { ok: false, reason: 'bad port' };
   const rtcpMux = m.rtcpMux === 'rtcp-mux';
   const rtcpPort = rtcpMux ? undefined : (m.rtcp?.port ?? m.port + 1);
+  if (rtcpPort !== undefined && !validPort(rtcpPort)) return { ok: false, reason: 'bad RTCP port' };
   const remoteDirection = directionOf(m, session);
   return {
     ok: true,

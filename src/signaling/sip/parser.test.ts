@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
+import { seededRandom } from '../../common';
 import { getHeader, type SipMessage } from './message';
 import { DEFAULT_PARSE_LIMITS, findBodyStart, parseMessage } from './parser';
 import { serializeMessage } from './serializer';
@@ -240,15 +241,8 @@ CSeq: 1 OPTIONS
 
 describe('parseMessage(): never throws, stays linear', () => {
   // Deterministic PRNG so a failure is reproducible.
-  function prng(seed: number): () => number {
-    let s = seed >>> 0;
-    return () => {
-      s = (s * 1664525 + 1013904223) >>> 0;
-      return s / 2 ** 32;
-    };
-  }
   it('returns ok:false for 64 KB of garbage', () => {
-    const rnd = prng(1);
+    const rnd = seededRandom(1);
     const buf = Buffer.alloc(65535);
     for (let i = 0; i < buf.length; i++) buf[i] = Math.floor(rnd() * 256);
     expect(parseMessage(buf).ok).toBe(false);
@@ -265,7 +259,7 @@ describe('parseMessage(): never throws, stays linear', () => {
     for (const s of shapes) expect(parseMessage(Buffer.from(s)).ok).toBe(false);
   });
   it('never throws on random mutations of valid corpus messages', () => {
-    const rnd = prng(42);
+    const rnd = seededRandom(42);
     for (const name of files('valid')) {
       const original = fixture('valid', name);
       for (let round = 0; round < 40; round++) {
