@@ -77,6 +77,21 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
     await waitFor(() => a.pc.connectionState === 'connected', 5000, 'DTLS connected');
   });
 
+  it.each([
+    ['an rtpmap without its payload type', (sdp: string) => sdp.replace(/a=rtpmap:\d+/, 'a=rtpmap:?')],
+    ['an m-line cut short', (sdp: string) => sdp.replace(/m=audio [^\r\n]*/, 'm=audio')],
+  ])('an offer werift cannot use (%s) is refused as bad-request, and the service goes on', async (_what, spoil) => {
+    const a = browser('a');
+    await service.createWebRtcParticipant(conference, pid('a'), 'VP8');
+    await a.pc.setLocalDescription(await a.pc.createOffer());
+    const offer = spoil(a.pc.localDescription?.sdp ?? '');
+    await expect(service.webrtcOffer(pid('a'), offer)).rejects.toMatchObject({ code: 'bad-request', message: expect.stringMatching(/^the browser's offer cannot be used: /) });
+    service.removeParticipant(pid('a'));
+    const b = browser('b');
+    await b.join(conference);
+    await waitFor(() => b.pc.connectionState === 'connected', 5000, 'the next browser connected');
+  });
+
   it('refuses an offer while the server offer awaits its answer (the server is the impolite peer)', async () => {
     const a = browser('a');
     await a.join(conference);

@@ -165,7 +165,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.applyingOffer = true;
     let local: string | undefined;
     try {
-      await this.pc.setRemoteDescription({ type: 'offer', sdp: dropMdnsCandidates(sdp) });
+      await this.applyRemote('offer', sdp);
       const answer = await this.pc.createAnswer();
       await this.pc.setLocalDescription(answer);
       local = this.pc.localDescription?.sdp;
@@ -187,7 +187,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
   async acceptAnswer(sdp: string): Promise<void> {
     this.assertOpen();
     if (!this.offerInFlight) throw new ConfnodeError('bad-request', 'no server offer awaits an answer');
-    await this.pc.setRemoteDescription({ type: 'answer', sdp: dropMdnsCandidates(sdp) });
+    await this.applyRemote('answer', sdp);
     this.offerInFlight = false;
     this.startRestartedIce();
     for (const t of this.sendTracks) t.renegotiated();
@@ -195,6 +195,19 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.awaitingKeyframe = [];
     for (const t of fresh) if (!t.closed) t.onKeyframeRequest?.();
     this.negotiate();
+  }
+
+  /**
+   * The browser's description, as werift takes it. werift refuses SDP it cannot use with plain
+   * Errors and TypeErrors ("m line not found", a missing rtpmap): those are the browser's fault
+   * (bad-request, what the page is told), not ours (internal).
+   */
+  private async applyRemote(type: 'offer' | 'answer', sdp: string): Promise<void> {
+    try {
+      await this.pc.setRemoteDescription({ type, sdp: dropMdnsCandidates(sdp) });
+    } catch (err) {
+      throw new ConfnodeError('bad-request', `the browser's ${type} cannot be used: ${errorMessage(err)}`, { cause: err });
+    }
   }
 
   /**
