@@ -3,4 +3,4 @@ export * from './errors';
 export * from './emitter';
 export * from './clock';
 export * from './logger';
-export * from './seeded-random';
+export * from './fuzz';

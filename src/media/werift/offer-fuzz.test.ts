@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfnodeError, asConferenceId, asParticipantId, seededRandom, silentLogger, systemClock } from '../../common';
+import { ConfnodeError, asConferenceId, asParticipantId, mutateLines, seededRandom, silentLogger, systemClock } from '../../common';
 import { LocalMediaService } from '../local-service';
 
 jest.setTimeout(120_000);
@@ -17,40 +17,12 @@ const OFFER = readFileSync(join(__dirname, '../../../test/fixtures/sdp/chromium-
 const TOKENS = ['', ' ', '0', '-1', '65536', '99999999999999999999', 'IN', 'IP7', 'UDP/TLS/RTP/SAVPF', '::', '0.0.0.0', '=', ':', '/', '*', 'a=', 'm=', '\t', 'é', '\u0000', 'sha-256', 'actpass', 'active', 'passive', '1', '96'];
 const MUTATIONS = 150;
 
+/** A mutated offer, without any candidate line. */
 function mutate(text: string, rnd: () => number): string {
-  const lines = text.split('\r\n');
-  const pick = (n: number): number => Math.floor(rnd() * n);
-  for (let e = 1 + pick(4); e > 0; e--) {
-    const i = pick(lines.length);
-    const line = lines[i] ?? '';
-    const token = TOKENS[pick(TOKENS.length)] ?? '';
-    switch (pick(6)) {
-      case 0:
-        lines.splice(i, 1);
-        break;
-      case 1:
-        lines.splice(i, 0, line);
-        break;
-      case 2: {
-        const fields = line.split(' ');
-        fields[pick(fields.length)] = token;
-        lines[i] = fields.join(' ');
-        break;
-      }
-      case 3:
-        lines[i] = line.slice(0, pick(line.length + 1));
-        break;
-      case 4:
-        lines[i] = line.slice(0, pick(line.length + 1)) + String.fromCharCode(pick(256)) + line.slice(pick(line.length + 1));
-        break;
-      default: {
-        const parts = line.split(/([ :=/])/);
-        parts[pick(parts.length)] = token;
-        lines[i] = parts.join('');
-      }
-    }
-  }
-  return lines.filter((l) => !/candidate/i.test(l)).join('\r\n');
+  return mutateLines(text, rnd, { tokens: TOKENS })
+    .split(/\r?\n/)
+    .filter((l) => !/candidate/i.test(l))
+    .join('\r\n');
 }
 
 it(`${MUTATIONS} mutated Chromium offers: each answered or refused with a ConfnodeError, nothing uncaught`, async () => {

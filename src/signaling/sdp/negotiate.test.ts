@@ -1,4 +1,4 @@
-import { ConfnodeError, seededRandom } from '../../common';
+import { ConfnodeError, mutateLines, seededRandom } from '../../common';
 import { buildAnswer, buildOffer } from './build';
 import { negotiateAnswer, negotiateOffer } from './negotiate';
 import type { CodecCapability, NegotiatedAudio } from './types';
@@ -220,38 +220,8 @@ describe('SDP from the network is untrusted: random mutations of real offers', (
   ];
   const TOKENS = ['', ' ', '0', '-1', '65536', '99999999999999999999', 'IN', 'IP7', 'RTP/SAVP', '::', '0.0.0.0', '=', ':', '/', '*', 'a=', 'm=', '\t', 'é', '\u0000'];
 
-  function mutate(text: string, rnd: () => number): string {
-    const lines = text.split('\r\n');
-    const pick = (n: number): number => Math.floor(rnd() * n);
-    for (let e = 1 + pick(4); e > 0; e--) {
-      const i = pick(lines.length);
-      const line = lines[i] ?? '';
-      switch (pick(6)) {
-        case 0: // drop a line
-          lines.splice(i, 1);
-          break;
-        case 1: // repeat one
-          lines.splice(i, 0, line);
-          break;
-        case 2: {
-          // replace one space-separated field
-          const fields = line.split(' ');
-          fields[pick(fields.length)] = TOKENS[pick(TOKENS.length)] ?? '';
-          lines[i] = fields.join(' ');
-          break;
-        }
-        case 3: // cut a line short
-          lines[i] = line.slice(0, pick(line.length + 1));
-          break;
-        case 4: // a byte anywhere
-          lines[i] = line.slice(0, pick(line.length + 1)) + String.fromCharCode(pick(256)) + line.slice(pick(line.length + 1));
-          break;
-        default: // a line from another offer
-          lines.splice(i, 0, (CORPUS[pick(CORPUS.length)] ?? '').split('\r\n')[pick(8)] ?? '');
-      }
-    }
-    return lines.join(pick(4) === 0 ? '\n' : '\r\n');
-  }
+  const DONORS = CORPUS.flatMap((o) => o.split('\r\n'));
+  const mutate = (text: string, rnd: () => number): string => mutateLines(text, rnd, { tokens: TOKENS, donors: DONORS });
 
   const port = (p: unknown): boolean => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
   /** What the media plane will be given: an address string, real ports, a named codec with a rate. */
