@@ -52,6 +52,8 @@ test('a phone that stops sending (no RTP, no RTCP) gets a BYE after media.rtp_ti
   const log = await node.getJson<LogEntry[]>('/api/v1/log?conference=meet');
   expect(log.filter((e) => e.participant === id).map((e) => e.message)).toEqual([expect.stringMatching(/^No media from the phone for [2-9] s: call ended$/)]);
   expect(node.proc.stdout).toContain('no RTP or RTCP from the phone: hanging up');
+  const metrics = await (await fetch(`${node.baseUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+  expect(metrics).toContain(`confnode_calls_ended_total{reason="media-timeout",node="${config.nodeName}"} 1`);
 });
 
 describe('a phone on hold (a=inactive) that sends nothing', () => {

@@ -124,7 +124,7 @@ describe('rejected calls', () => {
 
 
 describe('what an operator scrapes', () => {
-  test('/metrics after those calls: SIP requests and responses, answered and refused calls, mix slots on time', async () => {
+  test('/metrics after those calls: SIP requests and responses, answered, refused and ended calls, mix slots on time', async () => {
     const res = await fetch(`${node.baseUrl}/metrics`, { signal: AbortSignal.timeout(3000) });
     expect(res.status).toBe(200);
     const text = await res.text();
@@ -143,6 +143,8 @@ describe('what an operator scrapes', () => {
     expect(value(`confnode_calls_total{result="answered",${node1}}`)).toBeGreaterThanOrEqual(2);
     expect(value(`confnode_calls_total{result="not-found",${node1}}`)).toBeGreaterThanOrEqual(1);
     expect(value(`confnode_calls_total{result="no-common-codec",${node1}}`)).toBeGreaterThanOrEqual(2);
+    // The two answered calls ended with sipp's BYE.
+    expect(value(`confnode_calls_ended_total{reason="remote-bye",${node1}}`)).toBeGreaterThanOrEqual(2);
     // Two 4 s calls mixed: about 400 slot runs, nearly all on time on an idle node.
     expect(value(`confnode_mix_ticks_total{timing="on_time",${node1}}`)).toBeGreaterThan(100);
   });

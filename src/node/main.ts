@@ -37,7 +37,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   registry.events.on('conference-started', (c) => adminLog.add('info', 'Conference started', { conference: c.vmr.name }));
   registry.events.on('conference-ended', (c) => adminLog.add('info', 'Conference ended', { conference: c.vmr.name }));
 
-  const handler = new SipConferenceHandler({ config, node, registry, media, clock, logger, adminLog, countCall: (r) => metrics.countCall(r) });
+  const handler = new SipConferenceHandler({ config, node, registry, media, clock, logger, adminLog, countCall: (r) => metrics.countCall(r), countCallEnd: (r) => metrics.countCallEnd(r) });
   // Browsers: WebSocket signaling on the HTTP server's port, path /ws.
   const browsers = new WebRtcConferenceHandler({ config, registry, media, clock, logger: logger.child({ component: 'webrtc' }), adminLog });
   const signaling: WebRtcSignalingServer = createWebRtcSignaling({

@@ -54,6 +54,8 @@ interface CallState {
   phoneSends: boolean;
   /** The next check for a phone gone without a BYE. */
   mediaTimer?: TimerHandle;
+  /** Why the node hung up, when it did so on its own (counted instead of 'local-bye'). */
+  endCause?: 'media-timeout' | 'pin-timeout' | 'pin-rejected';
 }
 
 /** How long a caller has to enter a PIN before we hang up. */
@@ -71,6 +73,8 @@ export interface SipHandlerDeps {
   adminLog: AdminLog;
   /** Outcome of every initial INVITE: 'answered' or the error code it was refused with. */
   countCall?: (result: string) => void;
+  /** Why an answered call ended: its CallEndReason, or why the node hung up (`endCause`). */
+  countCallEnd?: (reason: string) => void;
 }
 
 function audioFormat(a: NegotiatedAudio): AudioFormat {
@@ -217,6 +221,7 @@ export class SipConferenceHandler implements SessionHandler {
     this.stopPinEntry(state);
     state.mediaTimer?.cancel();
     if (state.participant) {
+      this.deps.countCallEnd?.(state.endCause ?? reason);
       const media = this.deps.media.participantStats(state.participant.id);
       this.deps.logger.info(
         { callId: call.info.callId, participant: state.participant.id, conference: state.participant.conference.vmr.name, reason, ...media },
@@ -293,6 +298,7 @@ export class SipConferenceHandler implements SessionHandler {
       const silentS = Math.round(watch.silentMs(clock.now()) / 1000);
       logger.warn({ callId: state.call.info.callId, participant: participant.id, conference, silentS }, 'no RTP or RTCP from the phone: hanging up');
       adminLog.add('warn', `No media from the phone for ${silentS} s: call ended`, { conference, participant: participant.id });
+      state.endCause = 'media-timeout';
       void state.call.hangup();
     };
     state.mediaTimer = clock.setTimeout(check, everyMs);
@@ -311,6 +317,7 @@ export class SipConferenceHandler implements SessionHandler {
     const timer = this.deps.clock.setTimeout(() => {
       log.info({ participant: participant.id, conference }, 'PIN not entered in time: hanging up');
       this.deps.adminLog.add('warn', 'PIN entry timed out', { conference, participant: participant.id });
+      state.endCause = 'pin-timeout';
       void state.call.hangup();
     }, PIN_ENTRY_TIMEOUT_MS);
     const off = media.events.on('dtmf', (id, digit) => {
@@ -324,6 +331,7 @@ export class SipConferenceHandler implements SessionHandler {
       } else if (outcome.kind === 'rejected') {
         this.stopPinEntry(state);
         this.deps.adminLog.add('warn', 'Wrong PIN entered three times: call ended', { conference, participant: participant.id });
+        state.endCause = 'pin-rejected';
         void state.call.hangup();
       } else if (outcome.kind === 'wrong') {
         log.info({ participant: participant.id, conference, attemptsLeft: outcome.attemptsLeft }, 'wrong PIN');

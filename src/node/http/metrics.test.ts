@@ -17,6 +17,7 @@ describe('NodeMetrics', () => {
       'confnode_sip_requests_total',
       'confnode_sip_responses_total',
       'confnode_calls_total',
+      'confnode_calls_ended_total',
       'confnode_rtp_packets_total',
       'confnode_rtp_dropped_total',
       'confnode_mix_ticks_total',
@@ -82,7 +83,11 @@ describe('NodeMetrics', () => {
     m.countSipResponse(486);
     m.countSipResponse(9999);
     m.countCall('not a label value');
+    m.countCallEnd('media-timeout');
+    m.countCallEnd('{"evil"}');
     const text = await m.text();
+    expect(value(text, 'confnode_calls_ended_total{reason="media-timeout"}')).toBe(1);
+    expect(value(text, 'confnode_calls_ended_total{reason="other"}')).toBe(1);
     expect(value(text, 'confnode_sip_requests_total{method="INVITE"}')).toBe(1);
     expect(value(text, 'confnode_sip_requests_total{method="other"}')).toBe(1);
     expect(value(text, 'confnode_sip_responses_total{status="486"}')).toBe(1);

@@ -89,6 +89,7 @@ export class NodeMetrics {
   readonly sipRequests: Counter<'method'>;
   readonly sipResponses: Counter<'status'>;
   readonly calls: Counter<'result'>;
+  readonly callEnds: Counter<'reason'>;
   readonly rtpPackets: Counter<'direction'>;
   readonly rtpDropped: Counter<'reason'>;
   readonly mixTicks: Counter<'timing'>;
@@ -99,6 +100,7 @@ export class NodeMetrics {
   readonly collectErrors: Counter;
   private sources: MetricSources;
   private readonly callResults = new BoundedLabel(24);
+  private readonly callEndReasons = new BoundedLabel(24);
   private readonly dropReasons = new BoundedLabel(24);
 
   constructor(opts: NodeMetricsOptions = {}) {
@@ -122,6 +124,12 @@ export class NodeMetrics {
     this.sipRequests = new Counter({ name: 'confnode_sip_requests_total', help: 'SIP requests received', labelNames: ['method'] as const, registers });
     this.sipResponses = new Counter({ name: 'confnode_sip_responses_total', help: 'SIP responses sent', labelNames: ['status'] as const, registers });
     this.calls = new Counter({ name: 'confnode_calls_total', help: 'Calls by outcome', labelNames: ['result'] as const, registers });
+    this.callEnds = new Counter({
+      name: 'confnode_calls_ended_total',
+      help: 'Answered SIP calls that ended, by why: remote-bye, local-bye (API, shutdown), media-timeout, pin-timeout, pin-rejected, ack-timeout, transport-error',
+      labelNames: ['reason'] as const,
+      registers,
+    });
     // A counter fed from cumulative totals read at each scrape.
     const cumulative = <L extends string>(
       name: string,
@@ -193,6 +201,11 @@ export class NodeMetrics {
   /** E.g. 'answered', 'cancelled', or an error code such as 'not-found' or 'capacity'. */
   countCall(result: string): void {
     this.calls.inc({ result: this.callResults.value(result) });
+  }
+
+  /** An answered SIP call ended: a CallEndReason, or why the node hung up (e.g. 'media-timeout'). */
+  countCallEnd(reason: string): void {
+    this.callEnds.inc({ reason: this.callEndReasons.value(reason) });
   }
 
   get contentType(): string {
