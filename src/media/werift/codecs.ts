@@ -4,7 +4,7 @@
  * conference's one video codec, host candidates on the configured address only. Never offers
  * transport-cc (Chromium's send estimate collapsed towards us) nor RED (werift would wrap in it).
  */
-import { RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, type PeerConfig } from 'werift';
+import { RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, type PeerConfig, type RTCPeerConnection } from 'werift';
 import type { AudioCodecName } from '../codecs/types';
 
 export type VideoCodecName = 'H264' | 'VP8';
@@ -57,6 +57,18 @@ export function videoCodecParameters(codec: VideoCodecName): RTCRtpCodecParamete
       : new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: VIDEO_PT, rtcpFeedback });
   const rtx = new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: VIDEO_RTX_PT, parameters: `apt=${VIDEO_PT}` });
   return [primary, rtx];
+}
+
+/**
+ * werift 0.25.2 asks a STUN server for a server-reflexive candidate whenever it gathers, and when
+ * the configuration names none it asks stun.l.google.com:19302 (ice.js DEFAULT_STUN_SERVER):
+ * every media node would look Google up and query it for every browser, and gathering (so the
+ * answer) waited 5 s whenever the lookup hung. We offer only the configured host address, so that
+ * candidate is of no use. Call before each setLocalDescription (it gathers; a transport made
+ * since, or an ICE restart, has the default again).
+ */
+export function noStunQuery(pc: RTCPeerConnection): void {
+  for (const t of pc.iceTransports) t.connection.stunServer = undefined;
 }
 
 export interface PeerConfigOptions {

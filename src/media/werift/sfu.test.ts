@@ -1,4 +1,7 @@
 import dgram from 'node:dgram';
+import dns from 'node:dns';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { asConferenceId, asParticipantId, silentLogger, systemClock, type ParticipantId } from '../../common';
 import { createAudioCodec } from '../codecs/codec';
 import { dominantFrequency, sineTone } from '../codecs/tone';
@@ -77,13 +80,26 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
     await waitFor(() => a.pc.connectionState === 'connected', 5000, 'DTLS connected');
   });
 
+  it('answers a Chromium offer without any DNS lookup or STUN query (werift would ask stun.l.google.com)', async () => {
+    const offer = readFileSync(join(__dirname, '../../../test/fixtures/sdp/chromium-offer.sdp'), 'utf8').replace(/\r?\n/g, '\r\n');
+    const lookup = jest.spyOn(dns.promises, 'lookup');
+    try {
+      await service.createWebRtcParticipant(conference, pid('a'), 'VP8');
+      const answer = await service.webrtcOffer(pid('a'), offer);
+      expect(answer.split('\r\n').filter((l) => l.startsWith('a=candidate:')).map((l) => l.split(' ')[7])).toEqual(['host', 'host']); // one per BUNDLEd m-line
+      expect(lookup).not.toHaveBeenCalled();
+    } finally {
+      lookup.mockRestore();
+    }
+  });
+
   it.each([
     ['an rtpmap without its payload type', (sdp: string) => sdp.replace(/a=rtpmap:\d+/, 'a=rtpmap:?')],
     ['an m-line cut short', (sdp: string) => sdp.replace(/m=audio [^\r\n]*/, 'm=audio')],
   ])('an offer werift cannot use (%s) is refused as bad-request, and the service goes on', async (_what, spoil) => {
     const a = browser('a');
     await service.createWebRtcParticipant(conference, pid('a'), 'VP8');
-    await a.pc.setLocalDescription(await a.pc.createOffer());
+    await a.setLocalOffer();
     const offer = spoil(a.pc.localDescription?.sdp ?? '');
     await expect(service.webrtcOffer(pid('a'), offer)).rejects.toMatchObject({ code: 'bad-request', message: expect.stringMatching(/^the browser's offer cannot be used: /) });
     service.removeParticipant(pid('a'));
@@ -214,6 +230,8 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
   it('a new viewer and a viewer PLI reach the publisher as PLI, at most one per 500 ms (DESIGN 4 keyframes)', async () => {
     const [a, b] = [browser('a'), browser('b')];
     await a.join(conference);
+    // A PLI to a publisher whose DTLS is not up yet is lost (as its first frame would be a keyframe anyway).
+    await waitFor(() => a.pc.connectionState === 'connected', 5000, 'the publisher connected');
     a.startSending();
     await b.join(conference);
     // The new viewer's m-line asks the publisher for a keyframe once the viewer answered.
@@ -241,7 +259,7 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
     // a: offers, gets our answer, and vanishes before ICE starts.
     const a = browser('a');
     await service.createWebRtcParticipant(conference, pid('a'), 'VP8');
-    await a.pc.setLocalDescription(await a.pc.createOffer());
+    await a.setLocalOffer();
     await waitFor(() => a.pc.iceGatheringState === 'complete', 3000, 'gathering');
     await service.webrtcOffer(pid('a'), a.pc.localDescription?.sdp ?? '');
     await a.pc.close();

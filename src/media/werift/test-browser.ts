@@ -19,7 +19,7 @@ import type { MediaConferenceRef, MediaService } from '../service';
 import { createAudioCodec } from '../codecs/codec';
 import { sineTone } from '../codecs/tone';
 import { MIX_FRAME_SAMPLES, MIX_SAMPLE_RATE } from '../codecs/types';
-import { peerConfig, type VideoCodecName } from './codecs';
+import { noStunQuery, peerConfig, type VideoCodecName } from './codecs';
 
 export interface ReceivedStream {
   audio: RtpPacket[];
@@ -114,10 +114,17 @@ export class TestBrowser {
     return r;
   }
 
+  /** Makes its offer its local description (and gathers, as a browser does before sending it). */
+  async setLocalOffer(): Promise<void> {
+    const offer = await this.pc.createOffer();
+    noStunQuery(this.pc);
+    await this.pc.setLocalDescription(offer);
+  }
+
   /** Creates the participant and runs the browser-first negotiation; returns our offer and the answer. */
   async join(conference: MediaConferenceRef): Promise<{ offer: string; answer: string }> {
     await this.media.createWebRtcParticipant(conference, this.id, this.videoCodec);
-    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await this.setLocalOffer();
     await waitFor(() => this.pc.iceGatheringState === 'complete', 3000, 'client ICE gathering');
     const offer = this.pc.localDescription?.sdp ?? '';
     let answer = '';
@@ -187,7 +194,9 @@ export class TestBrowser {
 
   private async answerServerOffer(sdp: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: 'offer', sdp });
-    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    const answer = await this.pc.createAnswer();
+    noStunQuery(this.pc);
+    await this.pc.setLocalDescription(answer);
     await this.media.webrtcAnswer(this.id, this.pc.localDescription?.sdp ?? '');
     this.offersAnswered++;
   }

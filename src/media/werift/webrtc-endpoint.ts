@@ -25,7 +25,7 @@ import {
   type RtpPacket,
 } from 'werift';
 import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, type ParticipantId, type TimerHandle } from '../../common';
-import { AUDIO_LEVEL_URI, bundleHeaderExtensionIds, dropMdnsCandidates, isDigitalSilence, peerConfig, preferOpusDtx, type VideoCodecName } from './codecs';
+import { AUDIO_LEVEL_URI, bundleHeaderExtensionIds, dropMdnsCandidates, isDigitalSilence, noStunQuery, peerConfig, preferOpusDtx, type VideoCodecName } from './codecs';
 import { tolerateLateConsentAnswers } from './consent';
 import { SendTrack, type MediaKind, type SendCounters } from './send-track';
 
@@ -167,6 +167,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     try {
       await this.applyRemote('offer', sdp);
       const answer = await this.pc.createAnswer();
+      noStunQuery(this.pc);
       await this.pc.setLocalDescription(answer);
       local = this.pc.localDescription?.sdp;
     } finally {
@@ -300,6 +301,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     const iceRestart = this.iceRestartWanted;
     this.iceRestartWanted = false;
     const offer = await this.pc.createOffer({ iceRestart });
+    noStunQuery(this.pc);
     await this.pc.setLocalDescription(offer);
     const sdp = this.pc.localDescription?.sdp;
     if (this.closing) return;
