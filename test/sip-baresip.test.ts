@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { writeBaresipConfig, decodedRecordings } from './helpers/baresip';
 import { makeTempDir, writeNodeConfig, type NodeConfig } from './helpers/config';
 import { NODE_MAIN, REPO_ROOT, type ParticipantView } from './helpers/node-process';
-import { runInNetns, type PlanResult, type PlanStep } from './helpers/netns';
+import { describePlan, runInNetns, type PlanResult, type PlanStep } from './helpers/netns';
 import { freePortRange, freePorts } from './helpers/ports';
 import { killAll } from './helpers/proc';
 import { sippArgs, sippLogs } from './helpers/sipp';
@@ -96,10 +96,7 @@ async function prepare(): Promise<{ scene: Scene; steps: PlanStep[] }> {
 }
 
 function explain(scene: Scene, result: PlanResult): string {
-  const procs = Object.entries(result.procs)
-    .map(([id, p]) => `=== ${id}: exit ${String(p.code)} signal ${String(p.signal)} running=${String(p.running)}\n${p.outputTail}`)
-    .join('\n');
-  return `${result.error ?? ''}\n${procs}\n${sippLogs(scene.dir, scene.sippSipPort)}\n(all files in ${scene.dir})`;
+  return `${describePlan(result)}\n${sippLogs(scene.dir, scene.sippSipPort)}\n(all files in ${scene.dir})`;
 }
 
 function analyse(dir: string): ToneReport & { file: string; seconds: number; sampleRate: number } {

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, writeNodeConfig, type NodeConfig } from './helpers/config';
 import { NODE_MAIN, REPO_ROOT, type ParticipantView } from './helpers/node-process';
-import { runInNetns, type PlanResult, type PlanStep } from './helpers/netns';
+import { describePlan, runInNetns, type PlanResult, type PlanStep } from './helpers/netns';
 import { freePorts } from './helpers/ports';
 import { killAll } from './helpers/proc';
 import { sippArgs, sippLogs } from './helpers/sipp';
@@ -34,10 +34,7 @@ afterAll(async () => {
 });
 
 function explain(): string {
-  const procs = Object.entries(result.procs)
-    .map(([id, p]) => `=== ${id}: exit ${String(p.code)} signal ${String(p.signal)} running=${String(p.running)}\n${p.outputTail}`)
-    .join('\n');
-  return `${result.error ?? ''}\n${procs}\n${sippPorts.map((p) => sippLogs(dir, p)).join('\n')}\n(all files in ${dir})`;
+  return `${describePlan(result)}\n${sippPorts.map((p) => sippLogs(dir, p)).join('\n')}\n(all files in ${dir})`;
 }
 
 beforeAll(async () => {

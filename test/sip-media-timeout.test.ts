@@ -11,7 +11,7 @@ import { makeTempDir, writeNodeConfig, type NodeConfig } from './helpers/config'
 import { NodeUnderTest } from './helpers/node-process';
 import { freePort } from './helpers/ports';
 import { killAll, sleep, waitFor } from './helpers/proc';
-import { buildRequest, header, newBranch, newDialogIds, sdpOffer, toTag, UdpSip, type RawMessage } from './helpers/sip-raw';
+import { buildRequest, header, newBranch, newDialogIds, okResponse, sdpOffer, toTag, UdpSip } from './helpers/sip-raw';
 import { startSipp, whileSippRuns } from './helpers/sipp';
 import { requireTool } from './helpers/tools';
 import { writeUlawToneWav } from './helpers/wav';
@@ -91,13 +91,7 @@ describe('a phone on hold (a=inactive) that sends nothing', () => {
     await c.expect((m) => m.status === 200 && (header(m, 'cseq') ?? '').startsWith('2 '), 4000, before);
     await c.send(buildRequest({ method: 'ACK', user: 'meet', target, local, ids: { ...resumeIds, branch: newBranch() }, toTag: tag }), config.sipPort);
     const bye = await c.expect((m) => m.method === 'BYE', (2 * TIMEOUT_S + 5) * 1000, before);
-    await c.send(okTo(bye), config.sipPort);
+    await c.send(okResponse(bye), config.sipPort);
     await waitFor('the node to drop the phone', async () => ((await node.participantsOf('meet')).length === 0 ? true : undefined), 5000, 100);
   });
 });
-
-/** 200 OK to a request from the node (RFC 3261 8.2.6: its Via, From, To, Call-ID and CSeq). */
-function okTo(req: RawMessage): string {
-  const copy = ['via', 'from', 'to', 'call-id', 'cseq'].flatMap((name) => (req.headers.get(name) ?? []).map((v) => `${name}: ${v}`));
-  return ['SIP/2.0 200 OK', ...copy, 'Content-Length: 0', '', ''].join('\r\n');
-}

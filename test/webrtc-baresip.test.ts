@@ -12,7 +12,7 @@ import { makeTempDir, writeNodeConfig, type NodeConfig } from './helpers/config'
 import { writeBaresipConfig } from './helpers/baresip';
 import { writeBrowserScript, type BrowserResult } from './helpers/netns-browser';
 import { NODE_MAIN, REPO_ROOT } from './helpers/node-process';
-import { runInNetns, type PlanResult, type PlanStep } from './helpers/netns';
+import { describePlan, runInNetns, type PlanResult, type PlanStep } from './helpers/netns';
 import { freePortRange, freePorts } from './helpers/ports';
 import { killAll } from './helpers/proc';
 import { dominantFrequency, goertzelPower, rms } from './helpers/tone';
@@ -88,10 +88,7 @@ async function prepare(): Promise<{ scene: Scene; steps: PlanStep[] }> {
 }
 
 function explain(scene: Scene, result: PlanResult): string {
-  const procs = Object.entries(result.procs)
-    .map(([id, p]) => `=== ${id}: exit ${String(p.code)} signal ${String(p.signal)} running=${String(p.running)}\n${p.outputTail}`)
-    .join('\n');
-  return `${result.error ?? ''}\n${procs}\n(all files in ${scene.dir})`;
+  return `${describePlan(result)}\n(all files in ${scene.dir})`;
 }
 
 function baresipLog(scene: Scene): string {

@@ -27,6 +27,14 @@ function writeDriver(dir: string): string {
   return path;
 }
 
+/** The plan's error and every process's exit and output tail, for a failed assertion's message. */
+export function describePlan(result: PlanResult): string {
+  const procs = Object.entries(result.procs)
+    .map(([id, p]) => `=== ${id}: exit ${String(p.code)} signal ${String(p.signal)} running=${String(p.running)}\n${p.outputTail}`)
+    .join('\n');
+  return `${result.error ?? ''}\n${procs}`;
+}
+
 /** Runs `steps` in a fresh namespace; resolves with the driver's result (or throws with its log). */
 export async function runInNetns(dir: string, steps: PlanStep[], deadlineMs: number): Promise<PlanResult> {
   requireNetns();

@@ -113,6 +113,12 @@ export function buildRequest(p: RequestParams): string {
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
+/** 200 OK to a request from the node (RFC 3261 8.2.6: its Via, From, To, Call-ID and CSeq). */
+export function okResponse(req: RawMessage): string {
+  const copy = ['via', 'from', 'to', 'call-id', 'cseq'].flatMap((name) => (req.headers.get(name) ?? []).map((v) => `${name}: ${v}`));
+  return ['SIP/2.0 200 OK', ...copy, 'Content-Length: 0', '', ''].join('\r\n');
+}
+
 /** An SDP offer: audio on `rtpPort` with the given payload types and rtpmap lines. */
 export function sdpOffer(rtpPort: number, pts: number[] = [0], rtpmaps: string[] = ['0 PCMU/8000']): string {
   return [

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import util from 'node:util';
 
 export type RtpIoKind = 'native' | 'dgram';
 
@@ -56,7 +57,7 @@ const ADDON_PATHS = [3, 4].map((up) =>
 );
 
 function errnoError(negErrno: number, syscall: string, address: string): NodeJS.ErrnoException {
-  const code = Object.entries(os.constants.errno).find(([, n]) => n === -negErrno)?.[0] ?? `E${-negErrno}`;
+  const code = util.getSystemErrorName(negErrno);
   const err: NodeJS.ErrnoException = new Error(`${syscall} ${code} ${address}`);
   err.code = code;
   err.errno = negErrno;
