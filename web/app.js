@@ -24,6 +24,7 @@
   const ERROR_TEXT = {
     'not-found': (alias) => `There is no room called "${alias}". Check the room name.`,
     full: () => 'The room is full. Please try again later.',
+    unavailable: () => 'The conference service is busy or partly unreachable. Please try again in a few seconds.',
     'pin-required': () => 'This room needs a PIN: enter it and join again.',
     'pin-invalid': (_a, m) => `The PIN was not accepted: ${m}`,
     'media-failed': () => 'The media connection to the server failed (is UDP blocked?).',

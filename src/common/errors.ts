@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'timeout'
   | 'closed'
   | 'config'
+  | 'unavailable'
   | 'internal';
 
 export class ConfnodeError extends Error {
@@ -38,8 +39,17 @@ const SIP_STATUS: Record<ErrorCode, SipStatusMapping> = {
   timeout: { status: 408, reason: 'Request Timeout' },
   closed: { status: 481, reason: 'Call/Transaction Does Not Exist' },
   config: { status: 500, reason: 'Server Internal Error' },
+  // The cluster store or a peer node cannot be reached: a caller should try again shortly.
+  unavailable: { status: 503, reason: 'Service Unavailable', retryAfter: 10 },
   internal: { status: 500, reason: 'Server Internal Error' },
 };
+
+const ERROR_CODES = new Set<string>(Object.keys(SIP_STATUS));
+
+/** A code that came from another thread or node, checked before it is trusted. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && ERROR_CODES.has(code);
+}
 
 export function sipStatusFor(err: unknown): SipStatusMapping {
   if (err instanceof ConfnodeError) return SIP_STATUS[err.code];

@@ -4,3 +4,4 @@ export * from './emitter';
 export * from './clock';
 export * from './logger';
 export * from './fuzz';
+export * from './rpc';

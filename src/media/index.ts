@@ -12,7 +12,7 @@ export { MediaRouter, type AudioFormat, type MediaRouterOptions, type RouterPart
 export type { MediaService, MediaServiceEvents, MediaServiceStats, MediaConferenceRef, LocalRtpAddress, RtpParticipantUpdate, RtpVideoUpdate } from './service';
 export { emptyMediaStats } from './service';
 export { LocalMediaService, type LocalMediaOptions } from './local-service';
-export { WorkerMediaService, splitPortRange, type WorkerMediaOptions } from './worker/worker-service';
+export { mediaOpHandlers, forwardMediaEvents, type MediaOps, type MediaEventPayloads } from './ops';
 export type { RtpDirection, RtpRemote } from './rtp/rtp-endpoint';
 export {
   WebRtcEndpoint,

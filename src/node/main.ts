@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { errorMessage, systemClock, type Logger } from '../common';
 import { availableParallelism } from 'node:os';
-import { LocalMediaService, WorkerMediaService, rtpIoInfo, type MediaService } from '../media';
+import { LocalMediaService, rtpIoInfo, type MediaService } from '../media';
 import { createSipServer, createWebRtcSignaling, type SipServer, type WebRtcSignalingServer } from '../signaling';
 import { AdminLog } from './admin-log';
 import { USAGE, parseCli } from './cli';
@@ -14,6 +14,7 @@ import { ConferenceRegistry } from './conference/registry';
 import { defaultConfig, loadConfigFile, selectNode, type ClusterConfig, type NodeConfig } from './config';
 import { startHttpServer, NodeMetrics } from './http';
 import { createLogger } from './logging';
+import { WorkerMediaService } from './media-host/worker-pool';
 import { NodeApiImpl } from './node-api';
 import { SipConferenceHandler } from './sip-handler';
 import { WebRtcConferenceHandler } from './webrtc-handler';

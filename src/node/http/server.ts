@@ -49,6 +49,7 @@ const STATUS_FOR_CODE: Partial<Record<ErrorCode, number>> = {
   capacity: 503,
   busy: 503,
   timeout: 504,
+  unavailable: 503,
 };
 
 interface Context {

@@ -36,6 +36,7 @@ export const WS_ERROR_CODES = [
   'timeout', // no join in time, or no answer to the node's offer in time
   'media-failed', // the browser's ICE/DTLS connection failed
   'resume-failed', // unknown or expired resume token, or messages it missed are gone: join afresh
+  'unavailable', // the cluster cannot decide or reach a media node now: try again shortly
   'internal',
 ] as const;
 export type WsErrorCode = (typeof WS_ERROR_CODES)[number];
@@ -225,6 +226,8 @@ export function wsErrorFor(err: unknown): { code: WsErrorCode; message: string }
         return { code: 'bad-message', message: err.message };
       case 'timeout':
         return { code: 'timeout', message: err.message };
+      case 'unavailable':
+        return { code: 'unavailable', message: err.message };
       default:
         return { code: 'internal', message: 'internal error' };
     }

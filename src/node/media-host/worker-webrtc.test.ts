@@ -1,7 +1,7 @@
 import { asConferenceId, asParticipantId } from '../../common';
-import { TestBrowser, waitFor } from '../werift/test-browser';
+import { TestBrowser, waitFor } from '../../media/werift/test-browser';
 import { builtWorkerService } from './built-service';
-import type { WorkerMediaService } from './worker-service';
+import type { WorkerMediaService } from './worker-pool';
 
 jest.setTimeout(60_000);
 

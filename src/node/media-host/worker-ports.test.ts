@@ -1,6 +1,6 @@
 import { asConferenceId, asParticipantId } from '../../common';
 import { builtWorkerService } from './built-service';
-import type { WorkerMediaService } from './worker-service';
+import type { WorkerMediaService } from './worker-pool';
 
 describe('WorkerMediaService RTP ports', () => {
   let service: WorkerMediaService | undefined;

@@ -7,18 +7,18 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ConfnodeError, TypedEmitter, type ConferenceId, type ErrorCode, type Logger, type ParticipantId } from '../../common';
-import type { RouterParticipantStats } from '../router';
-import type {
-  LocalRtpAddress,
-  MediaConferenceRef,
-  MediaService,
-  MediaServiceEvents,
-  MediaServiceStats,
-  RtpParticipantUpdate,
-} from '../service';
-import { emptyMediaStats } from '../service';
-import type { FromWorker, MediaWorkerData, ReplyValue, ToWorker } from './protocol';
+import { ConfnodeError, RpcClient, TypedEmitter, type ConferenceId, type Logger, type OpName, type ParticipantId } from '../../common';
+import {
+  emptyMediaStats,
+  type LocalRtpAddress,
+  type MediaConferenceRef,
+  type MediaService,
+  type MediaServiceEvents,
+  type MediaServiceStats,
+  type RouterParticipantStats,
+  type RtpParticipantUpdate,
+} from '../../media';
+import type { FromWorker, MediaWorkerData, WorkerEventPayloads, WorkerOps } from './protocol';
 
 export interface WorkerMediaOptions {
   workers: number;
@@ -36,16 +36,12 @@ export interface WorkerMediaOptions {
   icePortRange?: [number, number];
 }
 
-interface Pending {
-  resolve(value: ReplyValue): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
-
 interface Slot {
   index: number;
   data: MediaWorkerData;
   worker: Worker;
+  /** Requests to this worker: when it dies, only these fail. */
+  rpc: RpcClient<WorkerOps>;
   participants: Set<ParticipantId>;
   conferences: Map<ConferenceId, number>;
   stats: MediaServiceStats;
@@ -66,6 +62,9 @@ export function splitPortRange(range: { min: number; max: number }, n: number): 
   });
 }
 
+/** An event frame from a worker, typed by its name. */
+type WorkerEvent = { [K in keyof WorkerEventPayloads]: { kind: 'evt'; name: K; data: WorkerEventPayloads[K] } }[keyof WorkerEventPayloads];
+
 /** A worker thread that has not loaded and answered within this is a failed start. */
 const READY_TIMEOUT_MS = 30_000;
 
@@ -77,8 +76,6 @@ export class WorkerMediaService implements MediaService {
   private readonly byConference = new Map<ConferenceId, Slot>();
   private readonly snapshot = new Map<ParticipantId, RouterParticipantStats>();
   private readonly speakers = new Map<ConferenceId, ParticipantId | undefined>();
-  private readonly pending = new Map<number, Pending>();
-  private nextReq = 1;
   private closed = false;
   private readonly script = path.join(__dirname, 'worker-main.js');
 
@@ -111,8 +108,7 @@ export class WorkerMediaService implements MediaService {
   async createRtpParticipant(conference: MediaConferenceRef, participant: ParticipantId, admitted: boolean, video = false): Promise<LocalRtpAddress> {
     const slot = this.assign(conference, participant);
     try {
-      const value = await this.request(slot, (req) => ({ op: 'create', req, conference, participant, admitted, video }));
-      if (typeof value !== 'object') throw new ConfnodeError('internal', 'media worker returned no address');
+      const value = await slot.rpc.call('createRtp', { conference, participant, admitted, video });
       slot.lastRtpPort = value.video?.rtpPort ?? value.rtpPort;
       return value;
     } catch (err) {
@@ -124,7 +120,7 @@ export class WorkerMediaService implements MediaService {
   async createWebRtcParticipant(conference: MediaConferenceRef, participant: ParticipantId, videoCodec: 'H264' | 'VP8'): Promise<void> {
     const slot = this.assign(conference, participant);
     try {
-      await this.request(slot, (req) => ({ op: 'createWebRtc', req, conference, participant, videoCodec }));
+      await slot.rpc.call('createWebRtc', { conference, participant, videoCodec });
     } catch (err) {
       this.forget(participant);
       throw err;
@@ -132,29 +128,27 @@ export class WorkerMediaService implements MediaService {
   }
 
   async webrtcOffer(participant: ParticipantId, sdp: string): Promise<string> {
-    const value = await this.request(this.slotOf(participant), (req) => ({ op: 'webrtcOffer', req, participant, sdp }));
-    if (typeof value !== 'string') throw new ConfnodeError('internal', 'media worker returned no answer');
-    return value;
+    return this.slotOf(participant).rpc.call('webrtcOffer', { participant, sdp });
   }
 
   async webrtcAnswer(participant: ParticipantId, sdp: string): Promise<void> {
-    await this.request(this.slotOf(participant), (req) => ({ op: 'webrtcAnswer', req, participant, sdp }));
+    await this.slotOf(participant).rpc.call('webrtcAnswer', { participant, sdp });
   }
 
   updateRtpParticipant(participant: ParticipantId, update: RtpParticipantUpdate): void {
-    this.post(participant, { op: 'update', participant, update });
+    this.post(participant, 'updateRtp', { participant, update });
   }
 
   admit(participant: ParticipantId): void {
-    this.post(participant, { op: 'admit', participant });
+    this.post(participant, 'admit', { participant });
   }
 
   injectDtmf(participant: ParticipantId, digit: string): void {
-    this.post(participant, { op: 'dtmf', participant, digit });
+    this.post(participant, 'dtmf', { participant, digit });
   }
 
   removeParticipant(participant: ParticipantId): void {
-    this.post(participant, { op: 'remove', participant });
+    this.post(participant, 'remove', { participant });
     this.forget(participant);
   }
 
@@ -183,7 +177,7 @@ export class WorkerMediaService implements MediaService {
 
   /** Every worker thread has loaded and answered a ping (rejects after `timeoutMs`). */
   async ready(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
-    await Promise.all(this.slots.map((slot) => this.request(slot, (req) => ({ op: 'ping', req }), timeoutMs)));
+    await Promise.all(this.slots.map((slot) => slot.rpc.call('ping', undefined, timeoutMs)));
   }
 
   async close(): Promise<void> {
@@ -192,7 +186,7 @@ export class WorkerMediaService implements MediaService {
     await Promise.allSettled(
       this.slots.map(async (slot) => {
         slot.closing = true;
-        await this.request(slot, (req) => ({ op: 'close', req })).catch(() => undefined);
+        await slot.rpc.call('close', undefined).catch(() => undefined);
         await slot.worker.terminate();
       }),
     );
@@ -200,10 +194,15 @@ export class WorkerMediaService implements MediaService {
 
   private spawn(index: number, data: MediaWorkerData): Slot {
     const worker = new Worker(this.script, { workerData: data });
+    const rpc = new RpcClient<WorkerOps>((frame) => worker.postMessage(frame), {
+      peer: `media worker ${index}`,
+      timeoutMs: this.opts.requestTimeoutMs ?? 5000,
+    });
     const slot: Slot = {
       index,
       data,
       worker,
+      rpc,
       participants: new Set(),
       conferences: new Map(),
       stats: emptyMediaStats(),
@@ -220,11 +219,7 @@ export class WorkerMediaService implements MediaService {
     const lost = [...slot.participants];
     this.opts.logger.error({ worker: slot.index, code, participants: lost.length }, 'media worker exited: restarting it');
     for (const p of lost) this.forget(p);
-    for (const [req, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new ConfnodeError('internal', 'media worker exited'));
-      this.pending.delete(req);
-    }
+    slot.rpc.failAll(new ConfnodeError('internal', `media worker ${slot.index} exited`), true);
     // The dead worker's callers may stream on until our BYE reaches them: the replacement starts
     // allocating after the last pair the dead one handed out, not on the pairs they still hit
     // (PortAllocator wraps a start past the range's end to its beginning).
@@ -235,49 +230,36 @@ export class WorkerMediaService implements MediaService {
   }
 
   private onMessage(slot: Slot, m: FromWorker): void {
-    switch (m.op) {
-      case 'reply': {
-        const p = this.pending.get(m.req);
-        if (!p) return;
-        this.pending.delete(m.req);
-        clearTimeout(p.timer);
-        if (m.ok) p.resolve(m.value);
-        else p.reject(new ConfnodeError(m.code as ErrorCode, m.message));
-        return;
-      }
-      case 'dtmf':
-        this.events.emit('dtmf', m.participant, m.digit);
-        return;
-      case 'webrtcOffer':
-        if (this.byParticipant.get(m.participant) === slot) this.events.emit('webrtcOffer', m.participant, m.sdp);
-        return;
-      case 'webrtcFailed':
-        if (this.byParticipant.get(m.participant) === slot) this.events.emit('webrtcFailed', m.participant, m.reason);
-        return;
-      case 'activeSpeaker':
-        this.speakers.set(m.conference, m.participant);
-        this.events.emit('activeSpeaker', m.conference, m.participant);
-        return;
-      case 'snapshot':
-        for (const [id, s] of m.participants) if (this.byParticipant.get(id) === slot) this.snapshot.set(id, s);
-        slot.stats = m.stats;
-        return;
-      case 'log':
-        this.opts.logger[m.level]({ ...m.fields, worker: slot.index }, m.msg);
-        return;
+    if (m.kind === 'res') {
+      slot.rpc.handleReply(m);
+      return;
     }
+    this.onEvent(slot, m as WorkerEvent);
   }
 
-  private request(slot: Slot, build: (req: number) => ToWorker, timeoutMs = this.opts.requestTimeoutMs ?? 5000): Promise<ReplyValue> {
-    const req = this.nextReq++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(req);
-        reject(new ConfnodeError('timeout', `media worker ${slot.index} did not answer in time`));
-      }, timeoutMs);
-      this.pending.set(req, { resolve, reject, timer });
-      slot.worker.postMessage(build(req));
-    });
+  private onEvent(slot: Slot, e: WorkerEvent): void {
+    switch (e.name) {
+      case 'dtmf':
+        this.events.emit('dtmf', e.data.participant, e.data.digit);
+        return;
+      case 'webrtcOffer':
+        if (this.byParticipant.get(e.data.participant) === slot) this.events.emit('webrtcOffer', e.data.participant, e.data.sdp);
+        return;
+      case 'webrtcFailed':
+        if (this.byParticipant.get(e.data.participant) === slot) this.events.emit('webrtcFailed', e.data.participant, e.data.reason);
+        return;
+      case 'activeSpeaker':
+        this.speakers.set(e.data.conference, e.data.participant);
+        this.events.emit('activeSpeaker', e.data.conference, e.data.participant);
+        return;
+      case 'snapshot':
+        for (const [id, s] of e.data.participants) if (this.byParticipant.get(id) === slot) this.snapshot.set(id, s);
+        slot.stats = e.data.stats;
+        return;
+      case 'log':
+        this.opts.logger[e.data.level]({ ...e.data.fields, worker: slot.index }, e.data.msg);
+        return;
+    }
   }
 
   /** Places a new participant in its conference's worker (or the least loaded one). */
@@ -299,8 +281,12 @@ export class WorkerMediaService implements MediaService {
     return slot;
   }
 
-  private post(participant: ParticipantId, msg: ToWorker): void {
-    this.byParticipant.get(participant)?.worker.postMessage(msg);
+  /** An operation whose reply nobody waits for (ordered with every other request to the worker). */
+  private post<K extends OpName<WorkerOps>>(participant: ParticipantId, op: K, data: WorkerOps[K]['req']): void {
+    const slot = this.byParticipant.get(participant);
+    slot?.rpc.call(op, data).catch((err: unknown) => {
+      if (!this.closed) this.opts.logger.warn({ worker: slot.index, op, participant, err: String(err) }, 'media worker request failed');
+    });
   }
 
   private forget(participant: ParticipantId): void {

@@ -5,9 +5,9 @@
  */
 import * as path from 'node:path';
 import { silentLogger } from '../../common';
-import type { WorkerMediaOptions, WorkerMediaService } from './worker-service';
+import type { WorkerMediaOptions, WorkerMediaService } from './worker-pool';
 
-const BUILT = path.join(__dirname, '..', '..', '..', 'dist', 'media', 'worker', 'worker-service.js');
+const BUILT = path.join(__dirname, '..', '..', '..', 'dist', 'node', 'media-host', 'worker-pool.js');
 
 export async function builtWorkerService(opts: Pick<WorkerMediaOptions, 'workers' | 'rtpPorts'> & Partial<WorkerMediaOptions>): Promise<WorkerMediaService> {
   const mod = (await import(BUILT)) as { WorkerMediaService: typeof WorkerMediaService };

@@ -1,11 +1,11 @@
 import dgram from 'node:dgram';
 import type { Worker } from 'node:worker_threads';
 import { asConferenceId, asParticipantId, type ParticipantId } from '../../common';
-import { encodeUlaw } from '../codecs/g711';
-import { sineTone } from '../codecs/tone';
-import { buildRtp } from '../rtp/packet';
+import { encodeUlaw } from '../../media/codecs/g711';
+import { sineTone } from '../../media/codecs/tone';
+import { buildRtp } from '../../media/rtp/packet';
 import { builtWorkerService } from './built-service';
-import type { WorkerMediaService } from './worker-service';
+import type { WorkerMediaService } from './worker-pool';
 
 jest.setTimeout(20_000);
 
@@ -94,5 +94,22 @@ describe('a media worker that dies', () => {
     expect(lost).toHaveLength(1);
     a.hangUp();
     b.hangUp();
+  });
+
+  it("fails only the dead worker's pending requests: the other worker's requests still get their answers", async () => {
+    service = await builtWorkerService({ workers: 2, rtpPorts: { min: 44820, max: 44859 } });
+    const slots = (service as unknown as { slots: Array<{ worker: Worker }> }).slots;
+    const [first, second] = [slots[0], slots[1]];
+    if (!first || !second) throw new Error('two workers expected');
+    // Hold the second worker's thread busy so its answer is still pending when the first dies.
+    const room = (name: string): { id: ReturnType<typeof asConferenceId>; name: string } => ({ id: asConferenceId(`c-${name}`), name });
+    await service.createRtpParticipant(room('one'), asParticipantId('p1'), true); // worker 0
+    const onSecond = service.createRtpParticipant(room('two'), asParticipantId('p2'), true); // worker 1, pending
+    const onFirst = service.createRtpParticipant(room('one'), asParticipantId('p3'), true); // worker 0, pending
+    onFirst.catch(() => undefined); // it may fail with its worker, or have been answered just before
+    await first.worker.terminate();
+    // The second worker's request is untouched by the first one's death.
+    await expect(onSecond).resolves.toMatchObject({ rtpPort: expect.any(Number) });
+    expect(service.participantStats(asParticipantId('p2'))).toBeDefined();
   });
 });
