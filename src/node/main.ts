@@ -10,7 +10,11 @@ import { LocalMediaService, rtpIoInfo, type MediaService } from '../media';
 import { createSipServer, createWebRtcSignaling, type SipServer, type WebRtcSignalingServer } from '../signaling';
 import { AdminLog } from './admin-log';
 import { USAGE, parseCli } from './cli';
+import { Admission } from './conference/admission';
+import { CapacityLedger } from './conference/capacity-ledger';
+import { LocalPlacer } from './conference/placer';
 import { ConferenceRegistry } from './conference/registry';
+import { Roster } from './conference/roster';
 import { defaultConfig, loadConfigFile, selectNode, type ClusterConfig, type NodeConfig } from './config';
 import { startHttpServer, NodeMetrics } from './http';
 import { createLogger } from './logging';
@@ -30,7 +34,18 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   const adminLog = new AdminLog(logger);
   const media = createMediaService(config, node, logger);
   const metrics = new NodeMetrics({ nodeName: node.name });
-  const registry = new ConferenceRegistry({ capacity: node.capacity, logger, media });
+  const registry = new ConferenceRegistry({ logger, media });
+  const ledger = new CapacityLedger(node.capacity);
+  const placer = new LocalPlacer({
+    nodeName: node.name,
+    location: node.location,
+    ledger,
+    backplaneCost: config.capacity_costs.backplane,
+    runningConference: (name) => registry.conference(name)?.id,
+  });
+  const admission = new Admission({ config, registry, placer, adminLog });
+  const roster = new Roster(registry, node.name);
+  media.events.on('activeSpeaker', (conference, participant) => roster.setActiveSpeaker(conference, participant));
   // A worker that died took its participants' media with it: end their calls cleanly.
   media.events.on('lost', (ids) => {
     for (const id of ids) void registry.participant(id)?.hangup();
@@ -38,9 +53,9 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   registry.events.on('conference-started', (c) => adminLog.add('info', 'Conference started', { conference: c.vmr.name }));
   registry.events.on('conference-ended', (c) => adminLog.add('info', 'Conference ended', { conference: c.vmr.name }));
 
-  const handler = new SipConferenceHandler({ config, node, registry, media, clock, logger, adminLog, countCall: (r) => metrics.countCall(r), countCallEnd: (r) => metrics.countCallEnd(r) });
+  const handler = new SipConferenceHandler({ config, node, registry, admission, media, clock, logger, adminLog, countCall: (r) => metrics.countCall(r), countCallEnd: (r) => metrics.countCallEnd(r) });
   // Browsers: WebSocket signaling on the HTTP server's port, path /ws.
-  const browsers = new WebRtcConferenceHandler({ config, registry, media, clock, logger: logger.child({ component: 'webrtc' }), adminLog });
+  const browsers = new WebRtcConferenceHandler({ config, registry, admission, roster, media, clock, logger: logger.child({ component: 'webrtc' }), adminLog });
   const signaling: WebRtcSignalingServer = createWebRtcSignaling({
     handler: browsers,
     clock,
@@ -66,7 +81,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
       userAgent: `confnode/${VERSION}`,
       observer: { request: (m) => metrics.countSipRequest(m), response: (s) => metrics.countSipResponse(s) },
     });
-    const api = new NodeApiImpl({ config, node, registry, media, adminLog, version: VERSION, sip: () => sip });
+    const api = new NodeApiImpl({ config, node, registry, ledger, roster, media, adminLog, version: VERSION, sip: () => sip });
     metrics.setSources(api.metricsSource());
     http = await startHttpServer({
       host: node.address,

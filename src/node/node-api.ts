@@ -6,7 +6,9 @@
 import type { MediaService } from '../media';
 import type { SipServer } from '../signaling';
 import type { AdminLog } from './admin-log';
+import type { CapacityLedger } from './conference/capacity-ledger';
 import type { ConferenceRegistry, ParticipantRecord } from './conference/registry';
+import type { Roster } from './conference/roster';
 import type { ClusterConfig, NodeConfig } from './config';
 import type {
   AdminLogEntryView,
@@ -25,6 +27,9 @@ export interface NodeApiDeps {
   config: ClusterConfig;
   node: NodeConfig;
   registry: ConferenceRegistry;
+  /** What this node carries: its capacity and load. */
+  ledger: CapacityLedger;
+  roster: Roster;
   media: MediaService;
   adminLog: AdminLog;
   version: string;
@@ -69,12 +74,12 @@ export class NodeApiImpl implements NodeApi {
   }
 
   status(): NodeStatusView {
-    const { node, registry, version } = this.deps;
+    const { node, ledger, version } = this.deps;
     return {
       node: node.name,
       location: node.location,
-      capacity: registry.capacity,
-      load: Math.round(registry.load * 1000) / 1000,
+      capacity: ledger.capacity,
+      load: Math.round(ledger.load * 1000) / 1000,
       state: this.draining ? 'draining' : 'active',
       sip: { address: node.address, port: node.sip_port, transports: ['udp', 'tcp'] },
       http: { address: node.address, port: node.http_port },
@@ -91,7 +96,7 @@ export class NodeApiImpl implements NodeApi {
   conferences(): ConferenceView[] {
     const { node } = this.deps;
     return this.deps.registry.conferences().map((c) => {
-      const speaker = this.deps.media.activeSpeaker(c.id);
+      const speaker = this.deps.roster.activeSpeaker(c.id);
       return {
         id: c.id,
         name: c.vmr.name,
@@ -135,7 +140,7 @@ export class NodeApiImpl implements NodeApi {
   }
 
   metricsSource(): MetricSources {
-    const { registry } = this.deps;
+    const { registry, ledger } = this.deps;
     const live = (): Totals => {
       const t = { ...this.retired };
       for (const p of registry.participants()) {
@@ -154,8 +159,8 @@ export class NodeApiImpl implements NodeApi {
         for (const p of registry.participants()) out[p.protocol]++;
         return out;
       },
-      loadUnits: () => registry.load,
-      capacityUnits: () => registry.capacity,
+      loadUnits: () => ledger.load,
+      capacityUnits: () => ledger.capacity,
       rtpPackets: () => {
         const t = live();
         return { in: t.in, out: t.out };
@@ -181,7 +186,7 @@ export class NodeApiImpl implements NodeApi {
       displayName: p.displayName,
       remote: parseRemote(p.remote),
       signalingNode: node.name,
-      mediaNode: node.name,
+      mediaNode: p.mediaNode,
       mediaLocation: node.location,
       placementReason: p.placementReason,
       role: p.role,
@@ -194,7 +199,7 @@ export class NodeApiImpl implements NodeApi {
       packetsIn: stats?.packetsIn ?? 0,
       packetsOut: stats?.packetsOut ?? 0,
       packetsDropped: stats?.packetsDropped ?? 0,
-      currentSpeaker: this.deps.media.activeSpeaker(p.conference.id) === p.id,
+      currentSpeaker: this.deps.roster.activeSpeaker(p.conference.id) === p.id,
       joinedAt: p.joinedAt.toISOString(),
     };
   }

@@ -27,8 +27,9 @@ import type { AdminLog } from './admin-log';
 import { participantCost } from './conference/capacity';
 import { MediaWatch } from './conference/media-watch';
 import { PinGate } from './conference/pin-gate';
+import type { Admission } from './conference/admission';
 import type { ConferenceRegistry, ParticipantRecord } from './conference/registry';
-import { findVmrByAlias, type ClusterConfig, type NodeConfig } from './config';
+import type { ClusterConfig, NodeConfig } from './config';
 
 /** What we terminate, in the order we offer it (an answer follows the caller's preference). */
 export const AUDIO_CAPABILITIES: readonly CodecCapability[] = [
@@ -67,6 +68,8 @@ export interface SipHandlerDeps {
   config: ClusterConfig;
   node: NodeConfig;
   registry: ConferenceRegistry;
+  /** Finds the VMR and places the caller's media (one path for SIP and browsers). */
+  admission: Admission;
   media: MediaService;
   clock: Clock;
   logger: Logger;
@@ -110,61 +113,47 @@ export class SipConferenceHandler implements SessionHandler {
     this.calls.set(call.id, state);
 
     const user = call.info.requestUser ?? '';
-    const vmr = findVmrByAlias(config, user, call.info.requestHost);
-    if (!vmr) {
-      this.deps.adminLog.add('info', `Call rejected: no conference alias '${user}'`, { from: call.info.fromUri });
-      throw new ConfnodeError('not-found', `no conference with alias '${user}'`);
-    }
+    const vmr = this.deps.admission.findVmr(user, call.info.requestHost, 'Call', call.info.fromUri);
     // Negotiate before touching capacity or sockets: a 488 must cost nothing.
     const videoOptions = { videoCodec: vmr.video_codec };
     const negotiation = offerSdp !== undefined ? negotiateOffer(offerSdp, AUDIO_CAPABILITIES, videoOptions) : undefined;
     const cost = participantCost(negotiation?.video ? 'video' : 'audio', config.capacity_costs);
-    let reservation: { release(): void };
-    try {
-      reservation = registry.reserve(vmr, cost);
-    } catch (err) {
-      this.deps.adminLog.add('warn', `Call rejected: ${errorMessage(err)}`, { conference: vmr.name, from: call.info.fromUri });
-      throw err;
-    }
-    try {
-      const participant = registry.join(
-        vmr,
-        {
-          protocol: 'sip',
-          displayName: call.info.fromDisplayName ?? call.info.fromUri,
-          remote: `${call.info.remote.transport}:${call.info.remote.address}:${call.info.remote.port}`,
-          cost,
-          hangup: () => call.hangup(),
-        },
-        reservation,
+    const participant = await this.deps.admission.admit(
+      vmr,
+      {
+        protocol: 'sip',
+        displayName: call.info.fromDisplayName ?? call.info.fromUri,
+        remote: `${call.info.remote.transport}:${call.info.remote.address}:${call.info.remote.port}`,
+        cost,
+        hangup: () => call.hangup(),
+      },
+      'Call',
+      call.info.fromUri,
+    );
+    // A failure from here on rejects the INVITE; the call's onEnded then releases what was set up.
+    state.participant = participant;
+    if (vmr.host_pin !== undefined) this.startPinEntry(state, vmr.host_pin, vmr.guest_pin, log);
+    const conference = participant.conference;
+    if (negotiation?.videoRejectedReason) registry.update(participant.id, { videoUnavailableReason: negotiation.videoRejectedReason });
+    state.local = await this.deps.media.createRtpParticipant(
+      { id: conference.id, name: vmr.name, videoCodec: vmr.video_codec },
+      participant.id,
+      state.pin === undefined,
+      negotiation?.video !== undefined,
+    );
+    const local = this.localAudio(state.local);
+    if (negotiation?.audio) {
+      this.applyMedia(state, negotiation);
+      log.info(
+        { conference: vmr.name, participant: participant.id, codec: negotiation.audio.codec.name, video: negotiation.video?.codec.name ?? negotiation.videoRejectedReason ?? 'none' },
+        'SIP participant joined',
       );
-      state.participant = participant;
-      if (vmr.host_pin !== undefined) this.startPinEntry(state, vmr.host_pin, vmr.guest_pin, log);
-      const conference = participant.conference;
-      if (negotiation?.videoRejectedReason) participant.videoUnavailableReason = negotiation.videoRejectedReason;
-      state.local = await this.deps.media.createRtpParticipant(
-        { id: conference.id, name: vmr.name, videoCodec: vmr.video_codec },
-        participant.id,
-        state.pin === undefined,
-        negotiation?.video !== undefined,
-      );
-      const local = this.localAudio(state.local);
-      if (negotiation?.audio) {
-        this.applyMedia(state, negotiation);
-        log.info(
-          { conference: vmr.name, participant: participant.id, codec: negotiation.audio.codec.name, video: negotiation.video?.codec.name ?? negotiation.videoRejectedReason ?? 'none' },
-          'SIP participant joined',
-        );
-        return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation, ...this.localVideo(state.local) }) };
-      }
-      // Offerless INVITE: offer everything; the media starts when the answer arrives in the ACK.
-      state.pendingOffer = true;
-      log.info({ conference: vmr.name, participant: participant.id }, 'SIP participant joined (offer in 200)');
-      return { sdp: buildOffer({ origin: this.origin(state), local, caps: AUDIO_CAPABILITIES }) };
-    } catch (err) {
-      reservation.release();
-      throw err;
+      return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation, ...this.localVideo(state.local) }) };
     }
+    // Offerless INVITE: offer everything; the media starts when the answer arrives in the ACK.
+    state.pendingOffer = true;
+    log.info({ conference: vmr.name, participant: participant.id }, 'SIP participant joined (offer in 200)');
+    return { sdp: buildOffer({ origin: this.origin(state), local, caps: AUDIO_CAPABILITIES }) };
   }
 
   onAck(call: SipCall, answerSdp: string | undefined): void {
@@ -249,7 +238,7 @@ export class SipConferenceHandler implements SessionHandler {
             payloadType: v.codec.payloadType,
           }
         : undefined;
-    if (state.participant) state.participant.videoCodec = video ? v?.codec.name : undefined;
+    if (state.participant) this.deps.registry.update(state.participant.id, { videoCodec: video ? v?.codec.name : undefined });
     this.applyAudio(state, negotiation.audio, video);
   }
 
@@ -272,8 +261,7 @@ export class SipConferenceHandler implements SessionHandler {
       onHold: audio.onHold,
       ...(video ? { video } : {}),
     });
-    participant.audioCodec = audio.codec.name;
-    participant.onHold = audio.onHold;
+    this.deps.registry.update(participant.id, { audioCodec: audio.codec.name, onHold: audio.onHold });
     state.phoneSends = !audio.onHold && audio.remoteDirection !== 'recvonly' && audio.remoteDirection !== 'inactive';
     this.watchMedia(state, participant);
   }
@@ -325,7 +313,7 @@ export class SipConferenceHandler implements SessionHandler {
       const outcome = gate.input(digit);
       if (outcome.kind === 'admitted') {
         this.stopPinEntry(state);
-        participant.role = outcome.role;
+        this.deps.registry.update(participant.id, { role: outcome.role });
         media.admit(participant.id);
         log.info({ participant: participant.id, conference, role: outcome.role }, 'PIN accepted');
       } else if (outcome.kind === 'rejected') {
@@ -338,7 +326,7 @@ export class SipConferenceHandler implements SessionHandler {
       }
     });
     state.pin = { gate, timer, off };
-    participant.role = 'waiting-for-pin';
+    this.deps.registry.update(participant.id, { role: 'waiting-for-pin' });
   }
 
   private stopPinEntry(state: CallState): void {

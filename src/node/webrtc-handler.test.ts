@@ -4,7 +4,11 @@ import { WebRtcRefusal, type ServerMessage, type WebRtcCloseRequest, type WebRtc
 import { AdminLog } from './admin-log';
 import { ConferenceRegistry } from './conference/registry';
 import { defaultConfigInput, parseConfig, type ClusterConfig } from './config';
-import { PARTICIPANT_SYNC_MS, WebRtcConferenceHandler } from './webrtc-handler';
+import { WebRtcConferenceHandler } from './webrtc-handler';
+import { Admission } from './conference/admission';
+import { CapacityLedger } from './conference/capacity-ledger';
+import { LocalPlacer } from './conference/placer';
+import { Roster } from './conference/roster';
 
 /** Records what the node asked of the media plane; `failCreate` makes the next browser fail. */
 class FakeMedia implements MediaService {
@@ -83,10 +87,15 @@ function setup(opts: { capacity?: number } = {}) {
   });
   const media = new FakeMedia();
   const clock = new FakeClock();
-  const registry = new ConferenceRegistry({ capacity: config.nodes[0]?.capacity ?? 100, logger: silentLogger, media });
+  const registry = new ConferenceRegistry({ logger: silentLogger, media });
+  const ledger = new CapacityLedger(config.nodes[0]?.capacity ?? 100);
+  const placer = new LocalPlacer({ nodeName: 'node1', location: 'local', ledger, backplaneCost: 1, runningConference: (n) => registry.conference(n)?.id });
   const adminLog = new AdminLog(silentLogger);
-  const handler = new WebRtcConferenceHandler({ config, registry, media, clock, logger: silentLogger, adminLog });
-  return { config, media, clock, registry, adminLog, handler };
+  const admission = new Admission({ config, registry, placer, adminLog });
+  const roster = new Roster(registry, 'node1');
+  media.events.on('activeSpeaker', (c, p) => roster.setActiveSpeaker(c, p));
+  const handler = new WebRtcConferenceHandler({ config, registry, admission, roster, media, clock, logger: silentLogger, adminLog });
+  return { config, media, clock, registry, ledger, admission, adminLog, handler };
 }
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -111,19 +120,19 @@ describe('WebRtcConferenceHandler: joining', () => {
   });
 
   it('unknown alias -> not-found, nothing reserved, admin log entry', async () => {
-    const { handler, registry, adminLog } = setup();
+    const { ledger, handler, adminLog } = setup();
     await expect(handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'nope', name: 'Ann' })).rejects.toMatchObject({ code: 'not-found' });
-    expect(registry.load).toBe(0);
+    expect(ledger.load).toBe(0);
     expect(adminLog.list().at(-1)?.message).toMatch(/no conference alias 'nope'/);
   });
 
   it('a VMR with PINs: no PIN -> pin-required, wrong -> pin-invalid (nothing reserved); host PIN -> role host, guest PIN -> role guest', async () => {
-    const { handler, registry } = setup();
+    const { ledger, handler, registry } = setup();
     const err = await handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'secret', name: 'Ann' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WebRtcRefusal);
     expect(err).toMatchObject({ code: 'pin-required' });
     await expect(handler.onJoin(new FakeSession('s2'), { type: 'join', alias: 'secret', name: 'Ann', pin: '4321' })).rejects.toMatchObject({ code: 'pin-invalid' });
-    expect(registry.load).toBe(0);
+    expect(ledger.load).toBe(0);
     const host = await handler.onJoin(new FakeSession('s3'), { type: 'join', alias: 'secret', name: 'Hal', pin: '1234' });
     const guest = await handler.onJoin(new FakeSession('s4'), { type: 'join', alias: 'secret', name: 'Gus', pin: '5678' });
     expect(registry.participant(host.participantId)?.role).toBe('host');
@@ -149,20 +158,20 @@ describe('WebRtcConferenceHandler: joining', () => {
   });
 
   it('capacity: a browser with camera costs capacity_costs.video, without camera the audio cost; full -> capacity', async () => {
-    const { handler, registry } = setup({ capacity: 1.25 });
+    const { ledger, handler } = setup({ capacity: 1.25 });
     await handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'meet', name: 'A' });
-    expect(registry.load).toBe(1);
+    expect(ledger.load).toBe(1);
     await expect(handler.onJoin(new FakeSession('s2'), { type: 'join', alias: 'meet', name: 'B' })).rejects.toMatchObject({ code: 'capacity' });
     await handler.onJoin(new FakeSession('s3'), { type: 'join', alias: 'meet', name: 'C', video: false });
-    expect(registry.load).toBe(1.25);
+    expect(ledger.load).toBe(1.25);
   });
 
   it('media setup failure leaves the registry as it was', async () => {
-    const { handler, registry, media } = setup();
+    const { ledger, handler, registry, media } = setup();
     media.failCreate = true;
     await expect(handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'meet', name: 'A' })).rejects.toThrow(/werift/);
     expect(registry.participants()).toEqual([]);
-    expect(registry.load).toBe(0);
+    expect(ledger.load).toBe(0);
   });
 });
 
@@ -190,11 +199,14 @@ describe('WebRtcConferenceHandler: in the conference', () => {
     expect(a.lastList()).toEqual(['A:webrtc:av', 'B:webrtc:a-']);
     expect(b.lastList()).toEqual(['A:webrtc:av', 'B:webrtc:a-']);
     handler.onMediaState(a, { audio: false, video: true });
+    await flush();
     expect(b.lastList()).toEqual(['A:webrtc:-v', 'B:webrtc:a-']);
     const before = b.of('participants').length;
     handler.onMediaState(a, { audio: false, video: true });
+    await flush();
     expect(b.of('participants').length).toBe(before);
     handler.onClosed(a, 'leave');
+    await flush();
     expect(b.lastList()).toEqual(['B:webrtc:a-']);
   });
 
@@ -222,14 +234,14 @@ describe('WebRtcConferenceHandler: in the conference', () => {
     for (const s of [a, b]) expect(s.of('activeSpeaker').slice(-2).map((m) => m.participantId)).toEqual([ja.participantId, null]);
   });
 
-  it('SIP participants appear in the list (audio-only tile) within the sync interval, and go when they leave', async () => {
-    const { handler, registry, clock } = setup();
+  it('SIP participants appear in the list (audio-only tile) as they join, and go when they leave (events, no polling)', async () => {
+    const { handler, registry, admission } = setup();
     const a = new FakeSession('a');
     await handler.onJoin(a, { type: 'join', alias: 'meet', name: 'A' });
     const vmr = registry.conference('meet')?.vmr;
     if (!vmr) throw new Error('no conference');
-    const sip = registry.join(vmr, { protocol: 'sip', displayName: 'Room 1', remote: 'udp:127.0.0.1:5062', cost: 0.25, hangup: async () => undefined }, registry.reserve(vmr, 0.25));
-    clock.advance(PARTICIPANT_SYNC_MS);
+    const sip = await admission.admit(vmr, { protocol: 'sip', displayName: 'Room 1', remote: 'udp:127.0.0.1:5062', cost: 0.25, hangup: async () => undefined }, 'Call', 'sip:room1@x');
+    await flush();
     expect(a.lastList()).toEqual(['A:webrtc:av', 'Room 1:sip:a-']);
     registry.leave(sip.id);
     await flush();

@@ -1,18 +1,11 @@
 /**
  * Joins browsers to conferences: implements the signaling plane's WebRtcSessionHandler port. A
- * join finds the VMR by alias, reserves capacity, adds a werift peer through the MediaService,
- * relays SDP both ways and keeps every browser of a conference told who is there and who speaks.
- * Never touches sockets or SDP contents itself; never decides media (the MediaService does).
+ * join is admitted like a SIP call (admission.ts: VMR by alias, placement, capacity), adds a werift
+ * peer through the MediaService, relays SDP both ways and keeps every browser of a conference told
+ * who is there and who speaks (the roster's events). Never touches sockets or SDP contents itself;
+ * never decides media (the MediaService does).
  */
-import {
-  ConfnodeError,
-  errorMessage,
-  type Clock,
-  type ConferenceId,
-  type Logger,
-  type ParticipantId,
-  type TimerHandle,
-} from '../common';
+import { ConfnodeError, type Clock, type ConferenceId, type Logger, type ParticipantId } from '../common';
 import type { MediaService } from '../media';
 import {
   WebRtcRefusal,
@@ -26,31 +19,29 @@ import {
   type WebRtcSessionHandler,
 } from '../signaling';
 import type { AdminLog } from './admin-log';
+import type { Admission } from './conference/admission';
 import { participantCost } from './conference/capacity';
 import { roleForPin, type PinRole } from './conference/pin-gate';
 import { PinLockout } from './conference/pin-lockout';
-import type { Conference, ConferenceRegistry, ParticipantRecord } from './conference/registry';
-import { findVmrByAlias, type ClusterConfig, type VmrConfig } from './config';
+import type { ConferenceRegistry, ParticipantRecord } from './conference/registry';
+import type { Roster } from './conference/roster';
+import type { ClusterConfig, VmrConfig } from './config';
 
 export interface WebRtcHandlerDeps {
   config: ClusterConfig;
   registry: ConferenceRegistry;
+  admission: Admission;
+  /** Who is in each conference (this node's and peers' participants) and who speaks. */
+  roster: Roster;
   media: MediaService;
   clock: Clock;
   logger: Logger;
   adminLog: AdminLog;
 }
 
-/**
- * How often the participant list is compared with what browsers were last told, so SIP callers
- * joining or leaving (which this handler does not see) reach the page too.
- */
-export const PARTICIPANT_SYNC_MS = 1000;
-
 interface Browser {
   session: WebRtcSession;
   participant?: ParticipantRecord;
-  media: MediaState;
   closed: boolean;
 }
 
@@ -62,52 +53,33 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
   /** What each conference's browsers were last sent, so unchanged lists are not resent. */
   private readonly lastList = new Map<ConferenceId, string>();
   private readonly unsubscribe: Array<() => void> = [];
-  private syncTimer: TimerHandle | undefined;
   private readonly pinLockout = new PinLockout();
 
   constructor(private readonly deps: WebRtcHandlerDeps) {
-    const { media, registry } = deps;
+    const { media, roster } = deps;
     this.unsubscribe.push(
       media.events.on('webrtcOffer', (id, sdp) => this.sendTo(id, { type: 'offer', sdp })),
       media.events.on('webrtcFailed', (id, reason) => this.onMediaFailed(id, reason)),
-      media.events.on('activeSpeaker', (conf, id) => this.broadcast(conf, { type: 'activeSpeaker', participantId: id ?? null })),
-      // Emitted inside registry.leave(), before the participant is gone from the conference.
-      registry.events.on('participant-left', (rec) => queueMicrotask(() => this.syncList(rec.conference))),
+      roster.events.on('speaker', (conf, id) => this.broadcast(conf, { type: 'activeSpeaker', participantId: id ?? null })),
+      roster.events.on('changed', (conf) => this.syncList(conf)),
     );
   }
 
   async onJoin(session: WebRtcSession, join: JoinMessage): Promise<JoinedMessage> {
-    const { config, registry, media, adminLog } = this.deps;
-    const browser: Browser = { session, media: { audio: true, video: join.video !== false }, closed: false };
+    const { config, admission, registry, media, roster } = this.deps;
+    const browser: Browser = { session, closed: false };
     this.bySession.set(session.id, browser);
     const at = join.alias.indexOf('@');
-    const user = at < 0 ? join.alias : join.alias.slice(0, at);
-    const vmr = findVmrByAlias(config, user, at < 0 ? undefined : join.alias.slice(at + 1));
-    if (!vmr) {
-      adminLog.add('info', `Browser rejected: no conference alias '${join.alias}'`, { from: session.remote });
-      throw new ConfnodeError('not-found', `there is no room '${join.alias}'`);
-    }
+    const vmr = admission.findVmr(at < 0 ? join.alias : join.alias.slice(0, at), at < 0 ? undefined : join.alias.slice(at + 1), 'Browser', session.remote);
     const role = vmr.host_pin === undefined ? 'participant' : this.checkPin(vmr, join, session.remote);
-    const cost = participantCost(join.video === false ? 'audio' : 'video', config.capacity_costs);
-    let reservation: { release(): void };
-    try {
-      reservation = registry.reserve(vmr, cost);
-    } catch (err) {
-      adminLog.add('warn', `Browser rejected: ${errorMessage(err)}`, { conference: vmr.name, from: session.remote });
-      throw err;
-    }
-    let participant: ParticipantRecord;
-    try {
-      participant = registry.join(
-        vmr,
-        { protocol: 'webrtc', displayName: join.name, remote: session.remote, cost, hangup: () => this.hangup(browser) },
-        reservation,
-      );
-    } catch (err) {
-      reservation.release();
-      throw err;
-    }
-    participant.role = role;
+    const video = join.video !== false;
+    const cost = participantCost(video ? 'video' : 'audio', config.capacity_costs);
+    const participant = await admission.admit(
+      vmr,
+      { protocol: 'webrtc', displayName: join.name, remote: session.remote, cost, role, publishing: { audio: true, video }, hangup: () => this.hangup(browser) },
+      'Browser',
+      session.remote,
+    );
     browser.participant = participant;
     this.byParticipant.set(participant.id, browser);
     const conference = participant.conference;
@@ -121,15 +93,11 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
     let set = this.byConference.get(conference.id);
     if (!set) this.byConference.set(conference.id, (set = new Set()));
     set.add(browser);
-    this.deps.logger.info(
-      { conference: vmr.name, participant: participant.id, name: join.name, remote: session.remote, video: join.video !== false },
-      'browser joined',
-    );
+    this.deps.logger.info({ conference: vmr.name, participant: participant.id, name: join.name, remote: session.remote, video }, 'browser joined');
     // Sent after the joined reply (the session holds them until then).
     this.lastList.delete(conference.id);
-    this.syncList(conference);
-    session.send({ type: 'activeSpeaker', participantId: media.activeSpeaker(conference.id) ?? null });
-    this.ensureSyncTimer();
+    this.syncList(conference.id);
+    session.send({ type: 'activeSpeaker', participantId: roster.activeSpeaker(conference.id) ?? null });
     return { type: 'joined', participantId: participant.id, conference: vmr.name, videoCodec: vmr.video_codec };
   }
 
@@ -153,10 +121,8 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
   }
 
   onMediaState(session: WebRtcSession, state: MediaState): void {
-    const browser = this.bySession.get(session.id);
-    if (!browser?.participant) return;
-    browser.media = { audio: state.audio, video: state.video };
-    this.syncList(browser.participant.conference);
+    const p = this.bySession.get(session.id)?.participant;
+    if (p) this.deps.registry.update(p.id, { publishing: { audio: state.audio, video: state.video } });
   }
 
   onClosed(session: WebRtcSession, reason: WebRtcEndReason): void {
@@ -172,29 +138,16 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
       'browser left',
     );
     this.deps.registry.leave(p.id);
-    this.syncList(p.conference);
   }
 
   /** Stops listening to media and registry events. Sessions are closed by the signaling server. */
   close(): void {
     for (const off of this.unsubscribe.splice(0)) off();
-    this.syncTimer?.cancel();
-    this.syncTimer = undefined;
   }
 
   /** The list every browser of `conf` sees: everyone, including itself, in join order. */
-  participantList(conf: Conference): ParticipantEntry[] {
-    return [...conf.participants.values()].map((p) => {
-      const browser = p.protocol === 'webrtc' ? this.byParticipant.get(p.id) : undefined;
-      const waiting = p.role === 'waiting-for-pin';
-      return {
-        id: p.id,
-        name: p.displayName,
-        protocol: p.protocol,
-        audio: browser ? browser.media.audio : !waiting,
-        video: browser ? browser.media.video : p.videoCodec !== undefined && !waiting,
-      };
-    });
+  participantList(conf: ConferenceId): ParticipantEntry[] {
+    return this.deps.roster.entries(conf).map((e) => ({ id: e.id, name: e.name, protocol: e.protocol, audio: e.audio, video: e.video }));
   }
 
   /**
@@ -263,25 +216,12 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
   }
 
   /** Sends the conference's list to its browsers when it differs from what they last got. */
-  private syncList(conf: Conference): void {
-    if (!this.byConference.has(conf.id)) return;
+  private syncList(conf: ConferenceId): void {
+    if (!this.byConference.has(conf)) return;
     const participants = this.participantList(conf);
     const text = JSON.stringify(participants);
-    if (this.lastList.get(conf.id) === text) return;
-    this.lastList.set(conf.id, text);
-    this.broadcast(conf.id, { type: 'participants', participants });
-  }
-
-  private ensureSyncTimer(): void {
-    if (this.syncTimer) return;
-    this.syncTimer = this.deps.clock.setTimeout(() => {
-      this.syncTimer = undefined;
-      if (this.byConference.size === 0) return;
-      for (const set of this.byConference.values()) {
-        const first = set.values().next().value;
-        if (first?.participant) this.syncList(first.participant.conference);
-      }
-      this.ensureSyncTimer();
-    }, PARTICIPANT_SYNC_MS);
+    if (this.lastList.get(conf) === text) return;
+    this.lastList.set(conf, text);
+    this.broadcast(conf, { type: 'participants', participants });
   }
 }

@@ -1,14 +1,12 @@
 /**
- * Conference instances on this node: a VMR's instance starts with its first participant and
- * ends after the last one leaves. Owns capacity accounting (load = sum of participant costs) so
- * admission and release can never drift apart. Never touches SIP or sockets directly: it releases
- * media through the MediaService and ends calls through participants' hangup functions.
+ * Conference instances as this node's signaling sees them: a VMR's instance starts with its first
+ * participant here and ends after the last one leaves. Bookkeeping only: where media goes and
+ * what capacity it costs are decided before (admission.ts, the placer and its capacity ledger).
+ * Raises joined/updated/left events (the roster and the API follow them); never touches SIP or
+ * sockets: it releases media through the MediaService and ends calls through hangup functions.
  */
-import { randomUUID } from 'node:crypto';
 import {
-  ConfnodeError,
   TypedEmitter,
-  asConferenceId,
   asParticipantId,
   type ConferenceId,
   type Logger,
@@ -16,19 +14,23 @@ import {
 } from '../../common';
 import type { MediaService, RouterParticipantStats } from '../../media';
 import type { VmrConfig } from '../config';
-import { fits } from './capacity';
+import type { PlacementReason } from '../placement';
+import { randomUUID } from 'node:crypto';
 
 export type Protocol = 'sip' | 'webrtc';
 
+
 export interface ParticipantRecord {
-  id: ParticipantId;
-  conference: Conference;
-  protocol: Protocol;
-  displayName: string;
-  remote: string;
-  cost: number;
-  joinedAt: Date;
-  placementReason: string;
+  readonly id: ParticipantId;
+  readonly conference: Conference;
+  readonly protocol: Protocol;
+  readonly displayName: string;
+  readonly remote: string;
+  readonly cost: number;
+  readonly joinedAt: Date;
+  /** The node that carries this participant's media (R1: the signaling stays here). */
+  readonly mediaNode: string;
+  readonly placementReason: PlacementReason;
   /** 'host' or 'guest' after PIN entry, 'waiting-for-pin' before; 'participant' without PINs. */
   role: 'host' | 'guest' | 'participant' | 'waiting-for-pin';
   /** A SIP phone that holds the call (sendonly/inactive audio or c=0.0.0.0): not heard meanwhile. */
@@ -37,11 +39,17 @@ export interface ParticipantRecord {
   /** Video codec when the participant has video (SIP: negotiated in the conference codec). */
   videoCodec?: string;
   videoUnavailableReason?: string;
+  /** What a browser says it sends now (microphone, camera): tiles show it. */
+  publishing?: { audio: boolean; video: boolean };
   /** Ends the participant's call (SIP BYE); the registry's leave() follows from the call ending. */
   hangup(): Promise<void>;
 }
 
+/** The fields that change during a call; registry.update() sets them and tells listeners. */
+export type ParticipantUpdate = Partial<Pick<ParticipantRecord, 'role' | 'onHold' | 'audioCodec' | 'videoCodec' | 'videoUnavailableReason' | 'publishing'>>;
+
 export interface Conference {
+  /** The conference instance's id, the same on every node of the cluster. */
   id: ConferenceId;
   vmr: VmrConfig;
   startedAt: Date;
@@ -52,12 +60,13 @@ export interface RegistryEvents {
   [event: string]: unknown[];
   'conference-started': [Conference];
   'conference-ended': [Conference];
+  'participant-joined': [ParticipantRecord];
+  'participant-updated': [ParticipantRecord];
   /** Final media counters of a participant, just before its media is removed. */
   'participant-left': [ParticipantRecord, RouterParticipantStats | undefined];
 }
 
 export interface RegistryOptions {
-  capacity: number;
   logger: Logger;
   /** Where participants' media lives; the registry releases it when they leave. */
   media: MediaService;
@@ -68,61 +77,38 @@ export interface JoinRequest {
   displayName: string;
   remote: string;
   cost: number;
+  /** Known at admission (a browser's PIN was checked, its camera state given in the join). */
+  role?: ParticipantRecord['role'];
+  publishing?: ParticipantRecord['publishing'];
   hangup(): Promise<void>;
+}
+
+/** Where the placement put the participant's media, and the conference instance it joins. */
+export interface PlacementResult {
+  conferenceId: ConferenceId;
+  mediaNode: string;
+  reason: PlacementReason;
 }
 
 export class ConferenceRegistry {
   readonly events = new TypedEmitter<RegistryEvents>();
   private readonly byName = new Map<string, Conference>();
   private readonly participantsById = new Map<ParticipantId, ParticipantRecord>();
-  private reserved = 0;
-  private committed = 0;
 
   constructor(private readonly opts: RegistryOptions) {}
 
-  get capacity(): number {
-    return this.opts.capacity;
-  }
-
-  /** Units in use, including admissions in progress. */
-  get load(): number {
-    return this.committed + this.reserved;
-  }
-
   /**
-   * Reserves capacity for a participant whose media is being set up. Throws 'capacity' (SIP 503)
-   * when the node or the VMR is full. The returned release() must be called if the join fails.
+   * Adds a participant, starting the conference instance here if needed (with the placement's
+   * conference id; a conference already running here keeps its own).
    */
-  reserve(vmr: VmrConfig, cost: number): { release(): void } {
-    if (!fits(this.load, cost, this.opts.capacity)) {
-      throw new ConfnodeError('capacity', `node full: load ${this.load} + ${cost} > capacity ${this.opts.capacity}`);
-    }
-    const conf = this.byName.get(vmr.name);
-    if (vmr.max_participants !== undefined && (conf?.participants.size ?? 0) >= vmr.max_participants) {
-      throw new ConfnodeError('capacity', `conference ${vmr.name} is full (${vmr.max_participants} participants)`);
-    }
-    this.reserved += cost;
-    let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        this.reserved -= cost;
-      },
-    };
-  }
-
-  /** Adds a participant (starting the conference instance if needed), turning a reservation into load. */
-  join(vmr: VmrConfig, req: JoinRequest, reservation: { release(): void }): ParticipantRecord {
+  join(vmr: VmrConfig, req: JoinRequest, placement: PlacementResult): ParticipantRecord {
     let conf = this.byName.get(vmr.name);
     if (!conf) {
-      const id = asConferenceId(randomUUID());
-      conf = { id, vmr, startedAt: new Date(), participants: new Map() };
+      conf = { id: placement.conferenceId, vmr, startedAt: new Date(), participants: new Map() };
       this.byName.set(vmr.name, conf);
-      this.opts.logger.info({ conference: vmr.name, conferenceId: id }, 'conference started');
+      this.opts.logger.info({ conference: vmr.name, conferenceId: conf.id }, 'conference started');
       this.events.emit('conference-started', conf);
     }
-    reservation.release();
     const rec: ParticipantRecord = {
       id: asParticipantId(randomUUID()),
       conference: conf,
@@ -131,14 +117,29 @@ export class ConferenceRegistry {
       remote: req.remote,
       cost: req.cost,
       joinedAt: new Date(),
-      placementReason: 'local',
-      role: 'participant',
+      mediaNode: placement.mediaNode,
+      placementReason: placement.reason,
+      role: req.role ?? 'participant',
+      ...(req.publishing ? { publishing: req.publishing } : {}),
       hangup: req.hangup,
     };
-    this.committed += req.cost;
     conf.participants.set(rec.id, rec);
     this.participantsById.set(rec.id, rec);
+    this.events.emit('participant-joined', rec);
     return rec;
+  }
+
+  /** Changes what a participant's call says about it (role, hold, codecs, camera...). */
+  update(id: ParticipantId, patch: ParticipantUpdate): void {
+    const rec = this.participantsById.get(id);
+    if (!rec) return;
+    let changed = false;
+    for (const [k, v] of Object.entries(patch) as Array<[keyof ParticipantUpdate, unknown]>) {
+      if (JSON.stringify(rec[k]) === JSON.stringify(v)) continue;
+      (rec as unknown as Record<string, unknown>)[k] = v;
+      changed = true;
+    }
+    if (changed) this.events.emit('participant-updated', rec);
   }
 
   /** Removes a participant; the conference ends after the last one. */
@@ -146,8 +147,6 @@ export class ConferenceRegistry {
     const rec = this.participantsById.get(id);
     if (!rec) return;
     this.participantsById.delete(id);
-    this.committed -= rec.cost;
-    if (this.committed < 1e-9) this.committed = 0;
     const conf = rec.conference;
     this.events.emit('participant-left', rec, this.opts.media.participantStats(id));
     this.opts.media.removeParticipant(id);
@@ -158,7 +157,6 @@ export class ConferenceRegistry {
       this.events.emit('conference-ended', conf);
     }
   }
-
   conferences(): Conference[] {
     return [...this.byName.values()];
   }

@@ -1,0 +1,52 @@
+/**
+ * The snapshot placement decides on and the decision it returns (DESIGN.md sections 2 and 5).
+ * Plain data only: whoever reads the cluster store builds these, placement never reads the store.
+ */
+
+export type PlacementNodeState = 'active' | 'draining';
+
+export interface PlacementNode {
+  name: string;
+  location: string;
+  capacity: number;
+  /** In capacity units, including the backplane units the node already pays. */
+  load: number;
+  state: PlacementNodeState;
+}
+
+export interface PlacementRequest {
+  /** The node that received the call; it keeps the signaling whatever is decided (R1). */
+  signalingNode: string;
+  /** The signaling node's location: media is placed among this location's nodes. */
+  location: string;
+  /** What the caller costs (0.25 audio, 1 video by default). */
+  cost: number;
+  /** What a backplane costs each node of the conference that carries one (1 by default). */
+  backplaneCost: number;
+  /** R5: at most this many media nodes per location (default 3). */
+  maxMediaNodes?: number;
+  /** Nodes that just refused (capacity raced) or are unreachable: no new media on them. */
+  exclude?: string[];
+}
+
+export interface PlacementSnapshot {
+  nodes: PlacementNode[];
+  /** The conference's media nodes in the request's location, in allocation order; [] if none. */
+  mediaNodes: string[];
+}
+
+export type PlacementReason = 'affinity' | 'least-loaded' | 'expansion';
+
+export type PlacementDecision =
+  | {
+      kind: 'place';
+      node: string;
+      reason: PlacementReason;
+      /** The conference's media nodes in the location after this decision: the list to CAS. */
+      mediaNodes: string[];
+      /** The list differs from the snapshot's, so a compare-and-swap is needed. */
+      changed: boolean;
+      /** Nodes that start paying the backplane unit for this conference because of this decision. */
+      backplaneCharges: string[];
+    }
+  | { kind: 'reject'; reason: 'rejected-full'; detail: string };
