@@ -18,6 +18,7 @@ import { Roster } from './conference/roster';
 import { defaultConfig, loadConfigFile, selectNode, type ClusterConfig, type NodeConfig } from './config';
 import { startHttpServer, NodeMetrics } from './http';
 import { createLogger } from './logging';
+import { ClusterNode } from './cluster-node';
 import { WorkerMediaService } from './media-host/worker-pool';
 import { NodeApiImpl } from './node-api';
 import { SipConferenceHandler } from './sip-handler';
@@ -32,19 +33,29 @@ interface Running {
 export async function runNode(config: ClusterConfig, node: NodeConfig, logger: Logger): Promise<Running> {
   const clock = systemClock;
   const adminLog = new AdminLog(logger);
-  const media = createMediaService(config, node, logger);
+  const localMedia = createMediaService(config, node, logger);
   const metrics = new NodeMetrics({ nodeName: node.name });
-  const registry = new ConferenceRegistry({ logger, media });
   const ledger = new CapacityLedger(node.capacity);
-  const placer = new LocalPlacer({
-    nodeName: node.name,
-    location: node.location,
-    ledger,
-    backplaneCost: config.capacity_costs.backplane,
-    runningConference: (name) => registry.conference(name)?.id,
-  });
+  // With an etcd store this node is one of a cluster: media may go to other nodes (R1-R5).
+  let api: NodeApiImpl | undefined;
+  const cluster =
+    config.cluster.store === 'memory'
+      ? undefined
+      : new ClusterNode({ config, node, localMedia, ledger, clock, logger, version: VERSION, views: async () => (api ? api.localViews() : { participants: [], conferences: [] }) });
+  const media: MediaService = cluster?.media ?? localMedia;
+  const registry = new ConferenceRegistry({ logger, media });
+  const placer =
+    cluster?.placer ??
+    new LocalPlacer({
+      nodeName: node.name,
+      location: node.location,
+      ledger,
+      backplaneCost: config.capacity_costs.backplane,
+      runningConference: (name) => registry.conference(name)?.id,
+    });
   const admission = new Admission({ config, registry, placer, adminLog });
   const roster = new Roster(registry, node.name);
+  cluster?.attachRoster(roster, () => registry.conferences().map((c) => c.id));
   media.events.on('activeSpeaker', (conference, participant) => roster.setActiveSpeaker(conference, participant));
   // A worker that died took its participants' media with it: end their calls cleanly.
   media.events.on('lost', (ids) => {
@@ -68,6 +79,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   try {
     // SIP and HTTP open once the media threads answer: a call that comes in first would wait.
     await media.ready();
+    await cluster?.start();
     const rtpIo = rtpIoInfo();
     if (rtpIo.kind === 'unavailable') throw new Error(rtpIo.reason);
     if (rtpIo.kind === 'native') logger.info({ rtpIo: rtpIo.kind }, 'plain RTP sockets use batched native I/O (native/rtpio)');
@@ -81,7 +93,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
       userAgent: `confnode/${VERSION}`,
       observer: { request: (m) => metrics.countSipRequest(m), response: (s) => metrics.countSipResponse(s) },
     });
-    const api = new NodeApiImpl({ config, node, registry, ledger, roster, media, adminLog, version: VERSION, sip: () => sip });
+    api = new NodeApiImpl({ config, node, registry, ledger, roster, media, adminLog, version: VERSION, sip: () => sip, ...(cluster ? { cluster } : {}) });
     metrics.setSources(api.metricsSource());
     http = await startHttpServer({
       host: node.address,
@@ -97,6 +109,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
     await sip?.close();
     await signaling.close();
     browsers.close();
+    await cluster?.stop();
     await media.close();
     throw err;
   }
@@ -115,6 +128,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
         await signaling.close();
         browsers.close();
         await http?.close();
+        await cluster?.stop();
         await media.close();
         logger.info({}, 'stopped');
       })();

@@ -35,6 +35,15 @@ export interface NodeApiDeps {
   version: string;
   sip: () => SipServer | undefined;
   startedAt?: number;
+  /** In a cluster: every live node, and peers' views merged into this node's answers. */
+  cluster?: ClusterViews;
+}
+
+/** What the API reads of the cluster (node/cluster-node's ClusterNode). */
+export interface ClusterViews {
+  nodes(): NodeStatusView[];
+  placementOf(vmr: string): { locations: string[]; mediaNodes: string[]; proxyNodes: string[] };
+  peerViews(): Promise<Array<{ participants: ParticipantView[]; conferences: ConferenceView[] }>>;
 }
 
 interface Totals {
@@ -90,29 +99,55 @@ export class NodeApiImpl implements NodeApi {
   }
 
   nodes(): NodeStatusView[] {
-    return [this.status()];
+    const cluster = this.deps.cluster;
+    if (!cluster) return [this.status()];
+    // This node's own entry is live (uptime, load now); the others are as the store has them.
+    return cluster.nodes().map((n) => (n.node === this.deps.node.name ? this.status() : n));
   }
 
-  conferences(): ConferenceView[] {
-    const { node } = this.deps;
+  /** The whole cluster's conferences, wherever asked: one entry per conference instance. */
+  async conferences(): Promise<ConferenceView[]> {
+    const mine = this.localConferences();
+    const peers = this.deps.cluster ? await this.deps.cluster.peerViews() : [];
+    const byId = new Map<string, ConferenceView>();
+    for (const c of [...mine, ...peers.flatMap((v) => v.conferences)]) {
+      const seen = byId.get(c.id);
+      if (!seen) byId.set(c.id, { ...c });
+      else byId.set(c.id, { ...seen, participants: seen.participants + c.participants, startedAt: seen.startedAt < c.startedAt ? seen.startedAt : c.startedAt, ...(seen.activeSpeaker ?? c.activeSpeaker ? { activeSpeaker: seen.activeSpeaker ?? c.activeSpeaker } : {}) });
+    }
+    return [...byId.values()];
+  }
+
+  /** The whole cluster's participants (each from its signaling node), wherever asked. */
+  async participants(): Promise<ParticipantView[]> {
+    const peers = this.deps.cluster ? await this.deps.cluster.peerViews() : [];
+    return [...this.localParticipants(), ...peers.flatMap((v) => v.participants)];
+  }
+
+  /** What this node alone knows: its signaling's participants and conferences (served to peers). */
+  localViews(): { participants: ParticipantView[]; conferences: ConferenceView[] } {
+    return { participants: this.localParticipants(), conferences: this.localConferences() };
+  }
+
+  private localParticipants(): ParticipantView[] {
+    return this.deps.registry.participants().map((p) => this.participantView(p));
+  }
+
+  private localConferences(): ConferenceView[] {
+    const { node, cluster } = this.deps;
     return this.deps.registry.conferences().map((c) => {
       const speaker = this.deps.roster.activeSpeaker(c.id);
+      const placed = cluster?.placementOf(c.vmr.name) ?? { locations: [node.location], mediaNodes: [node.name], proxyNodes: [] };
       return {
         id: c.id,
         name: c.vmr.name,
         aliases: [...c.vmr.aliases],
         startedAt: c.startedAt.toISOString(),
         participants: c.participants.size,
-        locations: [node.location],
-        mediaNodes: [node.name],
-        proxyNodes: [],
+        ...placed,
         ...(speaker ? { activeSpeaker: speaker } : {}),
       };
     });
-  }
-
-  participants(): ParticipantView[] {
-    return this.deps.registry.participants().map((p) => this.participantView(p));
   }
 
   backplanes(): BackplaneView[] {

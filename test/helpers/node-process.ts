@@ -24,10 +24,15 @@ export interface ParticipantView {
   role?: string;
   onHold?: boolean;
   remote?: { transport: string; address: string; port: number };
+  displayName?: string;
+  signalingNode?: string;
+  mediaNode?: string;
+  placementReason?: string;
 }
 
 export interface ConferenceView {
   name: string;
+  mediaNodes?: string[];
   participants: number;
 }
 

@@ -4,7 +4,8 @@
  * participant, and write refusals to the admin log. Handlers keep only what is theirs (SDP, PINs,
  * sockets). Never touches media or sockets itself.
  */
-import { ConfnodeError, errorMessage } from '../../common';
+import { randomUUID } from 'node:crypto';
+import { ConfnodeError, asParticipantId, errorMessage } from '../../common';
 import type { AdminLog } from '../admin-log';
 import { findVmrByAlias, type ClusterConfig, type VmrConfig } from '../config';
 import type { Placer } from './placer';
@@ -48,15 +49,17 @@ export class Admission {
     if (vmr.max_participants !== undefined && size >= vmr.max_participants) {
       refuse(new ConfnodeError('capacity', `conference ${vmr.name} is full (${vmr.max_participants} participants)`));
     }
+    // The id exists before the placement: a media node on another node holds capacity under it.
+    const participant = asParticipantId(randomUUID());
     let placement;
     try {
-      placement = await this.deps.placer.place({ vmr, cost: req.cost });
+      placement = await this.deps.placer.place({ vmr, cost: req.cost, participant });
     } catch (err) {
       return refuse(err);
     }
     try {
-      const rec = this.deps.registry.join(vmr, req, placement);
-      placement.commit(rec.id);
+      const rec = this.deps.registry.join(vmr, req, placement, participant);
+      placement.commit(participant);
       return rec;
     } catch (err) {
       placement.release();

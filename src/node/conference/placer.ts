@@ -13,6 +13,8 @@ import type { CapacityLedger } from './capacity-ledger';
 export interface PlacementRequest {
   vmr: VmrConfig;
   cost: number;
+  /** The participant's id, minted before placement: capacity is held under it. */
+  participant: ParticipantId;
 }
 
 /** A decision whose capacity is held on the media node until commit() or release(). */

@@ -101,7 +101,7 @@ export class ConferenceRegistry {
    * Adds a participant, starting the conference instance here if needed (with the placement's
    * conference id; a conference already running here keeps its own).
    */
-  join(vmr: VmrConfig, req: JoinRequest, placement: PlacementResult): ParticipantRecord {
+  join(vmr: VmrConfig, req: JoinRequest, placement: PlacementResult, id: ParticipantId = asParticipantId(randomUUID())): ParticipantRecord {
     let conf = this.byName.get(vmr.name);
     if (!conf) {
       conf = { id: placement.conferenceId, vmr, startedAt: new Date(), participants: new Map() };
@@ -110,7 +110,7 @@ export class ConferenceRegistry {
       this.events.emit('conference-started', conf);
     }
     const rec: ParticipantRecord = {
-      id: asParticipantId(randomUUID()),
+      id,
       conference: conf,
       protocol: req.protocol,
       displayName: req.displayName,

@@ -18,7 +18,7 @@ import {
 /** A valid two-node, two-location config; each test breaks one thing. */
 function base(): ClusterConfigInput {
   return {
-    cluster: { name: 'test', secret: '0123456789abcdef', store: 'memory' },
+    cluster: { name: 'test', secret: '0123456789abcdef', store: { etcd: { endpoints: ['http://127.0.0.1:2379'] } } },
     locations: [{ name: 'usa', overflow: { primary: 'mexico' } }, { name: 'mexico' }],
     nodes: [
       {
@@ -138,6 +138,7 @@ describe('parseConfig()', () => {
     ['non-URL etcd endpoint', [[['cluster', 'store'], { etcd: { endpoints: ['127.0.0.1:2379'] } }]], /^cluster\.store\.etcd\.endpoints\[0\]: endpoint must be/],
     ['dev secret with etcd', [[['cluster', 'secret'], DEV_CLUSTER_SECRET], [['cluster', 'store'], { etcd: { endpoints: ['http://127.0.0.1:2379'] } }]], /^cluster\.secret: the built-in development secret/],
     ['no nodes', [[['nodes'], []]], /^nodes: at least one node/],
+    ['several nodes on the in-process store', [[['cluster', 'store'], 'memory']], /^cluster\.store: 'memory' keeps the cluster state inside one process: 2 nodes need a shared store/],
     ['hostname as address', [[['nodes', 0, 'address'], 'localhost']], /^nodes\[0\]\.address: address must be an IPv4 or IPv6 literal/],
     ['wildcard address', [[['nodes', 0, 'address'], '0.0.0.0']], /^nodes\[0\]\.address: address must be a concrete IP/],
     ['odd rtp min', [[['nodes', 0, 'rtp_ports', 'min'], 40001]], /^nodes\[0\]\.rtp_ports\.min: must be even/],

@@ -219,6 +219,12 @@ function crossCheck(cfg: z.infer<typeof ConfigShape>): CrossIssue[] {
   cfg.nodes.forEach((n, i) => ref(n.location, ['nodes', i, 'location']));
   cfg.routing_rules.forEach((r, i) => ref(r.outgoing_location, ['routing_rules', i, 'outgoing_location']));
   out.push(...portConflicts(cfg.nodes), ...aliasClashes(cfg.vmrs));
+  if (cfg.cluster.store === 'memory' && cfg.nodes.length > 1) {
+    out.push({
+      path: ['cluster', 'store'],
+      message: `'memory' keeps the cluster state inside one process: ${cfg.nodes.length} nodes need a shared store ({ etcd: { endpoints: [...] } })`,
+    });
+  }
   if (cfg.cluster.store !== 'memory' && cfg.cluster.secret === DEV_CLUSTER_SECRET) {
     out.push({ path: ['cluster', 'secret'], message: 'the built-in development secret must not be used with an etcd store; set your own' });
   }

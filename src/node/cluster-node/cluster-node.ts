@@ -1,0 +1,357 @@
+/**
+ * A node of a cluster (etcd store): registers itself under a lease, opens the control channel,
+ * places media with the cluster placer, serves peers' media requests for the participants it
+ * carries, tells signaling nodes about their participants' media (events, stats), shares its
+ * participant lists, and cleans up after a node whose lease expired. The composition of
+ * node/cluster, node/control and node/placement; main.ts only starts and stops it.
+ */
+import { ConfnodeError, asNodeId, errorMessage, type Clock, type ConferenceId, type Logger, type NodeId, type ParticipantId, type RpcHandlers } from '../../common';
+import { mediaOpHandlers, type MediaService } from '../../media';
+import { ClusterState, EtcdClusterStore, type ClusterStore, type NodeRecord } from '../cluster';
+import type { CapacityLedger } from '../conference/capacity-ledger';
+import type { Placement, PlacementRequest, Placer } from '../conference/placer';
+import type { Roster } from '../conference/roster';
+import type { ClusterConfig, NodeConfig } from '../config';
+import { ControlChannel, type ControlStats } from '../control';
+import type { ConferenceView, NodeStatusView, ParticipantView } from '../http';
+import { ClusterPlacer } from './cluster-placer';
+import { MediaMembership } from './membership';
+import { CLUSTER_PROTOCOL, type ClusterEvents, type ClusterOps } from './protocol';
+import { RoutedMediaService } from './routed-media';
+
+export interface ClusterNodeOptions {
+  config: ClusterConfig;
+  node: NodeConfig;
+  /** This node's own media (threads). */
+  localMedia: MediaService;
+  ledger: CapacityLedger;
+  clock: Clock;
+  logger: Logger;
+  version: string;
+  /** This node's own admin views, served to peers. */
+  views(): Promise<{ participants: ParticipantView[]; conferences: ConferenceView[] }>;
+  /** A store other than the config's etcd (tests). */
+  store?: ClusterStore;
+}
+
+/** How often a media node sends its signaling peers their participants' counters. */
+const MEDIA_STATS_MS = 1000;
+/** Admin views asked of peers: an answer later than this is left out. */
+const VIEWS_TIMEOUT_MS = 2000;
+
+export class ClusterNode {
+  readonly media: RoutedMediaService;
+  readonly membership: MediaMembership;
+  private placerImpl: ClusterPlacer | undefined;
+  private state: ClusterState | undefined;
+  private control: ControlChannel<ClusterOps, ClusterEvents> | undefined;
+  private store: ClusterStore | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private loadTimer: NodeJS.Timeout | undefined;
+  private draining = false;
+  private roster: Roster | undefined;
+  private localConferences: () => ConferenceId[] = () => [];
+  /** What this node last told its peers of each conference's list. */
+  private readonly sentRosters = new Map<ConferenceId, string>();
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ClusterNodeOptions) {
+    this.log = opts.logger.child({ component: 'cluster' });
+    this.membership = new MediaMembership(opts.ledger);
+    this.media = new RoutedMediaService(opts.localMedia, opts.node.name, { call: (node, op, data) => this.channel().call(asNodeId(node), op, data) }, this.log);
+  }
+
+  /** Placement through the cluster; every decision routes the participant's media. */
+  get placer(): Placer {
+    return {
+      place: async (req: PlacementRequest): Promise<Placement> => {
+        const p = await this.clusterPlacer().place(req);
+        this.media.route(req.participant, p.mediaNode);
+        return p;
+      },
+      left: (participant, mediaNode) => this.clusterPlacer().left(participant, mediaNode),
+    };
+  }
+
+  async start(): Promise<void> {
+    const { config, node, ledger, clock } = this.opts;
+    const store = this.opts.store ?? this.etcdStore();
+    this.store = store;
+    const prefix = config.cluster.store === 'memory' ? undefined : config.cluster.store.etcd.prefix;
+    const state = new ClusterState({ store, clock, logger: this.log, ...(prefix ? { prefix } : {}) });
+    this.state = state;
+    this.placerImpl = new ClusterPlacer({
+      nodeName: node.name,
+      location: node.location,
+      state,
+      ledger,
+      membership: this.membership,
+      remote: {
+        reserve: async (peer, req) => {
+          await this.channel().call(asNodeId(peer), 'reserve', req);
+        },
+        release: (peer, participant) => {
+          this.channel().call(asNodeId(peer), 'remove', { participant }).catch(() => undefined);
+        },
+      },
+      backplaneCost: config.capacity_costs.backplane,
+      logger: this.log,
+      draining: () => this.draining,
+    });
+    this.control = await ControlChannel.open<ClusterOps, ClusterEvents>({
+      node: asNodeId(node.name),
+      secret: config.cluster.secret,
+      listen: { address: node.address, port: node.control_port },
+      resolvePeer: (peer) => {
+        const n = config.nodes.find((c) => c.name === peer);
+        return n ? { address: n.address, port: n.control_port } : undefined;
+      },
+      protocol: CLUSTER_PROTOCOL,
+      handlers: (peer) => this.handlers(peer),
+      logger: this.log,
+      clock,
+    });
+    this.control.events.on('event', (e) => this.onPeerEvent(e.from, e.name, e.data));
+    this.watchLocalMedia();
+    state.events.on('node-down', (n) => this.onNodeDown(n));
+    state.events.on('node-up', (n) => this.onNodeUp(n));
+    state.events.on('conference-changed', (c) => {
+      if (c.kind === 'location' && c.location === node.location) {
+        const others = (c.record?.mediaNodes ?? []).filter((m) => m !== node.name);
+        this.membership.setBackplaneCharge(c.conference, others.length > 0 && (c.record?.mediaNodes.includes(node.name) ?? false), config.capacity_costs.backplane);
+      }
+    });
+    try {
+      await state.start();
+      await state.register(this.record());
+    } catch (err) {
+      throw new ConfnodeError('unavailable', `cluster store: ${errorMessage(err)}`, { cause: err });
+    }
+    this.loadTimer = setInterval(() => state.updateLoad(ledger.load), 250);
+    this.statsTimer = setInterval(() => this.sendMediaStats(), MEDIA_STATS_MS);
+    this.log.info({ nodes: state.nodes().map((n) => n.name) }, 'joined the cluster');
+  }
+
+  /**
+   * Shares this node's participant lists with its peers (only when this node's part changed: a
+   * peer's list arriving must not echo back) and takes theirs into the roster.
+   */
+  attachRoster(roster: Roster, localConferences: () => ConferenceId[]): void {
+    this.roster = roster;
+    this.localConferences = localConferences;
+    roster.events.on('changed', (conference) => {
+      const entries = roster.entries(conference).filter((e) => e.node === this.opts.node.name);
+      const text = JSON.stringify(entries);
+      if (this.sentRosters.get(conference) === text) return;
+      if (entries.length === 0) this.sentRosters.delete(conference);
+      else this.sentRosters.set(conference, text);
+      for (const peer of this.peers()) this.notify(peer, 'roster', { conference, entries });
+    });
+  }
+
+  /** Leaves placement at once: no new media here; existing calls go on. */
+  drain(): void {
+    this.draining = true;
+    this.state?.setState('draining');
+  }
+
+  /** Every live node of the cluster, from the store. */
+  nodes(): NodeStatusView[] {
+    return (this.state?.nodes() ?? []).map((n) => ({
+      node: n.name,
+      location: n.location,
+      capacity: n.capacity,
+      load: Math.round(n.load * 1000) / 1000,
+      state: n.state,
+      sip: { ...n.sip, transports: ['udp', 'tcp'] },
+      http: n.http,
+      control: n.control,
+      uptimeSeconds: 0,
+      version: n.version,
+    }));
+  }
+
+  /** The conference's locations and media nodes as the store has them (live nodes only). */
+  placementOf(vmr: string): { locations: string[]; mediaNodes: string[]; proxyNodes: string[] } {
+    const live = new Set((this.state?.nodes() ?? []).map((n) => n.name));
+    const locs = this.state?.conferenceLocations(vmr) ?? [];
+    return {
+      locations: locs.map((l) => l.record.location),
+      mediaNodes: locs.flatMap((l) => l.record.mediaNodes).filter((n) => live.has(n)),
+      proxyNodes: locs.flatMap((l) => (l.record.proxyNode ? [l.record.proxyNode] : [])),
+    };
+  }
+
+  /** Peers' admin views (a peer that does not answer in time is left out). */
+  async peerViews(): Promise<Array<{ participants: ParticipantView[]; conferences: ConferenceView[] }>> {
+    const asked = this.peers().map((p) => this.channel().call(p, 'views', undefined, VIEWS_TIMEOUT_MS));
+    const settled = await Promise.allSettled(asked);
+    return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  }
+
+  controlStats(): ControlStats | undefined {
+    return this.control?.stats();
+  }
+
+  async stop(): Promise<void> {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.loadTimer) clearInterval(this.loadTimer);
+    await this.state?.deregister().catch(() => undefined);
+    this.state?.close();
+    await this.control?.close();
+    await this.store?.close();
+  }
+
+  private handlers(peer: NodeId): RpcHandlers<ClusterOps> {
+    const media = mediaOpHandlers(this.opts.localMedia);
+    const mine = (p: ParticipantId): void => {
+      if (this.membership.get(p)?.owner !== peer) throw new ConfnodeError('not-found', `participant ${p} has no media here for ${peer}`);
+    };
+    return {
+      reserve: (d) => {
+        this.clusterPlacer().reserveForPeer(peer, d);
+        return undefined;
+      },
+      createRtp: (d) => (mine(d.participant), media.createRtp(d)),
+      createWebRtc: (d) => (mine(d.participant), media.createWebRtc(d)),
+      webrtcOffer: (d) => (mine(d.participant), media.webrtcOffer(d)),
+      webrtcAnswer: (d) => (mine(d.participant), media.webrtcAnswer(d)),
+      updateRtp: (d) => (mine(d.participant), media.updateRtp(d)),
+      admit: (d) => (mine(d.participant), media.admit(d)),
+      dtmf: (d) => (mine(d.participant), media.dtmf(d)),
+      remove: (d) => {
+        if (this.membership.get(d.participant)?.owner !== peer) return undefined;
+        this.opts.localMedia.removeParticipant(d.participant);
+        this.membership.remove(d.participant);
+        return undefined;
+      },
+      views: () => this.opts.views(),
+    };
+  }
+
+  /** Events of media carried here for peers' participants go to their signaling nodes. */
+  private watchLocalMedia(): void {
+    const local = this.opts.localMedia;
+    const toOwner = <K extends keyof ClusterEvents>(p: ParticipantId, name: K, data: ClusterEvents[K]): void => {
+      const owner = this.membership.get(p)?.owner;
+      if (owner !== undefined && owner !== this.opts.node.name) this.notify(asNodeId(owner), name, data);
+    };
+    local.events.on('webrtcOffer', (participant, sdp) => toOwner(participant, 'webrtcOffer', { participant, sdp }));
+    local.events.on('webrtcFailed', (participant, reason) => toOwner(participant, 'webrtcFailed', { participant, reason }));
+    local.events.on('dtmf', (participant, digit) => toOwner(participant, 'dtmf', { participant, digit }));
+    local.events.on('activeSpeaker', (conference, participant) => {
+      for (const owner of this.membership.ownersOf(conference)) {
+        if (owner !== this.opts.node.name) this.notify(asNodeId(owner), 'activeSpeaker', { conference, participant });
+      }
+    });
+    local.events.on('lost', (ids) => {
+      // A media thread died: the peers' calls whose media it carried end with their signaling node.
+      for (const id of ids) {
+        const owner = this.membership.get(id)?.owner;
+        if (owner !== undefined && owner !== this.opts.node.name) this.notify(asNodeId(owner), 'webrtcFailed', { participant: id, reason: 'media thread failed' });
+      }
+    });
+  }
+
+  private sendMediaStats(): void {
+    const byOwner = new Map<string, Array<[ParticipantId, NonNullable<ReturnType<MediaService['participantStats']>>]>>();
+    for (const peer of this.peers()) {
+      for (const id of this.membership.ownedBy(peer)) {
+        const s = this.opts.localMedia.participantStats(id);
+        if (!s) continue;
+        let list = byOwner.get(peer);
+        if (!list) byOwner.set(peer, (list = []));
+        list.push([id, s]);
+      }
+    }
+    for (const [peer, participants] of byOwner) this.notify(asNodeId(peer), 'mediaStats', { participants });
+  }
+
+  private onPeerEvent(from: NodeId, name: keyof ClusterEvents, data: unknown): void {
+    if (name === 'roster') {
+      const d = data as ClusterEvents['roster'];
+      this.roster?.setRemote(from, d.conference, d.entries.filter((e) => e.node === from));
+      return;
+    }
+    this.media.onPeerEvent(from, name, data as ClusterEvents[typeof name]);
+  }
+
+  private onNodeUp(n: NodeRecord): void {
+    if (n.name === this.opts.node.name || !this.roster) return;
+    // A node that (re)joined gets this node's lists of every conference it has participants in.
+    for (const conference of this.localConferences()) {
+      const entries = this.roster.entries(conference).filter((e) => e.node === this.opts.node.name);
+      this.notify(asNodeId(n.name), 'roster', { conference, entries });
+    }
+  }
+
+  /** A peer's lease expired: its calls are gone, and so is the media it carried for ours. */
+  private onNodeDown(n: NodeRecord): void {
+    if (n.name === this.opts.node.name) return;
+    this.log.warn({ peer: n.name }, 'node left the cluster (lease expired or deregistered)');
+    for (const id of this.membership.ownedBy(n.name)) {
+      this.opts.localMedia.removeParticipant(id);
+      this.membership.remove(id);
+    }
+    this.media.onPeerDown(n.name);
+    this.roster?.dropNode(n.name);
+    void this.control?.forget(asNodeId(n.name));
+    void this.dropDeadMediaNode(n.name);
+  }
+
+  /** The first live media node of each conference that listed the dead node takes it out. */
+  private async dropDeadMediaNode(dead: string): Promise<void> {
+    const state = this.state;
+    if (!state) return;
+    const me = this.opts.node.name;
+    for (const vmr of state.conferences()) {
+      const loc = state.conferenceLocation(vmr, this.opts.node.location);
+      if (!loc || !loc.record.mediaNodes.includes(dead)) continue;
+      const live = loc.record.mediaNodes.filter((m) => m !== dead && state.node(m) !== undefined);
+      if (live[0] !== me) continue;
+      const next = { ...loc.record, mediaNodes: loc.record.mediaNodes.filter((m) => m !== dead) };
+      await state.casConferenceLocation(vmr, this.opts.node.location, loc.modRevision, next).catch((err: unknown) => {
+        this.log.warn({ conference: vmr, err: errorMessage(err) }, 'could not drop a dead media node');
+      });
+    }
+  }
+
+  private notify<K extends keyof ClusterEvents>(peer: NodeId, name: K, data: ClusterEvents[K]): void {
+    this.control?.notify(peer, name, data).catch((err: unknown) => this.log.debug({ peer, event: name, err: errorMessage(err) }, 'event to a peer not sent'));
+  }
+
+  private peers(): NodeId[] {
+    return (this.state?.nodes() ?? []).filter((n) => n.name !== this.opts.node.name).map((n) => asNodeId(n.name));
+  }
+
+  private record(): NodeRecord {
+    const { node, ledger, version } = this.opts;
+    return {
+      name: node.name,
+      location: node.location,
+      sip: { address: node.address, port: node.sip_port },
+      http: { address: node.address, port: node.http_port },
+      control: { address: node.address, port: node.control_port },
+      capacity: ledger.capacity,
+      load: ledger.load,
+      state: this.draining ? 'draining' : 'active',
+      version,
+    };
+  }
+
+  private etcdStore(): ClusterStore {
+    const s = this.opts.config.cluster.store;
+    if (s === 'memory') throw new ConfnodeError('config', 'a cluster node needs an etcd store');
+    return new EtcdClusterStore({ endpoints: s.etcd.endpoints, logger: this.log, clock: this.opts.clock });
+  }
+
+  private clusterPlacer(): ClusterPlacer {
+    if (!this.placerImpl) throw new ConfnodeError('unavailable', 'the node has not joined its cluster yet');
+    return this.placerImpl;
+  }
+
+  private channel(): ControlChannel<ClusterOps, ClusterEvents> {
+    if (!this.control) throw new ConfnodeError('unavailable', 'the control channel is not open yet');
+    return this.control;
+  }
+}

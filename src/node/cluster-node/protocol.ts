@@ -1,0 +1,130 @@
+/**
+ * What the nodes of a cluster say to each other over the control channel: the media operations
+ * (a remote media service), a capacity reservation on a media node, the admin views a node shows
+ * for the whole cluster, and events (media events for the signaling node, stats, rosters). Every
+ * schema here checks what a peer sent before anyone uses it. Types and schemas only.
+ */
+import { z } from 'zod';
+import { asConferenceId, asParticipantId } from '../../common';
+import type { MediaEventPayloads, MediaOps, RouterParticipantStats } from '../../media';
+import type { ControlProtocol } from '../control';
+import type { ConferenceView, ParticipantView } from '../http';
+import type { RosterEntry } from '../conference/roster';
+
+const participantId = z.string().min(1).max(100).transform(asParticipantId);
+const conferenceId = z.string().min(1).max(100).transform(asConferenceId);
+const port = z.number().int().min(0).max(65535);
+const direction = z.enum(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
+const videoCodec = z.enum(['H264', 'VP8']);
+const none = z.undefined().or(z.null()).transform(() => undefined);
+
+const conferenceRef = z.object({ id: conferenceId, name: z.string().min(1).max(100), videoCodec: videoCodec.optional() });
+const rtpRemote = z.object({
+  address: z.string().min(1).max(100),
+  rtpPort: port,
+  rtcpPort: port.optional(),
+  rtcpMux: z.boolean(),
+  payloadTypes: z.array(z.number().int().min(0).max(127)).max(16),
+  clockRate: z.number().int().positive().optional(),
+});
+const audioFormat = z.object({
+  name: z.string().min(1).max(32),
+  payloadType: z.number().int().min(0).max(127),
+  clockRate: z.number().int().positive(),
+  channels: z.number().int().min(1).max(2),
+  telephoneEventPayloadType: z.number().int().min(0).max(127).optional(),
+});
+const localRtpAddress = z.object({
+  address: z.string(),
+  rtpPort: port,
+  rtcpPort: port,
+  video: z.object({ rtpPort: port, rtcpPort: port }).optional(),
+});
+const sdp = z.string().max(200_000);
+
+/** A reservation of capacity on the media node, for a participant whose signaling is the caller. */
+export type ReserveRequest = { participant: ReturnType<typeof asParticipantId>; conference: string; conferenceId: ReturnType<typeof asConferenceId>; cost: number };
+
+export type ClusterOps = MediaOps & {
+  reserve: { req: ReserveRequest; res: undefined };
+  /** This node's participants and conferences, for the admin API of any node. */
+  views: { req: undefined; res: { participants: ParticipantView[]; conferences: ConferenceView[] } };
+};
+
+export type ClusterEvents = MediaEventPayloads & {
+  /** A media node's counters of the participants it carries for the receiving signaling node. */
+  mediaStats: { participants: Array<[ReturnType<typeof asParticipantId>, RouterParticipantStats]> };
+  /** The sender's whole participant list of one conference ([] when none are left). */
+  roster: { conference: ReturnType<typeof asConferenceId>; entries: RosterEntry[] };
+};
+
+const routerStats = z.object({
+  packetsIn: z.number(),
+  packetsOut: z.number(),
+  packetsDropped: z.number(),
+  rtcpIn: z.number().optional(),
+  audioCodec: z.string().optional(),
+  talker: z.boolean(),
+  levelDbov: z.number(),
+  videoShowing: participantId.optional(),
+  videoPacketsIn: z.number().optional(),
+  videoPacketsOut: z.number().optional(),
+}).transform((s): RouterParticipantStats => ({ ...s, audioCodec: s.audioCodec }));
+
+const rosterEntry = z.object({
+  id: participantId,
+  name: z.string().max(200),
+  protocol: z.enum(['sip', 'webrtc']),
+  audio: z.boolean(),
+  video: z.boolean(),
+  node: z.string().min(1).max(100),
+});
+
+/** Admin views from an authenticated peer: shapes are the peer's own code's; bounded by the frame size. */
+const viewList = <T>() => z.custom<T[]>((v) => Array.isArray(v), 'expected a list');
+
+export const CLUSTER_PROTOCOL: ControlProtocol<ClusterOps, ClusterEvents> = {
+  requests: {
+    createRtp: z.object({ conference: conferenceRef, participant: participantId, admitted: z.boolean(), video: z.boolean() }),
+    createWebRtc: z.object({ conference: conferenceRef, participant: participantId, videoCodec }),
+    webrtcOffer: z.object({ participant: participantId, sdp }),
+    webrtcAnswer: z.object({ participant: participantId, sdp }),
+    updateRtp: z.object({
+      participant: participantId,
+      update: z.object({
+        remote: rtpRemote,
+        direction,
+        format: audioFormat,
+        onHold: z.boolean().optional(),
+        video: z.object({ remote: rtpRemote, direction, payloadType: z.number().int().min(0).max(127) }).optional(),
+      }),
+    }),
+    admit: z.object({ participant: participantId }),
+    dtmf: z.object({ participant: participantId, digit: z.string().regex(/^[0-9*#A-D]$/) }),
+    remove: z.object({ participant: participantId }),
+    reserve: z.object({ participant: participantId, conference: z.string().min(1).max(100), conferenceId, cost: z.number().finite().min(0).max(1000) }),
+    views: none,
+  },
+  replies: {
+    createRtp: localRtpAddress,
+    createWebRtc: none,
+    webrtcOffer: sdp,
+    webrtcAnswer: none,
+    updateRtp: none,
+    admit: none,
+    dtmf: none,
+    remove: none,
+    reserve: none,
+    views: z.object({ participants: viewList<ParticipantView>(), conferences: viewList<ConferenceView>() }),
+  },
+  events: {
+    webrtcOffer: z.object({ participant: participantId, sdp }),
+    webrtcFailed: z.object({ participant: participantId, reason: z.string().max(1000) }),
+    dtmf: z.object({ participant: participantId, digit: z.string().max(1) }),
+    activeSpeaker: z
+      .object({ conference: conferenceId, participant: participantId.optional().nullable() })
+      .transform((e) => ({ conference: e.conference, participant: e.participant ?? undefined })),
+    mediaStats: z.object({ participants: z.array(z.tuple([participantId, routerStats])).max(10_000) }),
+    roster: z.object({ conference: conferenceId, entries: z.array(rosterEntry).max(10_000) }),
+  },
+};
