@@ -27,6 +27,8 @@ import { WebRtcConferenceHandler } from './webrtc-handler';
 const VERSION = '0.1.0';
 
 interface Running {
+  /** How long stop() may wait for calls to end (nodes[].drain_timeout_s). */
+  drainMs: number;
   stop(): Promise<void>;
 }
 
@@ -53,7 +55,8 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
       backplaneCost: config.capacity_costs.backplane,
       runningConference: (name) => registry.conference(name)?.id,
     });
-  const admission = new Admission({ config, registry, placer, adminLog });
+  let draining = false;
+  const admission = new Admission({ config, registry, placer, adminLog, draining: () => draining });
   const roster = new Roster(registry, node.name);
   cluster?.attachRoster(roster, () => registry.conferences().map((c) => c.id));
   media.events.on('activeSpeaker', (conference, participant) => roster.setActiveSpeaker(conference, participant));
@@ -120,9 +123,20 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
     `confnode ${node.name} ready${firstAlias ? `: dial sip:${firstAlias.split('@')[0]}@${host}:${node.sip_port}` : ''}, page http://${host}:${node.http_port}/`,
   );
   let stopping: Promise<void> | undefined;
+  const drainMs = (node.drain_timeout_s ?? 0) * 1000;
   return {
+    drainMs,
     stop: () => {
       stopping ??= (async () => {
+        if (drainMs > 0 && registry.participants().length > 0) {
+          // Drain: out of placement at once (/healthz 503), no new calls; calls go on until they end.
+          draining = true;
+          api?.setDraining(true);
+          cluster?.drain();
+          logger.info({ drainTimeoutS: drainMs / 1000, calls: registry.participants().length }, 'draining: no new calls; waiting for calls to end');
+          const deadline = Date.now() + drainMs;
+          while (registry.participants().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+        }
         logger.info({}, 'shutting down: hanging up calls');
         await sip?.close();
         await signaling.close();
@@ -202,7 +216,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => {
       logger.error({}, 'shutdown took too long: exiting');
       process.exit(1);
-    }, 10_000);
+    }, running.drainMs + 10_000);
     force.unref();
     running.stop().then(
       () => process.exit(0),

@@ -29,6 +29,8 @@ export interface NodeConfigOptions {
   vmrs?: VmrSpec[];
   /** cluster.admin_token */
   adminToken?: string;
+  /** nodes[].drain_timeout_s */
+  drainTimeoutS?: number;
   /** The node's address (SIP, HTTP, RTP); 127.0.0.1 unless the node runs in its own namespace. */
   address?: '127.0.0.1' | '::1';
 }
@@ -72,7 +74,8 @@ export async function writeNodeConfig(opts: NodeConfigOptions): Promise<NodeConf
     'nodes:',
     `  - { name: ${nodeName}, location: local, address: "${opts.address ?? '127.0.0.1'}", sip_port: ${sipPort}, ` +
       `http_port: ${httpPort}, control_port: ${controlPort}, ` +
-      `rtp_ports: { min: ${rtp.min}, max: ${rtp.max} }, capacity: ${opts.capacity ?? 100} }`,
+      `rtp_ports: { min: ${rtp.min}, max: ${rtp.max} }, capacity: ${opts.capacity ?? 100}` +
+      `${opts.drainTimeoutS !== undefined ? `, drain_timeout_s: ${opts.drainTimeoutS}` : ''} }`,
     `media: { mix_talkers: ${opts.mixTalkers ?? 3}${opts.rtpTimeoutS !== undefined ? `, rtp_timeout_s: ${opts.rtpTimeoutS}` : ''} }`,
     'vmrs:',
     ...vmrLines,

@@ -16,6 +16,8 @@ export interface AdmissionDeps {
   registry: ConferenceRegistry;
   placer: Placer;
   adminLog: AdminLog;
+  /** The node is draining (SIGTERM with nodes[].drain_timeout_s): new calls go elsewhere. */
+  draining?: () => boolean;
 }
 
 /** How refusals are worded in the admin log: "Call rejected: ..." or "Browser rejected: ...". */
@@ -45,6 +47,7 @@ export class Admission {
       this.deps.adminLog.add('warn', `${caller} rejected: ${errorMessage(err)}`, { conference: vmr.name, from });
       throw err;
     };
+    if (this.deps.draining?.()) refuse(new ConfnodeError('capacity', 'this node is draining (shutting down): call another node'));
     const size = this.deps.registry.conference(vmr.name)?.participants.size ?? 0;
     if (vmr.max_participants !== undefined && size >= vmr.max_participants) {
       refuse(new ConfnodeError('capacity', `conference ${vmr.name} is full (${vmr.max_participants} participants)`));

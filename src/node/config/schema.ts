@@ -92,6 +92,11 @@ export const NodeConfigSchema = z
     control_port: portSchema,
     rtp_ports: rtpPortsSchema,
     capacity: z.number().positive('capacity must be > 0'),
+    /**
+     * SIGTERM drains for up to this long: the node leaves placement at once (/healthz 503), takes
+     * no new calls, and keeps its calls until they end; then it hangs up the rest. 0 = at once.
+     */
+    drain_timeout_s: z.number().int().min(0).max(86_400).optional(),
     log_level: LogLevelSchema.optional(),
   })
   .strict();
