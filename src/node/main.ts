@@ -98,6 +98,13 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
     });
     api = new NodeApiImpl({ config, node, registry, ledger, roster, media, adminLog, version: VERSION, sip: () => sip, ...(cluster ? { cluster } : {}) });
     metrics.setSources(api.metricsSource());
+    if (cluster) {
+      metrics.setSources({
+        controlRefused: () => cluster.controlStats()?.handshakesRefused ?? {},
+        controlCalls: () => cluster.controlStats()?.calls ?? {},
+        controlBadFrames: () => (cluster.controlStats()?.badFrames ?? 0) + (cluster.controlStats()?.badPayloads ?? 0),
+      });
+    }
     http = await startHttpServer({
       host: node.address,
       port: node.http_port,

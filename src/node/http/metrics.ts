@@ -27,6 +27,10 @@ export interface MetricSources {
   /** Cumulative browser ICE restarts by who asked, and those that connected again. */
   iceRestarts?(): Partial<Record<IceRestartBy, number>>;
   iceReconnects?(): number;
+  /** Control channel (clusters): handshakes refused by reason, calls by outcome, bad frames. */
+  controlRefused?(): Readonly<Record<string, number>>;
+  controlCalls?(): Readonly<Record<string, number>>;
+  controlBadFrames?(): number;
 }
 
 export interface NodeMetricsOptions {
@@ -97,6 +101,9 @@ export class NodeMetrics {
   readonly iceRestarts: Counter<'by'>;
   readonly iceReconnects: Counter;
   readonly wsSessionEvents: Counter<'event'>;
+  readonly controlRefused: Counter<'reason'>;
+  readonly controlCalls: Counter<'outcome'>;
+  readonly controlBadFrames: Counter;
   readonly collectErrors: Counter;
   private sources: MetricSources;
   private readonly callResults = new BoundedLabel(24);
@@ -169,6 +176,19 @@ export class NodeMetrics {
     this.iceReconnects = cumulative('confnode_webrtc_ice_reconnects_total', 'Browser ICE restarts that connected again', undefined, () => ({
       total: this.sources.iceReconnects?.(),
     }));
+    this.controlRefused = cumulative(
+      'confnode_control_handshakes_refused_total',
+      'Control channel connections refused before the upgrade, by reason: missing, bad-signature, stale, replay, unknown-node',
+      'reason',
+      () => this.sources.controlRefused?.() ?? {},
+    );
+    this.controlCalls = cumulative('confnode_control_calls_total', 'Calls to peer nodes by outcome: ok, failed, timeout, unavailable', 'outcome', () => this.sources.controlCalls?.() ?? {});
+    this.controlBadFrames = cumulative(
+      'confnode_control_bad_frames_total',
+      'Control channel frames that failed their MAC, schema or size bound (each closed its link)',
+      undefined,
+      () => ({ total: this.sources.controlBadFrames?.() }),
+    );
     this.wsSessionEvents = new Counter({
       name: 'confnode_webrtc_signaling_sessions_total',
       help: 'Browser signaling sessions whose WebSocket dropped (detached), that resumed, that were not resumed in time (expired), and refused resumes',
