@@ -1,12 +1,19 @@
 /**
  * A cluster config for tests: N nodes on 127.0.0.1 with free ports, an etcd store (a real etcd the
- * test starts), one YAML file, and each node started as its own process (`NodeUnderTest`).
+ * test starts), one YAML file, and each node started as its own process (`NodeUnderTest`). Also
+ * what cluster tests poke the cluster with: raw SIP callers, the store read directly, /metrics
+ * series and control-port upgrades. Never used by the node itself.
  */
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import type { NodeConfig, VmrSpec } from './config';
+import { vmrLine, type NodeConfig, type VmrSpec } from './config';
 import { NodeUnderTest } from './node-process';
 import { freePortRange, freePorts } from './ports';
+import { sleep } from './proc';
+import { buildRequest, header, newBranch, newDialogIds, okResponse, parseMessage, sdpOffer, toTag, type DialogIds, type RawMessage } from './sip-raw';
 
 export interface ClusterNodeSpec {
   name: string;
@@ -45,7 +52,7 @@ export async function writeClusterConfig(spec: ClusterSpec): Promise<NodeConfig[
     ...nodeLines,
     `media: { workers: ${spec.workers ?? 1} }`,
     'vmrs:',
-    ...spec.vmrs.map((v) => `  - { name: ${v.name}, aliases: [${v.aliases.map((a) => JSON.stringify(a)).join(', ')}] }`),
+    ...spec.vmrs.map(vmrLine),
     '',
   ].join('\n');
   writeFileSync(path, yaml);
@@ -65,4 +72,199 @@ export async function startCluster(configs: NodeConfig[]): Promise<NodeUnderTest
     }
   }
   return nodes;
+}
+
+// --- raw SIP callers, the store and the control port, for the race and lifecycle tests ----------
+
+/** A final response to an INVITE, as a race trial sees it. */
+export interface InviteOutcome {
+  status: number;
+  /** The Retry-After header of a 503 (undefined when absent). */
+  retryAfter: string | undefined;
+}
+
+/**
+ * One SIP caller over UDP (raw messages, sip-raw.ts): INVITE with a PCMU offer, ACK, BYE. Datagrams
+ * that are not SIP (the node's RTP, were it sent here) are ignored; a BYE from the node gets a 200.
+ * Its RTP port is a bound socket that discards what arrives, so the node never meets ICMP errors.
+ */
+export class RawSipCaller {
+  readonly received: RawMessage[] = [];
+  private readonly ids: DialogIds = newDialogIds();
+  private target = 0;
+  private user = '';
+  private remoteTag: string | undefined;
+  /** The node sent BYE (and got our 200). */
+  byeFromNode = false;
+
+  private constructor(
+    private readonly sip: UdpSocket,
+    private readonly rtp: UdpSocket,
+  ) {
+    sip.on('message', (buf) => this.onDatagram(buf));
+    rtp.on('message', () => undefined);
+  }
+
+  static async open(): Promise<RawSipCaller> {
+    const bind = async (): Promise<UdpSocket> => {
+      const s = createSocket('udp4');
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.bind(0, '127.0.0.1', () => resolve());
+      });
+      s.on('error', () => undefined);
+      return s;
+    };
+    return new RawSipCaller(await bind(), await bind());
+  }
+
+  get port(): number {
+    return this.sip.address().port;
+  }
+
+  /**
+   * Sends the INVITE (retransmitted as RFC 3261 timer A until a response comes), ACKs the final
+   * response (a 2xx with a new branch, others in the INVITE transaction) and returns it; undefined
+   * when no final response came within `timeoutMs` (a hang).
+   */
+  async invite(sipPort: number, user: string, timeoutMs: number): Promise<InviteOutcome | undefined> {
+    this.target = sipPort;
+    this.user = user;
+    const body = sdpOffer(this.rtp.address().port);
+    const invite = buildRequest({ method: 'INVITE', user, target: { port: sipPort }, local: { port: this.port, transport: 'UDP' }, ids: this.ids, body });
+    const deadline = Date.now() + timeoutMs;
+    let interval = 500;
+    let next = Date.now();
+    for (;;) {
+      const final = this.response('INVITE', 200);
+      if (final) {
+        this.remoteTag = toTag(final);
+        await this.ack(final);
+        return { status: final.status, retryAfter: header(final, 'retry-after') };
+      }
+      if (Date.now() > deadline) return undefined;
+      if (Date.now() >= next && !this.response('INVITE', 100)) {
+        await this.send(invite);
+        next = Date.now() + interval;
+        interval = Math.min(interval * 2, 4000);
+      }
+      await sleep(10);
+    }
+  }
+
+  /** BYE in the dialog the 200 made; resolves with the status of its response (undefined: none). */
+  async bye(timeoutMs: number): Promise<number | undefined> {
+    const ids: DialogIds = { ...this.ids, branch: newBranch(), cseq: this.ids.cseq + 1 };
+    const msg = buildRequest({ method: 'BYE', user: this.user, target: { port: this.target }, local: { port: this.port, transport: 'UDP' }, ids, ...(this.remoteTag ? { toTag: this.remoteTag } : {}) });
+    const deadline = Date.now() + timeoutMs;
+    let interval = 500;
+    while (Date.now() < deadline) {
+      await this.send(msg);
+      const until = Math.min(deadline, Date.now() + interval);
+      while (Date.now() < until) {
+        const r = this.response('BYE', 200);
+        if (r) return r.status;
+        await sleep(10);
+      }
+      interval = Math.min(interval * 2, 4000);
+    }
+    return undefined;
+  }
+
+  close(): void {
+    for (const s of [this.sip, this.rtp]) {
+      try {
+        s.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  /** The first response to `method` of at least `minStatus` in this dialog. */
+  private response(method: string, minStatus: number): RawMessage | undefined {
+    return this.received.find((m) => m.status >= minStatus && header(m, 'call-id') === this.ids.callId && (header(m, 'cseq') ?? '').endsWith(method));
+  }
+
+  private async ack(final: RawMessage): Promise<void> {
+    const ok = final.status >= 200 && final.status < 300;
+    // RFC 3261 17.1.1.3: a non-2xx is ACKed in the INVITE's transaction (same branch); a 2xx end to end.
+    const ids: DialogIds = { ...this.ids, branch: ok ? newBranch() : this.ids.branch };
+    const tag = toTag(final);
+    await this.send(buildRequest({ method: 'ACK', user: this.user, target: { port: this.target }, local: { port: this.port, transport: 'UDP' }, ids, cseqMethod: 'ACK', ...(tag ? { toTag: tag } : {}) }));
+  }
+
+  private onDatagram(buf: Buffer): void {
+    const text = buf.toString('latin1');
+    if (!/^(SIP\/2\.0 |[A-Z]+ sip:)/.test(text)) return;
+    const m = parseMessage(text);
+    this.received.push(m);
+    if (m.method === 'BYE' && header(m, 'call-id') === this.ids.callId) {
+      this.byeFromNode = true;
+      void this.send(okResponse(m));
+    }
+  }
+
+  private send(text: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.sip.send(Buffer.from(text, 'latin1'), this.target, '127.0.0.1', () => resolve());
+    });
+  }
+}
+
+/** Every key and value under `prefix` in etcd, read with its v3 JSON gateway (not through a node). */
+export async function etcdRange(endpoint: string, prefix: string): Promise<Array<{ key: string; value: string }>> {
+  const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
+  const end = Buffer.from(prefix, 'utf8');
+  end[end.length - 1] = (end[end.length - 1] ?? 0) + 1;
+  const res = await fetch(`${endpoint}/v3/kv/range`, {
+    method: 'POST',
+    body: JSON.stringify({ key: b64(prefix), range_end: b64(end) }),
+    signal: AbortSignal.timeout(3000),
+  });
+  if (res.status !== 200) throw new Error(`etcd range ${prefix} -> ${res.status}`);
+  const body = (await res.json()) as { kvs?: Array<{ key: string; value?: string }> };
+  return (body.kvs ?? []).map((kv) => ({ key: Buffer.from(kv.key, 'base64').toString('utf8'), value: Buffer.from(kv.value ?? '', 'base64').toString('utf8') }));
+}
+
+/** The conference's records in the store (default prefix): its location records' media nodes, and whether any key is left. */
+export async function storedConference(endpoint: string, vmr: string): Promise<{ keys: string[]; mediaNodes: Record<string, string[]> }> {
+  const kvs = await etcdRange(endpoint, `/confnode/v1/conferences/${vmr}/`);
+  const mediaNodes: Record<string, string[]> = {};
+  for (const kv of kvs) {
+    const m = /\/locations\/([^/]+)$/.exec(kv.key);
+    if (m?.[1]) mediaNodes[m[1]] = ((JSON.parse(kv.value) as { mediaNodes?: string[] }).mediaNodes ?? []).slice();
+  }
+  return { keys: kvs.map((kv) => kv.key), mediaNodes };
+}
+
+/** One series of a node's /metrics (e.g. `confnode_calls_ended_total{reason="local-bye",node="A"}`); 0 when absent. */
+export async function metricValue(node: NodeUnderTest, series: string): Promise<number> {
+  const text = await (await fetch(`${node.baseUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+/** A WebSocket upgrade to a node's control port with the given headers; resolves with the HTTP status. */
+export function controlUpgrade(port: number, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      path: '/confnode/control/v1',
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': randomBytes(16).toString('base64'), ...headers },
+      timeout: 3000,
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      resolve(101);
+    });
+    req.on('timeout', () => req.destroy(new Error('control upgrade: no answer within 3 s')));
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -49,6 +49,17 @@ export const DEFAULT_VMRS: VmrSpec[] = [
   ...[1, 2, 3, 4, 5].map((i) => ({ name: `room${i}`, aliases: [`room${i}`] })),
 ];
 
+/** One `vmrs:` entry of a config file. */
+export function vmrLine(v: VmrSpec): string {
+  const extra = [
+    v.videoCodec !== undefined ? `video_codec: ${v.videoCodec}` : '',
+    v.maxParticipants !== undefined ? `max_participants: ${v.maxParticipants}` : '',
+    v.hostPin !== undefined ? `host_pin: ${JSON.stringify(v.hostPin)}` : '',
+    v.guestPin !== undefined ? `guest_pin: ${JSON.stringify(v.guestPin)}` : '',
+  ].filter(Boolean);
+  return `  - { name: ${v.name}, aliases: [${v.aliases.map((a) => JSON.stringify(a)).join(', ')}]${extra.map((e) => `, ${e}`).join('')} }`;
+}
+
 /** A fresh temp dir for one test file. */
 export function makeTempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `confnode-${prefix}-`));
@@ -59,15 +70,7 @@ export async function writeNodeConfig(opts: NodeConfigOptions): Promise<NodeConf
   const [sipPort, httpPort, controlPort] = (await freePorts(3)) as [number, number, number];
   const rtp = await freePortRange(200);
   const vmrs = opts.vmrs ?? DEFAULT_VMRS;
-  const vmrLines = vmrs.map((v) => {
-    const extra = [
-      v.videoCodec !== undefined ? `video_codec: ${v.videoCodec}` : '',
-      v.maxParticipants !== undefined ? `max_participants: ${v.maxParticipants}` : '',
-      v.hostPin !== undefined ? `host_pin: ${JSON.stringify(v.hostPin)}` : '',
-      v.guestPin !== undefined ? `guest_pin: ${JSON.stringify(v.guestPin)}` : '',
-    ].filter(Boolean);
-    return `  - { name: ${v.name}, aliases: [${v.aliases.map((a) => JSON.stringify(a)).join(', ')}]${extra.map((e) => `, ${e}`).join('')} }`;
-  });
+  const vmrLines = vmrs.map(vmrLine);
   const yaml = [
     `cluster: { name: test, secret: "test-secret-0123456789", store: memory${opts.adminToken !== undefined ? `, admin_token: ${JSON.stringify(opts.adminToken)}` : ''} }`,
     'locations: [ { name: local } ]',
