@@ -60,9 +60,13 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   const roster = new Roster(registry, node.name);
   cluster?.attachRoster(roster, () => registry.conferences().map((c) => c.id));
   media.events.on('activeSpeaker', (conference, participant) => roster.setActiveSpeaker(conference, participant));
-  // A worker that died took its participants' media with it: end their calls cleanly.
+  // A media thread or a media node died and took these participants' media with it: end their
+  // SIP calls with a BYE (browsers are told by the webrtc handler, with a media-failed error).
   media.events.on('lost', (ids) => {
-    for (const id of ids) void registry.participant(id)?.hangup();
+    for (const id of ids) {
+      const p = registry.participant(id);
+      if (p?.protocol === 'sip') void p.hangup();
+    }
   });
   registry.events.on('conference-started', (c) => adminLog.add('info', 'Conference started', { conference: c.vmr.name }));
   registry.events.on('conference-ended', (c) => adminLog.add('info', 'Conference ended', { conference: c.vmr.name }));

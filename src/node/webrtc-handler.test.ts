@@ -268,6 +268,14 @@ describe('WebRtcConferenceHandler: in the conference', () => {
     expect(a.closes[0]?.error).toEqual({ code: 'media-failed', message: expect.stringMatching(/ICE failed/) });
   });
 
+  it('media lost (its media thread or media node died) closes that browser with media-failed', async () => {
+    const { handler, media } = setup();
+    const a = new FakeSession('a');
+    const ja = await handler.onJoin(a, { type: 'join', alias: 'meet', name: 'A' });
+    media.events.emit('lost', [ja.participantId as ParticipantId]);
+    expect(a.closes[0]?.error).toEqual({ code: 'media-failed', message: expect.stringMatching(/media server stopped/) });
+  });
+
   it('glare: a browser offer while the server offer is in flight is ignored (no answer), other failures propagate', async () => {
     const { handler, media } = setup();
     const a = new FakeSession('a');

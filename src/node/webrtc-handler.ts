@@ -60,6 +60,9 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
     this.unsubscribe.push(
       media.events.on('webrtcOffer', (id, sdp) => this.sendTo(id, { type: 'offer', sdp })),
       media.events.on('webrtcFailed', (id, reason) => this.onMediaFailed(id, reason)),
+      media.events.on('lost', (ids) => {
+        for (const id of ids) this.onMediaFailed(id, 'its media server stopped');
+      }),
       roster.events.on('speaker', (conf, id) => this.broadcast(conf, { type: 'activeSpeaker', participantId: id ?? null })),
       roster.events.on('changed', (conf) => this.syncList(conf)),
     );
