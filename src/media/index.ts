@@ -8,18 +8,42 @@ export { PortAllocator, type RtpSocketPair } from './rtp/port-allocator';
 export { rtpIoInfo, type RtpIoKind } from './rtp/udp-io';
 export { RtpEndpoint, type RtpEndpointStats } from './rtp/rtp-endpoint';
 export { parseRtp, buildRtp, isRtcp, type RtpView } from './rtp/packet';
-export { MediaRouter, type AudioFormat, type MediaRouterOptions, type RouterParticipantStats } from './router';
+export { MediaRouter, type AudioFormat, type MediaRouterOptions, type MediaRouterEvents, type RouterParticipantStats, type RtpVideoFormat } from './router';
+export {
+  ConferenceSfu,
+  LOCAL_MESH,
+  PacketSource,
+  forwardDecision,
+  shouldForward,
+  newMediaPacket,
+  audioSourceCodec,
+  videoSourceCodec,
+  type ForwardDecision,
+  type MediaKind,
+  type MeshTag,
+  type SourceCodec,
+  type MediaPacket,
+  type SourceView,
+  type Source,
+  type SinkWants,
+  type Sink,
+  type Viewer,
+  type SfuCounters,
+  type SinkCounters,
+  type RemoteSourceOptions,
+  type RemoteSourceHandle,
+  type RemoteSinkHandle,
+} from './sfu';
 export type { MediaService, MediaServiceEvents, MediaServiceStats, MediaConferenceRef, LocalRtpAddress, RtpParticipantUpdate, RtpVideoUpdate } from './service';
 export { emptyMediaStats } from './service';
 export { LocalMediaService, type LocalMediaOptions } from './local-service';
 export { mediaOpHandlers, forwardMediaEvents, type MediaOps, type MediaEventPayloads } from './ops';
 export type { RtpDirection, RtpRemote } from './rtp/rtp-endpoint';
-export {
-  WebRtcEndpoint,
-  WebRtcFanout,
-  dropMdnsCandidates,
-  type WebRtcEndpointOptions,
-  type WebRtcEndpointStats,
-  type PlainAudioSource,
-} from './werift';
+export { WebRtcEndpoint, dropMdnsCandidates, type WebRtcEndpointOptions, type WebRtcEndpointStats } from './werift';
 export { KeyframeThrottle, type KeyframeThrottleStats } from './video/keyframe-throttle';
+// For the backplane (backplane/ imports media only through this file): RTP/RTCP building blocks.
+export { parseRtpInto, emptyRtpView, writeRtpHeader, RTP_HEADER_SIZE } from './rtp/packet';
+export type { RtpSocket } from './rtp/udp-io';
+export { buildRtcp, parseRtcp, ntpFromUnixMs, ntpMiddle32, RTCP_SR, RTCP_RR, type RtcpPacket, type ReportBlock, type UnknownRtcp } from './rtp/rtcp';
+export { RtpReceiveStats, rttFromReportBlock } from './rtp/stats';
+export { buildPli, keyframeRequestTarget, RTCP_PSFB } from './rtp/feedback';

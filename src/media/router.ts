@@ -1,20 +1,39 @@
 /**
- * MediaRouter: one per conference per node. Glues each SIP participant's RtpEndpoint to the
- * conference's AudioMixer (audio payload type -> jitter buffer, mix -> endpoint) and to a DTMF
- * recognizer (telephone-event payload type); browsers (WebRtcEndpoint) join the same mixer as
- * contribute-only talkers and the conference's SFU fan-out, which also carries SIP audio to them
- * untouched. Packets go through plain callbacks and counters; events are control-rate only.
+ * MediaRouter: one per conference per node. Wires the conference's streams through its SFU
+ * (sfu/): SIP participants' audio and video, browsers' tracks and streams relayed from other
+ * nodes are Sources; the mixer (SIP participants' N-1 mix), the voice switch (SIP endpoints'
+ * video), browsers' send tracks and backplane senders are Sinks. DTMF comes from the SIP
+ * endpoints' telephone-events. Packets go through plain callbacks and counters; events are
+ * control-rate only.
  */
-import { TypedEmitter, systemClock, type Clock, type ConferenceId, type Logger, type ParticipantId } from '../common';
+import { ConfnodeError, TypedEmitter, systemClock, type Clock, type ConferenceId, type Logger, type ParticipantId } from '../common';
 import { audioCodecNameOf, type AudioCodecFactory } from './codecs/codec';
 import { DtmfRecognizer } from './dtmf';
 import { AudioMixer, type MixerInput } from './mixer/audio-mixer';
 import type { MixClock } from './mixer/mix-clock';
 import type { RtpEndpoint } from './rtp/rtp-endpoint';
 import type { RtpView } from './rtp/packet';
+import {
+  ConferenceSfu,
+  LOCAL_MESH,
+  MixerSink,
+  PacketSource,
+  RemoteStreams,
+  VoiceSwitchSink,
+  audioCodecOf,
+  audioSourceCodec,
+  videoSourceCodec,
+  type RemoteSinkHandle,
+  type RemoteSourceHandle,
+  type RemoteSourceOptions,
+  type SfuCounters,
+  type Sink,
+  type SinkCounters,
+  type SourceView,
+} from './sfu';
 import type { VideoCodecName } from './video/keyframe';
 import { VoiceSwitchedVideo } from './video/voice-switch';
-import { WebRtcFanout, type PlainAudioSource, type PlainVideoSource, type WebRtcEndpoint } from './werift';
+import { BrowserMedia, type WebRtcEndpoint } from './werift';
 
 /** The negotiated audio of a plain-RTP participant. */
 export interface AudioFormat {
@@ -51,6 +70,12 @@ export interface RtpVideoFormat {
 export type MediaRouterEvents = {
   activeSpeaker: [id: ParticipantId | undefined];
   dtmf: [id: ParticipantId, digit: string];
+  /** A stream joined the conference (a backplane announces it to its peer). */
+  'source-added': [source: SourceView];
+  /** A stream left the conference (a backplane retracts it). */
+  'source-removed': [source: SourceView];
+  /** A stream's codec changed (a SIP re-INVITE). */
+  'source-changed': [source: SourceView];
 };
 
 export interface RouterParticipantStats {
@@ -71,21 +96,23 @@ export interface RouterParticipantStats {
 interface RtpVideo {
   endpoint: RtpEndpoint;
   format: RtpVideoFormat | undefined;
-  plain: PlainVideoSource | undefined;
+  /** Its video as a source of the conference (while admitted and sending). */
+  source: PacketSource | undefined;
 }
 
 interface RtpMember {
   id: ParticipantId;
   endpoint: RtpEndpoint;
   format: AudioFormat | undefined;
+  /** Its in-and-out member of the mixer (what it says, and its N-1 mix). */
   input: MixerInput | undefined;
   dtmf: DtmfRecognizer;
   /** Packets of unexpected payload types or before negotiation. */
   ignored: number;
   /** False while the participant waits outside the conference (PIN entry): no mix either way. */
   admitted: boolean;
-  /** Its audio on its way to the browsers (while it is in the mix). */
-  plain: PlainAudioSource | undefined;
+  /** Its audio as a source of the conference (once admitted with a negotiated codec). */
+  audio: PacketSource | undefined;
   video: RtpVideo | undefined;
   /** The phone holds the call: its audio (music on hold) is not mixed nor forwarded. */
   held: boolean;
@@ -94,14 +121,18 @@ interface RtpMember {
 interface BrowserMember {
   id: ParticipantId;
   endpoint: WebRtcEndpoint;
-  input: MixerInput;
+  media: BrowserMedia;
 }
 
 export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
   private readonly mixer: AudioMixer<ParticipantId>;
   private readonly members = new Map<ParticipantId, RtpMember>();
   private readonly browsers = new Map<ParticipantId, BrowserMember>();
-  private readonly fanout: WebRtcFanout;
+  private readonly sfu: ConferenceSfu;
+  private readonly mixerSink: MixerSink;
+  /** Contribute-only mixer inputs made for a source (a browser's audio, another node's participant). */
+  private readonly contributors = new Map<SourceView, ParticipantId>();
+  private readonly remote: RemoteStreams;
   private readonly voice: VoiceSwitchedVideo | undefined;
   private readonly unregisterTick: () => void;
   private readonly log: Logger;
@@ -112,23 +143,18 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     this.log = opts.logger.child({ conference: opts.name, conferenceId: opts.conferenceId });
     this.mixer = new AudioMixer<ParticipantId>({ maxTalkers: opts.maxTalkers, codecFactory: opts.codecFactory });
     const clock = opts.clock ?? systemClock;
-    const voice = opts.videoCodec ? new VoiceSwitchedVideo({ codec: opts.videoCodec, clock }) : undefined;
+    this.sfu = new ConferenceSfu({ clock, logger: this.log });
+    for (const event of ['source-added', 'source-removed', 'source-changed'] as const) this.sfu.on(event, (source) => this.emit(event, source));
+    this.mixerSink = new MixerSink({ attach: (source) => this.attachToMixer(source), detach: (source) => this.detachFromMixer(source) });
+    this.sfu.addSink(this.mixerSink);
+    this.remote = new RemoteStreams(this.sfu);
+    // The SFU throttles keyframe requests per source (shared with browsers): none in the switch.
+    const voice = opts.videoCodec ? new VoiceSwitchedVideo({ codec: opts.videoCodec, clock, keyframeIntervalMs: 0 }) : undefined;
     this.voice = voice;
+    if (voice && opts.videoCodec) this.sfu.addSink(new VoiceSwitchSink(voice, opts.videoCodec));
     this.mixer.on('activeSpeaker', (id) => {
       voice?.setSpeaker(id);
       this.emit('activeSpeaker', id);
-    });
-    this.fanout = new WebRtcFanout({
-      clock,
-      ...(voice
-        ? {
-            videoTap: {
-              added: (owner, requestKeyframe) => voice.addSource(owner, requestKeyframe),
-              packet: (owner, seq, ts, marker, payload) => voice.push(owner, seq, ts, marker, payload),
-              removed: (owner) => voice.removeSource(owner),
-            },
-          }
-        : {}),
     });
     this.unregisterTick = opts.mixClock.register(() => this.mixer.tick());
   }
@@ -137,6 +163,7 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     return this.mixer.activeSpeaker;
   }
 
+  /** Local participants (streams of other nodes' participants are not counted). */
   get size(): number {
     return this.members.size + this.browsers.size;
   }
@@ -160,7 +187,7 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
       ignored: 0,
       admitted,
       held: false,
-      plain: undefined,
+      audio: undefined,
       video: undefined,
     };
     this.members.set(id, member);
@@ -179,10 +206,10 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     }
     const sameCodec = m.format !== undefined && audioCodecNameOf(m.format.name, m.format.clockRate) === codec;
     m.format = format;
-    m.plain?.setCodec(codec);
+    // Browsers get the new codec's packets stamped with their payload type for it.
+    if (m.audio) this.sfu.setCodec(m.audio, audioSourceCodec(codec));
     if ((sameCodec && m.input) || !m.admitted) return;
     if (m.input) this.mixer.removeParticipant(id);
-    m.plain ??= this.fanout.addPlainAudio(id, codec);
     const pt = format.payloadType;
     const endpoint = m.endpoint;
     m.input = this.mixer.addParticipant(id, {
@@ -194,33 +221,36 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
       },
       jitter: this.jitterOptions(),
     });
+    if (m.audio) {
+      this.mixerSink.rebind(m.audio, m.input);
+      return;
+    }
+    m.audio = new PacketSource({ owner: id, kind: 'audio', codec: audioSourceCodec(codec), meshTag: LOCAL_MESH });
+    this.sfu.addSource(m.audio);
   }
 
   /**
-   * Adds a browser: its first audio track (Opus) is a contribute-only talker of the mix (SIP
-   * participants hear it; browsers hear each other through the fan-out), and it views every
+   * Adds a browser: what it publishes becomes sources (its first audio track a contribute-only
+   * talker of the mix: SIP participants hear it, browsers get it forwarded), and it views every
    * other participant's streams. The endpoint belongs to the caller, who closes it.
    */
   addWebRtcParticipant(id: ParticipantId, endpoint: WebRtcEndpoint): void {
     if (this.closed || this.hasParticipant(id)) return;
-    const input = this.mixer.addParticipant(id, { recvCodec: 'opus', jitter: this.jitterOptions() });
-    this.browsers.set(id, { id, endpoint, input });
-    this.fanout.addBrowser(id, endpoint, (seq, payload) => {
-      input.pushRtp(seq, payload);
-    });
+    const media = new BrowserMedia(endpoint, (source) => this.sfu.addSource(source));
+    this.browsers.set(id, { id, endpoint, media });
+    this.sfu.addViewer(media);
   }
 
   /** Gives a SIP participant its video endpoint (video negotiated in the conference codec). */
   setRtpVideo(id: ParticipantId, endpoint: RtpEndpoint): void {
     const m = this.members.get(id);
     if (!m || m.video || !this.voice) return;
-    const video: RtpVideo = { endpoint, format: undefined, plain: undefined };
+    const video: RtpVideo = { endpoint, format: undefined, source: undefined };
     m.video = video;
     endpoint.onRtp = (pkt) => {
       const f = video.format;
       if (!f || pkt.payloadType !== f.payloadType || !m.admitted) return;
-      this.voice?.push(id, pkt.sequence, pkt.timestamp, pkt.marker, pkt.payload);
-      video.plain?.forward(pkt);
+      video.source?.pushRtp(pkt);
     };
     endpoint.onKeyframeRequest = () => this.voice?.viewerKeyframeRequest(id);
   }
@@ -234,12 +264,21 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     video.format = format;
     const admitted = m.admitted;
     if (format?.receives && admitted) {
-      voice.addSource(id, () => video.endpoint.requestKeyframe());
-      video.plain ??= this.fanout.addPlainVideo(id, `video/${this.opts.videoCodec ?? 'h264'}`, () => video.endpoint.requestKeyframe());
-    } else {
-      voice.removeSource(id);
-      this.fanout.removeSourceOf(id, 'video');
-      video.plain = undefined;
+      if (!video.source) {
+        video.source = new PacketSource({
+          owner: id,
+          kind: 'video',
+          codec: videoSourceCodec(this.opts.videoCodec ?? 'H264'),
+          meshTag: LOCAL_MESH,
+          requestKeyframe: () => {
+            video.endpoint.requestKeyframe();
+          },
+        });
+        this.sfu.addSource(video.source);
+      }
+    } else if (video.source) {
+      this.sfu.removeSource(video.source);
+      video.source = undefined;
     }
     if (format?.sends && admitted) {
       const endpoint = video.endpoint;
@@ -277,15 +316,47 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     if (!m && !b) return;
     this.members.delete(id);
     this.browsers.delete(id);
-    if (m) m.endpoint.onRtp = null;
-    if (m?.video) {
-      m.video.endpoint.onRtp = null;
-      m.video.endpoint.onKeyframeRequest = null;
+    if (m) this.removeRtpMember(m);
+    if (b) {
+      b.media.close();
+      this.sfu.removeViewer(b.media);
+      for (const source of b.media.sources) this.sfu.removeSource(source);
     }
-    this.voice?.removeSource(id);
     this.voice?.removeViewer(id);
-    this.fanout.removeParticipant(id);
-    this.mixer.removeParticipant(id);
+  }
+
+  /**
+   * A stream of another node's participant (a backplane's): it is mixed for SIP participants
+   * (audio, a contribute-only talker, so it can be the active speaker), is a candidate of the
+   * voice switch (video) and reaches every browser and every other link's sink.
+   */
+  addRemoteSource(options: RemoteSourceOptions): RemoteSourceHandle {
+    this.assertOpen();
+    if (this.hasParticipant(options.owner)) throw new ConfnodeError('bad-request', `participant ${options.owner} is local to this node`);
+    return this.remote.addSource(options);
+  }
+
+  /**
+   * A sink that takes the conference's streams out to another node (a backplane sender): every
+   * stream of the kind it wants except those that came in over its own link (split horizon), so
+   * it must name that link (its excluded mesh tag); its keyframe requests reach the sources.
+   */
+  addRemoteSink(sink: Sink): RemoteSinkHandle {
+    this.assertOpen();
+    return this.remote.addSink(sink);
+  }
+
+  /** Every stream in the conference now: owner, kind, codec, mesh tag (control rate). */
+  sources(): SourceView[] {
+    return this.sfu.sources();
+  }
+
+  sourceStats(source: SourceView): SfuCounters | undefined {
+    return this.sfu.sourceStats(source);
+  }
+
+  sinkStats(sink: Sink): SinkCounters | undefined {
+    return this.sfu.sinkStats(sink);
   }
 
   /** A digit signalled out of band (SIP INFO) joins the same event stream as RFC 4733 digits. */
@@ -311,22 +382,67 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     };
   }
 
-  private videoStats(id: ParticipantId, video: RtpVideo): Partial<RouterParticipantStats> {
-    const ep = video.endpoint;
-    const showing = this.voice?.showing(id);
-    return { videoPacketsIn: ep.packetsReceived, videoPacketsOut: ep.packetsSent, ...(showing ? { videoShowing: showing } : {}) };
-  }
-
   /** Idempotent; the endpoints belong to the calls and are closed by them. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.unregisterTick();
     for (const id of [...this.members.keys(), ...this.browsers.keys()]) this.removeParticipant(id);
-    this.fanout.close();
+    this.remote.close();
+    this.sfu.close();
     this.voice?.close();
     this.mixer.close();
     this.removeAllListeners();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ConfnodeError('closed', `media router of ${this.opts.name} is closed`);
+  }
+
+  private removeRtpMember(m: RtpMember): void {
+    m.endpoint.onRtp = null;
+    if (m.audio) this.sfu.removeSource(m.audio);
+    if (m.video) {
+      m.video.endpoint.onRtp = null;
+      m.video.endpoint.onKeyframeRequest = null;
+      if (m.video.source) this.sfu.removeSource(m.video.source);
+    }
+    if (m.input) this.mixer.removeParticipant(m.id);
+  }
+
+  /**
+   * The mixer input an audio source feeds: a SIP participant's own member (made at negotiation);
+   * otherwise (a browser's first audio track, another node's participant) a contribute-only
+   * talker that leaves with the source.
+   */
+  private attachToMixer(source: SourceView): MixerInput | undefined {
+    if (source.meshTag === LOCAL_MESH) {
+      const m = this.members.get(source.owner);
+      if (m) return m.input;
+    }
+    // A browser's second audio track: its first one is mixed already.
+    if (this.mixer.has(source.owner)) return undefined;
+    const codec = audioCodecOf(source.codec);
+    if (!codec) {
+      this.log.warn({ participant: source.owner, codec: source.codec.mime }, 'audio source cannot be mixed');
+      return undefined;
+    }
+    const input = this.mixer.addParticipant(source.owner, { recvCodec: codec, jitter: this.jitterOptions() });
+    this.contributors.set(source, source.owner);
+    return input;
+  }
+
+  private detachFromMixer(source: SourceView): void {
+    const owner = this.contributors.get(source);
+    if (owner === undefined) return;
+    this.contributors.delete(source);
+    this.mixer.removeParticipant(owner);
+  }
+
+  private videoStats(id: ParticipantId, video: RtpVideo): Partial<RouterParticipantStats> {
+    const ep = video.endpoint;
+    const showing = this.voice?.showing(id);
+    return { videoPacketsIn: ep.packetsReceived, videoPacketsOut: ep.packetsSent, ...(showing ? { videoShowing: showing } : {}) };
   }
 
   private browserStats(id: ParticipantId): RouterParticipantStats | undefined {
@@ -352,10 +468,7 @@ export class MediaRouter extends TypedEmitter<MediaRouterEvents> {
     const f = m.format;
     if (f && pkt.payloadType === f.payloadType) {
       // Not admitted yet (PIN entry), or holding the call: the caller's audio stays out.
-      if (m.input && !m.held) {
-        m.input.pushRtp(pkt.sequence, pkt.payload);
-        m.plain?.forward(pkt);
-      }
+      if (m.input && !m.held) m.audio?.pushRtp(pkt);
     } else if (f && pkt.payloadType === f.telephoneEventPayloadType) {
       const digit = m.dtmf.push(pkt.timestamp, pkt.payload);
       if (digit) this.emit('dtmf', m.id, digit);

@@ -165,6 +165,10 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
     return m;
   }
 
+  has(id: Id): boolean {
+    return this.byId.has(id);
+  }
+
   removeParticipant(id: Id): boolean {
     const m = this.byId.get(id);
     if (!m) return false;

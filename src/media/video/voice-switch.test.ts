@@ -79,4 +79,16 @@ describe('VoiceSwitchedVideo', () => {
     vs.viewerKeyframeRequest(V);
     expect(plis.filter((p) => p === 'A')).toHaveLength(2);
   });
+
+  it('keyframeIntervalMs 0: every request goes to the source at once (the SFU throttles per source instead)', () => {
+    const clock = new FakeClock();
+    const vs = new VoiceSwitchedVideo({ codec: 'H264', clock, random: () => 0.5, keyframeIntervalMs: 0 });
+    let plis = 0;
+    vs.addSource(A, () => plis++);
+    vs.addViewer(V, () => undefined);
+    vs.viewerKeyframeRequest(V);
+    vs.viewerKeyframeRequest(V);
+    expect(plis).toBe(3);
+    expect(clock.pending()).toBe(0);
+  });
 });

@@ -15,7 +15,9 @@ export type SwitchedVideoSink = (payload: Buffer, timestamp: number, marker: boo
 
 interface Source {
   id: ParticipantId;
-  keyframes: KeyframeThrottle;
+  /** Asks the source for a keyframe (through `throttle` when this switch throttles). */
+  request: () => void;
+  throttle: KeyframeThrottle | undefined;
 }
 
 interface Viewer {
@@ -27,6 +29,11 @@ interface Viewer {
 export interface VoiceSwitchedVideoOptions {
   codec: VideoCodecName;
   clock: Clock;
+  /**
+   * Keyframe requests per source at most once per this interval (default 500 ms). 0: not
+   * throttled here, because the caller's requestKeyframe already is (the SFU's per-source
+   * throttle, shared with the browsers that view the same source).
+   */
   keyframeIntervalMs?: number;
   /** SSRC, first sequence number and timestamp of each viewer's output (random in production). */
   random?: () => number;
@@ -44,15 +51,16 @@ export class VoiceSwitchedVideo {
   /** A participant that publishes video; `requestKeyframe` sends it a PLI/FIR. */
   addSource(id: ParticipantId, requestKeyframe: () => void): void {
     if (this.sources.has(id)) return;
-    const keyframes = new KeyframeThrottle(requestKeyframe, this.opts.clock, this.opts.keyframeIntervalMs ?? DEFAULT_KEYFRAME_INTERVAL_MS);
-    this.sources.set(id, { id, keyframes });
+    const interval = this.opts.keyframeIntervalMs ?? DEFAULT_KEYFRAME_INTERVAL_MS;
+    const throttle = interval > 0 ? new KeyframeThrottle(requestKeyframe, this.opts.clock, interval) : undefined;
+    this.sources.set(id, { id, request: throttle ? () => throttle.request() : requestKeyframe, throttle });
     this.reselectAll();
   }
 
   removeSource(id: ParticipantId): void {
     const s = this.sources.get(id);
     if (!s) return;
-    s.keyframes.close();
+    s.throttle?.close();
     this.sources.delete(id);
     for (const v of this.viewerList) v.switcher.remove(id);
     this.reselectAll();
@@ -89,7 +97,7 @@ export class VoiceSwitchedVideo {
   viewerKeyframeRequest(viewer: ParticipantId): void {
     const v = this.viewers.get(viewer);
     const src = v?.switcher.sending ?? v?.switcher.wanted;
-    if (src !== undefined) this.sources.get(src)?.keyframes.request();
+    if (src !== undefined) this.sources.get(src)?.request();
   }
 
   /** Which participant's video a viewer is shown now (API). */
@@ -111,11 +119,11 @@ export class VoiceSwitchedVideo {
       else if (v.switcher.wantsKeyframe === source) wantedByAnyone = true;
     }
     // Still waiting for this source's keyframe: ask again (the throttle keeps it to one per interval).
-    if (wantedByAnyone) this.sources.get(source)?.keyframes.request();
+    if (wantedByAnyone) this.sources.get(source)?.request();
   }
 
   close(): void {
-    for (const s of this.sources.values()) s.keyframes.close();
+    for (const s of this.sources.values()) s.throttle?.close();
     this.sources.clear();
     this.viewers.clear();
     this.viewerList = [];
@@ -134,6 +142,6 @@ export class VoiceSwitchedVideo {
     else next = [...this.sources.keys()].find((id) => id !== v.id);
     if (next === current) return;
     v.switcher.select(next);
-    if (next !== undefined) this.sources.get(next)?.keyframes.request();
+    if (next !== undefined) this.sources.get(next)?.request();
   }
 }

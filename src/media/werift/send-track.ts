@@ -5,8 +5,9 @@
  * awaits a send, never holds a packet it did not get to own.
  */
 import type { RTCRtpCodecParameters, RTCRtpTransceiver, RtpPacket } from 'werift';
+import type { MediaKind } from '../sfu';
 
-export type MediaKind = 'audio' | 'video';
+export type { MediaKind };
 
 /** Counters shared by every SendTrack of one endpoint (plain numbers: the packet path). */
 export interface SendCounters {

@@ -5,7 +5,7 @@
  * We are the impolite peer: a browser offer while ours awaits its answer is refused. How long
  * the browser may take to answer is the signaling session's call, not ours: only it knows whether
  * the browser's socket was up meanwhile (browser-session.ts). Never forwards media itself (the
- * fan-out does) and never awaits anything per packet.
+ * SFU does) and never awaits anything per packet.
  *
  * ICE that fails after it once connected (consent expired: the browser's answers to our checks
  * stopped for 30 s, e.g. its network changed or a busy machine starved it) is restarted from our
@@ -45,11 +45,13 @@ export interface WebRtcEndpointOptions {
   connectTimeoutMs?: number;
 }
 
-/** A stream the browser sends us. The fan-out sets `onRtp`. */
+/** A stream the browser sends us. Its Source (browser-media.ts) sets `onRtp`. */
 export interface PublishedTrack {
   readonly kind: MediaKind;
   /** Negotiated codec of the stream, lower case (`audio/opus`, `video/vp8`). */
   readonly mime: string;
+  /** RTP clock rate of that codec. */
+  readonly clockRate: number;
   /** `silent`: the packet's RFC 6464 audio level says digital silence (audio only). */
   onRtp: ((pkt: RtpPacket, silent: boolean) => void) | null;
   requestKeyframe(): void;
@@ -347,6 +349,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     const published: PublishedTrack = {
       kind,
       mime: (track.codec?.mimeType ?? fallback).toLowerCase(),
+      clockRate: track.codec?.clockRate ?? (kind === 'audio' ? 48000 : 90000),
       onRtp: null,
       requestKeyframe: () => {
         if (track.ssrc === undefined || this.closing) return;
