@@ -13,6 +13,8 @@ import { killAll, waitFor } from './helpers/proc';
 import { startSipp, type SippRun } from './helpers/sipp';
 import { requireTool } from './helpers/tools';
 import { writeUlawToneWav } from './helpers/wav';
+import { TonePhone } from './helpers/rtp-phone';
+import { toneReport } from './helpers/tone';
 
 jest.setTimeout(120_000);
 
@@ -20,6 +22,8 @@ let dir: string;
 let etcd: EtcdServer;
 let nodes: Record<'USConf01' | 'USConf02' | 'USConf03', NodeUnderTest>;
 const calls: SippRun[] = [];
+const phones: TonePhone[] = [];
+const seenIds = new Set<string>();
 
 beforeAll(async () => {
   requireTool('sipp');
@@ -44,6 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const p of phones) await p.hangUp();
   for (const c of calls) await c.proc.stop(1000);
   await killAll();
   await etcd?.destroy();
@@ -99,5 +104,45 @@ describe('R1-R4: the seed locally distributed example on three node processes', 
     }
     const listed = await USConf03.getJson<Array<{ node: string; location: string }>>('/api/v1/nodes');
     expect(listed.map((n) => `${n.node}@${n.location}`).sort()).toEqual(['USConf01@USA', 'USConf02@USA', 'USConf03@USA']);
+  });
+});
+
+describe('local backplanes: participants on different media nodes hear each other', () => {
+  it('a phone whose media is on USConf03 hears the callers on USConf02 (G.711 decoded, Goertzel); the link carries streams both ways', async () => {
+    const { USConf01, USConf03 } = nodes;
+    // The conference already runs on USConf02 and USConf03 (the test above): one more caller each.
+    const confs = await USConf01.conferences();
+    expect(confs.find((c) => c.name === 'alice')?.mediaNodes).toEqual(['USConf02', 'USConf03']);
+    const on03 = await TonePhone.call(USConf03.config.sipPort, 'meet.alice', 1000);
+    phones.push(on03);
+    const placed = await waitFor(
+      'the 1000 Hz phone placed',
+      async () => (await USConf03.participants()).find((p) => p.signalingNode === 'USConf03' && p.mediaNode !== undefined && p.packetsIn > 0 && !seenIds.has(p.id)),
+      10_000,
+      200,
+    );
+    seenIds.add(placed.id);
+    const links = await waitFor(
+      'a backplane USConf02 <-> USConf03 with streams both ways',
+      async () => {
+        const l = (await USConf03.getJson<Array<{ peerNode: string; streamsIn: number; streamsOut: number; packetsIn: number; packetsOut: number }>>('/api/v1/backplanes')).find((b) => b.peerNode === 'USConf02');
+        return l && l.streamsIn > 0 && l.streamsOut > 0 && l.packetsIn > 0 && l.packetsOut > 0 ? l : undefined;
+      },
+      15_000,
+      250,
+    );
+    expect(links.peerNode).toBe('USConf02');
+    // Alice, Bob and Carol (sipp, 440 Hz) have media on USConf02: the new phone must hear 440 Hz.
+    await waitFor(
+      '440 Hz (callers on USConf02) in the mix of the phone on USConf03',
+      async () => {
+        const s = on03.lastSamples(1000);
+        if (s.length < 4000) return undefined;
+        const report = toneReport(s, 8000, [440, 1000]);
+        return (report.power[440] ?? 0) > 100 * (report.power[1000] ?? 1) ? report : undefined;
+      },
+      15_000,
+      500,
+    );
   });
 });

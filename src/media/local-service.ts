@@ -8,7 +8,7 @@ import { ConfnodeError, TypedEmitter, type Clock, type ConferenceId, type Logger
 import { audioCodecFactory } from './codecs/codec';
 import { MixClock } from './mixer/mix-clock';
 import { MediaRouter, type RouterParticipantStats } from './router';
-import { PortAllocator } from './rtp/port-allocator';
+import { PortAllocator, type RtpSocketPair } from './rtp/port-allocator';
 import { RtpEndpoint } from './rtp/rtp-endpoint';
 import { WebRtcEndpoint } from './werift';
 import type {
@@ -49,6 +49,8 @@ export class LocalMediaService implements MediaService {
   private closed = false;
   private readonly iceRestarts = { node: 0, browser: 0 };
   private iceReconnects = 0;
+  /** Told when a conference's router closes (its backplane links close with it). */
+  private readonly closedListeners = new Set<(conference: ConferenceId) => void>();
 
   constructor(private readonly opts: LocalMediaOptions) {
     this.events = new TypedEmitter<MediaServiceEvents>((err, event) =>
@@ -160,6 +162,7 @@ export class LocalMediaService implements MediaService {
     if (m.router.size === 0) {
       m.router.close();
       this.routers.delete(m.conference);
+      this.conferenceClosed(m.conference);
     }
   }
 
@@ -207,10 +210,39 @@ export class LocalMediaService implements MediaService {
     this.closed = true;
     const closing = [...this.members.values()].flatMap((m) => [m.endpoint.close(), ...(m.kind === 'rtp' && m.video ? [m.video.close()] : [])]);
     for (const r of this.routers.values()) r.close();
+    const conferences = [...this.routers.keys()];
     this.routers.clear();
+    for (const id of conferences) this.conferenceClosed(id);
     this.members.clear();
     this.mixClock.close();
     await Promise.allSettled(closing);
+  }
+
+  /** The conference's router in this thread (a backplane link plugs into it), if it runs here. */
+  routerOf(conference: ConferenceId): MediaRouter | undefined {
+    return this.routers.get(conference);
+  }
+
+  /** A bound RTP/RTCP port pair of this service's range (a backplane link's socket). */
+  allocateRtpPorts(): Promise<RtpSocketPair> {
+    if (this.closed) return Promise.reject(new ConfnodeError('closed', 'media service is closed'));
+    return this.allocator.allocate(this.opts.address);
+  }
+
+  /** `fn` hears of every conference whose router closes (its last participant left, or close()). */
+  onConferenceClosed(fn: (conference: ConferenceId) => void): () => void {
+    this.closedListeners.add(fn);
+    return () => this.closedListeners.delete(fn);
+  }
+
+  private conferenceClosed(conference: ConferenceId): void {
+    for (const fn of [...this.closedListeners]) {
+      try {
+        fn(conference);
+      } catch (err) {
+        this.opts.logger.error({ conference, err: String(err) }, 'conference-closed listener failed');
+      }
+    }
   }
 
   private webrtcEndpoint(participant: ParticipantId): WebRtcEndpoint {

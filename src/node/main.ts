@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { errorMessage, systemClock, type Logger } from '../common';
 import { availableParallelism } from 'node:os';
-import { LocalMediaService, rtpIoInfo, type MediaService } from '../media';
+import { rtpIoInfo, type MediaService } from '../media';
 import { createSipServer, createWebRtcSignaling, type SipServer, type WebRtcSignalingServer } from '../signaling';
 import { AdminLog } from './admin-log';
 import { USAGE, parseCli } from './cli';
@@ -19,7 +19,7 @@ import { defaultConfig, loadConfigFile, selectNode, type ClusterConfig, type Nod
 import { startHttpServer, NodeMetrics } from './http';
 import { createLogger } from './logging';
 import { ClusterNode } from './cluster-node';
-import { WorkerMediaService } from './media-host/worker-pool';
+import { LocalMediaHost, WorkerMediaService, type MediaHost } from './media-host';
 import { NodeApiImpl } from './node-api';
 import { SipConferenceHandler } from './sip-handler';
 import { WebRtcConferenceHandler } from './webrtc-handler';
@@ -166,7 +166,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
  * Media in worker threads (one conference per worker, least loaded first) so mixing and RTP use
  * every core and never delay SIP; `media.workers: 0` keeps it on the main thread.
  */
-function createMediaService(config: ClusterConfig, node: NodeConfig, logger: Logger): MediaService {
+function createMediaService(config: ClusterConfig, node: NodeConfig, logger: Logger): MediaHost {
   const m = config.media;
   const common = {
     address: node.address,
@@ -179,7 +179,7 @@ function createMediaService(config: ClusterConfig, node: NodeConfig, logger: Log
   // One per core: the main thread (SIP, HTTP) is light. Measured on 2 cores: 120 Opus participants
   // pass with 2 workers and fail with 1 (one thread saturates), see bench/results.
   const workers = m.workers ?? Math.max(1, Math.min(4, availableParallelism()));
-  if (workers === 0) return new LocalMediaService({ ...common, clock: systemClock });
+  if (workers === 0) return new LocalMediaHost({ ...common, clock: systemClock });
   logger.info({ workers }, 'media runs in worker threads');
   return new WorkerMediaService({ ...common, workers });
 }

@@ -44,6 +44,7 @@ export interface ClusterViews {
   nodes(): NodeStatusView[];
   placementOf(vmr: string): { locations: string[]; mediaNodes: string[]; proxyNodes: string[] };
   peerViews(): Promise<Array<{ participants: ParticipantView[]; conferences: ConferenceView[] }>>;
+  backplaneViews(): BackplaneView[];
 }
 
 interface Totals {
@@ -150,8 +151,9 @@ export class NodeApiImpl implements NodeApi {
     });
   }
 
+  /** This node's backplane links (none on a node alone). */
   backplanes(): BackplaneView[] {
-    return [];
+    return this.deps.cluster?.backplaneViews() ?? [];
   }
 
   adminLog(query: AdminLogQuery): AdminLogEntryView[] {

@@ -268,3 +268,13 @@ export function controlUpgrade(port: number, headers: Record<string, string>): P
     req.end();
   });
 }
+
+/**
+ * GET of a node's admin API with a longer bound than NodeUnderTest.getJson's 3 s: cluster views
+ * ask every peer (each answer bounded by 2 s), and a loaded 2-core machine adds its share.
+ */
+export async function getJsonFrom<T>(node: NodeUnderTest, path: string, timeoutMs = 8000): Promise<T> {
+  const res = await fetch(`${node.baseUrl}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+  if (res.status !== 200) throw new Error(`GET ${node.config.nodeName}${path} -> ${res.status}`);
+  return (await res.json()) as T;
+}

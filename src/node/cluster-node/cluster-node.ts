@@ -7,23 +7,26 @@
  */
 import { ConfnodeError, asNodeId, errorMessage, type Clock, type ConferenceId, type Logger, type NodeId, type ParticipantId, type RpcHandlers } from '../../common';
 import { mediaOpHandlers, type MediaService } from '../../media';
+import type { MediaHost } from '../media-host';
+import { BackplaneManager } from './backplanes';
 import { ClusterState, EtcdClusterStore, type ClusterStore, type NodeRecord } from '../cluster';
 import type { CapacityLedger } from '../conference/capacity-ledger';
 import type { Placement, PlacementRequest, Placer } from '../conference/placer';
 import type { Roster } from '../conference/roster';
 import type { ClusterConfig, NodeConfig } from '../config';
 import { ControlChannel, type ControlStats } from '../control';
-import type { ConferenceView, NodeStatusView, ParticipantView } from '../http';
+import type { BackplaneView, ConferenceView, NodeStatusView, ParticipantView } from '../http';
 import { ClusterPlacer } from './cluster-placer';
 import { MediaMembership } from './membership';
+import { PeerLiveness } from './peer-liveness';
 import { CLUSTER_PROTOCOL, type ClusterEvents, type ClusterOps } from './protocol';
 import { RoutedMediaService } from './routed-media';
 
 export interface ClusterNodeOptions {
   config: ClusterConfig;
   node: NodeConfig;
-  /** This node's own media (threads). */
-  localMedia: MediaService;
+  /** This node's own media and backplanes (threads). */
+  localMedia: MediaHost;
   ledger: CapacityLedger;
   clock: Clock;
   logger: Logger;
@@ -50,13 +53,21 @@ export class ClusterNode {
   private loadTimer: NodeJS.Timeout | undefined;
   private draining = false;
   private roster: Roster | undefined;
+  private backplanes: BackplaneManager | undefined;
   private localConferences: () => ConferenceId[] = () => [];
   /** What this node last told its peers of each conference's list. */
   private readonly sentRosters = new Map<ConferenceId, string>();
   private readonly log: Logger;
+  private readonly liveness: PeerLiveness;
 
   constructor(private readonly opts: ClusterNodeOptions) {
     this.log = opts.logger.child({ component: 'cluster' });
+    this.liveness = new PeerLiveness({
+      reach: (peer) => this.channel().connect(asNodeId(peer)),
+      listed: (peer) => this.state?.node(peer) !== undefined,
+      gone: (n) => this.onPeerGone(n),
+      logger: this.log,
+    });
     this.membership = new MediaMembership(opts.ledger);
     this.media = new RoutedMediaService(opts.localMedia, opts.node.name, { call: (node, op, data) => this.channel().call(asNodeId(node), op, data) }, this.log);
   }
@@ -96,7 +107,9 @@ export class ClusterNode {
       },
       backplaneCost: config.capacity_costs.backplane,
       logger: this.log,
+      clock,
       draining: () => this.draining,
+      unlisted: () => this.liveness.records(),
     });
     this.control = await ControlChannel.open<ClusterOps, ClusterEvents>({
       node: asNodeId(node.name),
@@ -112,13 +125,30 @@ export class ClusterNode {
       clock,
     });
     this.control.events.on('event', (e) => this.onPeerEvent(e.from, e.name, e.data));
+    const control = this.control;
+    this.backplanes = new BackplaneManager({
+      nodeName: node.name,
+      location: node.location,
+      secret: config.cluster.secret,
+      host: this.opts.localMedia,
+      state,
+      membership: this.membership,
+      peers: {
+        open: (peer, req) => control.call(peer, 'backplaneOpen', req),
+        streams: (peer, conference, streams) => this.notify(peer, 'backplaneStreams', { conference, streams }),
+      },
+      logger: this.log,
+    });
+    this.membership.events.on('added', () => this.backplanes?.reconcile());
     this.watchLocalMedia();
     state.events.on('node-down', (n) => this.onNodeDown(n));
+    this.control.events.on('peerDown', (peer) => this.liveness.linkDown(peer));
     state.events.on('node-up', (n) => this.onNodeUp(n));
     state.events.on('conference-changed', (c) => {
       if (c.kind === 'location' && c.location === node.location) {
         const others = (c.record?.mediaNodes ?? []).filter((m) => m !== node.name);
         this.membership.setBackplaneCharge(c.conference, others.length > 0 && (c.record?.mediaNodes.includes(node.name) ?? false), config.capacity_costs.backplane);
+        this.backplanes?.reconcile();
       }
     });
     try {
@@ -142,9 +172,14 @@ export class ClusterNode {
     roster.events.on('changed', (conference) => {
       const entries = roster.entries(conference).filter((e) => e.node === this.opts.node.name);
       const text = JSON.stringify(entries);
-      if (this.sentRosters.get(conference) === text) return;
-      if (entries.length === 0) this.sentRosters.delete(conference);
-      else this.sentRosters.set(conference, text);
+      const last = this.sentRosters.get(conference);
+      if (last === text) return;
+      if (entries.length === 0) {
+        // Retract once, and only what was announced: a peer's empty list arriving changes the
+        // roster too, and answering [] with [] made every ended conference bounce between nodes.
+        if (last === undefined) return;
+        this.sentRosters.delete(conference);
+      } else this.sentRosters.set(conference, text);
       for (const peer of this.peers()) this.notify(peer, 'roster', { conference, entries });
     });
   }
@@ -173,11 +208,10 @@ export class ClusterNode {
 
   /** The conference's locations and media nodes as the store has them (live nodes only). */
   placementOf(vmr: string): { locations: string[]; mediaNodes: string[]; proxyNodes: string[] } {
-    const live = new Set((this.state?.nodes() ?? []).map((n) => n.name));
     const locs = this.state?.conferenceLocations(vmr) ?? [];
     return {
       locations: locs.map((l) => l.record.location),
-      mediaNodes: locs.flatMap((l) => l.record.mediaNodes).filter((n) => live.has(n)),
+      mediaNodes: locs.flatMap((l) => l.record.mediaNodes).filter((n) => this.isLive(n)),
       proxyNodes: locs.flatMap((l) => (l.record.proxyNode ? [l.record.proxyNode] : [])),
     };
   }
@@ -189,11 +223,35 @@ export class ClusterNode {
     return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   }
 
+  /** This node's backplane links (GET /api/v1/backplanes). */
+  backplaneViews(): BackplaneView[] {
+    const location = (peer: string): string => this.state?.node(peer)?.location ?? this.opts.node.location;
+    const vmrOf = new Map((this.state?.conferences() ?? []).map((vmr) => [this.state?.instance(vmr)?.instanceId, vmr] as const));
+    return this.opts.localMedia.backplaneStats().map((l) => ({
+      id: `${l.conference}/${l.peer}`,
+      conference: vmrOf.get(l.conference) ?? l.conference,
+      kind: l.kind,
+      peerNode: l.peer,
+      peerLocation: location(l.peer),
+      streams: l.streamsIn + l.streamsOut,
+      streamsIn: l.streamsIn,
+      streamsOut: l.streamsOut,
+      ...(l.rttMs !== undefined ? { rttMs: Math.round(l.rttMs * 100) / 100 } : {}),
+      jitterMs: Math.round(l.jitterMs * 100) / 100,
+      lossFraction: l.lossIn,
+      packetsIn: l.packetsIn,
+      packetsOut: l.packetsOut,
+      srtpAuthFailures: l.srtpAuthFailures,
+    }));
+  }
+
   controlStats(): ControlStats | undefined {
     return this.control?.stats();
   }
 
   async stop(): Promise<void> {
+    this.backplanes?.stop();
+    this.placerImpl?.close();
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.loadTimer) clearInterval(this.loadTimer);
     await this.state?.deregister().catch(() => undefined);
@@ -224,6 +282,10 @@ export class ClusterNode {
         this.opts.localMedia.removeParticipant(d.participant);
         this.membership.remove(d.participant);
         return undefined;
+      },
+      backplaneOpen: (d) => {
+        if (!this.backplanes) throw new ConfnodeError('unavailable', 'backplanes are not ready yet');
+        return this.backplanes.onOpen(peer, d);
       },
       views: () => this.opts.views(),
     };
@@ -268,6 +330,11 @@ export class ClusterNode {
   }
 
   private onPeerEvent(from: NodeId, name: keyof ClusterEvents, data: unknown): void {
+    if (name === 'backplaneStreams') {
+      const d = data as ClusterEvents['backplaneStreams'];
+      this.backplanes?.onStreams(from, d.conference, d.streams);
+      return;
+    }
     if (name === 'roster') {
       const d = data as ClusterEvents['roster'];
       this.roster?.setRemote(from, d.conference, d.entries.filter((e) => e.node === from));
@@ -277,6 +344,7 @@ export class ClusterNode {
   }
 
   private onNodeUp(n: NodeRecord): void {
+    this.liveness.recordBack(n.name);
     if (n.name === this.opts.node.name || !this.roster) return;
     // A node that (re)joined gets this node's lists of every conference it has participants in.
     for (const conference of this.localConferences()) {
@@ -285,16 +353,21 @@ export class ClusterNode {
     }
   }
 
-  /** A peer's lease expired: its calls are gone, and so is the media it carried for ours. */
+  /** A peer's record left the store: gone, unless it still answers on its control link (liveness). */
   private onNodeDown(n: NodeRecord): void {
     if (n.name === this.opts.node.name) return;
-    this.log.warn({ peer: n.name }, 'node left the cluster (lease expired or deregistered)');
+    this.liveness.recordGone(n);
+  }
+
+  /** A peer is gone (no record, no control link): its calls are gone, and so is the media it carried for ours. */
+  private onPeerGone(n: NodeRecord): void {
     for (const id of this.membership.ownedBy(n.name)) {
       this.opts.localMedia.removeParticipant(id);
       this.membership.remove(id);
     }
     this.media.onPeerDown(n.name);
     this.roster?.dropNode(n.name);
+    this.backplanes?.dropPeer(n.name);
     void this.control?.forget(asNodeId(n.name));
     void this.dropDeadMediaNode(n.name);
   }
@@ -307,9 +380,13 @@ export class ClusterNode {
     for (const vmr of state.conferences()) {
       const loc = state.conferenceLocation(vmr, this.opts.node.location);
       if (!loc || !loc.record.mediaNodes.includes(dead)) continue;
-      const live = loc.record.mediaNodes.filter((m) => m !== dead && state.node(m) !== undefined);
-      if (live[0] !== me) continue;
-      const next = { ...loc.record, mediaNodes: loc.record.mediaNodes.filter((m) => m !== dead) };
+      const live = loc.record.mediaNodes.filter((m) => m !== dead && this.isLive(m));
+      // With no media node left, the first live node of the location removes the record (else it
+      // would name a dead node, and its instance id, for good).
+      const repairer = live[0] ?? this.localNodes().find((m) => m !== dead);
+      if (repairer !== me) continue;
+      const rest = loc.record.mediaNodes.filter((m) => m !== dead);
+      const next = rest.length > 0 ? { ...loc.record, mediaNodes: rest } : undefined;
       await state.casConferenceLocation(vmr, this.opts.node.location, loc.modRevision, next).catch((err: unknown) => {
         this.log.warn({ conference: vmr, err: errorMessage(err) }, 'could not drop a dead media node');
       });
@@ -320,8 +397,22 @@ export class ClusterNode {
     this.control?.notify(peer, name, data).catch((err: unknown) => this.log.debug({ peer, event: name, err: errorMessage(err) }, 'event to a peer not sent'));
   }
 
+  /** Live peers: those in the store, and those whose record is gone but who answer on their control link. */
   private peers(): NodeId[] {
-    return (this.state?.nodes() ?? []).filter((n) => n.name !== this.opts.node.name).map((n) => asNodeId(n.name));
+    const names = new Set([...(this.state?.nodes() ?? []).map((n) => n.name), ...this.liveness.records().map((n) => n.name)]);
+    names.delete(this.opts.node.name);
+    return [...names].sort().map((n) => asNodeId(n));
+  }
+
+  /** This node (registered or not), a node in the store, or one without a record that still answers. */
+  private isLive(name: string): boolean {
+    return name === this.opts.node.name || this.state?.node(name) !== undefined || this.liveness.has(name);
+  }
+
+  /** Live nodes of this node's location, by name. */
+  private localNodes(): string[] {
+    const here = [...(this.state?.nodes() ?? []), ...this.liveness.records()].filter((n) => n.location === this.opts.node.location).map((n) => n.name);
+    return [...new Set([...here, this.opts.node.name])].sort();
   }
 
   private record(): NodeRecord {

@@ -5,9 +5,10 @@
  * node (this node's ledger, or a reservation over the control channel; a node that refuses is
  * excluded and the decision is made again). Never touches media or sockets itself.
  */
-import { ConfnodeError, asConferenceId, errorMessage, type Logger, type ParticipantId } from '../../common';
-import type { ClusterState } from '../cluster';
-import type { CapacityLedger } from '../conference/capacity-ledger';
+import { ConfnodeError, asConferenceId, errorMessage, type Clock, type Logger, type ParticipantId, type TimerHandle } from '../../common';
+import type { ClusterState, NodeRecord } from '../cluster';
+import { fits } from '../conference/capacity';
+import type { CapacityLedger, Reservation } from '../conference/capacity-ledger';
 import type { Placement, PlacementRequest, Placer } from '../conference/placer';
 import { decidePlacement, describeDecision, type PlacementNode } from '../placement';
 import type { MediaMembership } from './membership';
@@ -28,16 +29,32 @@ export interface ClusterPlacerOptions {
   remote: RemoteCapacity;
   backplaneCost: number;
   logger: Logger;
+  /** Timers of leaves tried again. */
+  clock: Clock;
   /** This node takes no new media (draining). */
   draining(): boolean;
+  /**
+   * Peers whose store record is gone but who still answer on their control link: they keep the
+   * media they carry and their place among a conference's media nodes (as draining nodes), so a
+   * lease lost to an etcd outage never lets a conference grow past R5 around them.
+   */
+  unlisted(): NodeRecord[];
 }
+
+const round = (n: number): number => Math.round(n * 1000) / 1000;
 
 /** Lost CAS races and refusing nodes before a caller is told to try later. */
 const MAX_ATTEMPTS = 6;
+/** A leave the store refused is tried again after this, doubling up to the maximum. */
+const LEAVE_RETRY_MS = 500;
+const LEAVE_RETRY_MAX_MS = 8000;
 
 export class ClusterPlacer implements Placer {
   /** Conferences this node is leaving (no media left here): it refuses new media for them meanwhile. */
   private readonly leaving = new Set<string>();
+  /** Leaves that failed on the store, waiting to be tried again. */
+  private readonly retries = new Map<string, TimerHandle>();
+  private closed = false;
 
   constructor(private readonly opts: ClusterPlacerOptions) {
     opts.membership.events.on('empty', (vmr) => void this.leave(vmr));
@@ -47,13 +64,23 @@ export class ClusterPlacer implements Placer {
     const { state, nodeName, location, logger } = this.opts;
     const vmr = req.vmr.name;
     const exclude: string[] = [];
+    let reread = false;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const current = state.conferenceLocation(vmr, location);
       const decision = decidePlacement(
         { signalingNode: nodeName, location, cost: req.cost, backplaneCost: this.opts.backplaneCost, exclude },
         { nodes: this.snapshotNodes(), mediaNodes: current?.record.mediaNodes ?? [] },
       );
-      if (decision.kind === 'reject') throw new ConfnodeError('capacity', `no media node of ${location} can take the call: ${decision.detail}`);
+      if (decision.kind === 'reject') {
+        // The watched cache may lag a CAS another placer just made (a node added, so the lone one
+        // now pays its backplane): before refusing, read the record once from the store.
+        if (!reread && current !== undefined) {
+          reread = true;
+          await state.refreshConference(vmr).catch(() => undefined);
+          if (state.conferenceLocation(vmr, location)?.modRevision !== current.modRevision) continue;
+        }
+        throw new ConfnodeError('capacity', `no media node of ${location} can take the call: ${decision.detail}`);
+      }
       if (decision.changed) {
         const instanceId = current?.record.instanceId ?? state.proposeInstanceId(vmr);
         const next = { conference: vmr, instanceId, location, mediaNodes: decision.mediaNodes, ...(current?.record.proxyNode ? { proxyNode: current.record.proxyNode } : {}) };
@@ -91,7 +118,7 @@ export class ClusterPlacer implements Placer {
     }
     if (this.leaving.has(req.conference)) throw new ConfnodeError('busy', `${node} is leaving conference ${req.conference}`);
     if (this.opts.draining()) throw new ConfnodeError('unavailable', `${node} is draining`);
-    const reservation = this.opts.ledger.reserve(req.cost);
+    const reservation = this.reserveUnits(req);
     return {
       commit: (id) => {
         reservation.commit(id);
@@ -105,24 +132,73 @@ export class ClusterPlacer implements Placer {
   reserveForPeer(peer: string, req: ReserveRequest): void {
     if (this.leaving.has(req.conference)) throw new ConfnodeError('busy', `${this.opts.nodeName} is leaving conference ${req.conference}`);
     if (this.opts.draining()) throw new ConfnodeError('unavailable', `${this.opts.nodeName} is draining`);
-    this.opts.ledger.reserve(req.cost).commit(req.participant);
+    this.reserveUnits(req).commit(req.participant);
     this.opts.membership.add(req.participant, { conference: req.conference, conferenceId: req.conferenceId, owner: peer });
+  }
+
+  /**
+   * The caller's units from this node's ledger, the media node's own authority. Placers decide on
+   * loads that lag (the store's copy is up to 250 ms old), so several signaling nodes may send
+   * callers here at once: the ledger must also keep free what decidePlacement keeps (headroom()),
+   * or they fill the unit a lone media node holds for the conference's first backplane (the
+   * conference can then never expand) or the unit an expansion node is about to be charged.
+   */
+  private reserveUnits(req: ReserveRequest): Reservation {
+    const { ledger, nodeName } = this.opts;
+    const headroom = this.headroom(req.conference);
+    if (!fits(ledger.load, req.cost + headroom, ledger.capacity)) {
+      throw new ConfnodeError('capacity', `${nodeName} full for ${req.conference}: load ${round(ledger.load)} + ${req.cost} + backplane ${headroom} > capacity ${ledger.capacity}`);
+    }
+    return ledger.reserve(req.cost);
+  }
+
+  /**
+   * Units beyond a caller's cost that must stay free here for conference `vmr` (decidePlacement's
+   * rule seen from the media node): none once this node pays the conference's backplane (the
+   * charge is in the ledger: conference-changed sets it from the same cached record); the
+   * backplane unit when other nodes carry the conference (this node is joining them); alone, the
+   * unit kept for the first expansion when some other active node of the location could take it.
+   */
+  private headroom(vmr: string): number {
+    const { state, nodeName, location, backplaneCost } = this.opts;
+    const media = state.conferenceLocation(vmr, location)?.record.mediaNodes ?? [];
+    if (media.some((n) => n !== nodeName)) return media.includes(nodeName) ? 0 : backplaneCost;
+    const canExpandTo = state.nodes().some((n) => n.location === location && n.state === 'active' && n.name !== nodeName && !media.includes(n.name));
+    return canExpandTo ? backplaneCost : 0;
   }
 
   /** This node's live view: its own load from its ledger (the store's copy lags by up to 250 ms). */
   private snapshotNodes(): PlacementNode[] {
-    const { state, nodeName, ledger } = this.opts;
-    return state.nodes().map((n) =>
-      n.name === nodeName
-        ? { name: n.name, location: n.location, capacity: ledger.capacity, load: ledger.load, state: this.opts.draining() ? 'draining' : 'active' }
-        : { name: n.name, location: n.location, capacity: n.capacity, load: n.load, state: n.state },
-    );
+    const { state, nodeName, location, ledger } = this.opts;
+    const listed = state.nodes().filter((n) => n.name !== nodeName);
+    const unlisted = this.opts.unlisted().filter((n) => n.name !== nodeName && state.node(n.name) === undefined);
+    // This node is always in its own view, even while its lease is being renewed.
+    const self: PlacementNode = { name: nodeName, location, capacity: ledger.capacity, load: ledger.load, state: this.opts.draining() ? 'draining' : 'active' };
+    return [
+      self,
+      ...listed.map((n): PlacementNode => ({ name: n.name, location: n.location, capacity: n.capacity, load: n.load, state: n.state })),
+      ...unlisted.map((n): PlacementNode => ({ name: n.name, location: n.location, capacity: n.capacity, load: n.load, state: 'draining' })),
+    ];
   }
 
-  /** No media of `vmr` is left here: take this node out of the conference's media nodes. */
-  private async leave(vmr: string): Promise<void> {
+  /** Stops retrying leaves (the node is stopping). */
+  close(): void {
+    this.closed = true;
+    for (const t of this.retries.values()) t.cancel();
+    this.retries.clear();
+  }
+
+  /**
+   * No media of `vmr` is left here: take this node out of the conference's media nodes. Retried
+   * with backoff while the store fails: a record that keeps naming this node would hold one of the
+   * conference's three places (R5) and its record for good.
+   */
+  private async leave(vmr: string, retryMs = LEAVE_RETRY_MS): Promise<void> {
     const { state, nodeName, location, logger } = this.opts;
+    this.retries.get(vmr)?.cancel();
+    this.retries.delete(vmr);
     this.leaving.add(vmr);
+    let failed: string | undefined;
     try {
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
         if (this.opts.membership.carries(vmr)) return; // someone joined meanwhile: stay
@@ -132,11 +208,14 @@ export class ClusterPlacer implements Placer {
         const next = rest.length > 0 ? { ...current.record, mediaNodes: rest } : undefined;
         if (await state.casConferenceLocation(vmr, location, current.modRevision, next)) return;
       }
-      logger.warn({ conference: vmr }, 'could not leave the conference media nodes (lost races)');
+      failed = 'lost races';
     } catch (err) {
-      logger.warn({ conference: vmr, err: errorMessage(err) }, 'could not leave the conference media nodes');
+      failed = errorMessage(err);
     } finally {
       this.leaving.delete(vmr);
     }
+    if (this.closed) return;
+    logger.warn({ conference: vmr, err: failed, retryInMs: retryMs }, 'could not leave the conference media nodes; trying again');
+    this.retries.set(vmr, this.opts.clock.setTimeout(() => void this.leave(vmr, Math.min(LEAVE_RETRY_MAX_MS, retryMs * 2)), retryMs));
   }
 }

@@ -15,6 +15,8 @@ export interface Carried {
 }
 
 export type MembershipEvents = {
+  /** A participant's media is carried here now (a conference may need its backplanes). */
+  added: [participant: ParticipantId, what: Carried];
   /** The last participant of `conference` whose media is here left. */
   empty: [conference: string];
 };
@@ -30,6 +32,7 @@ export class MediaMembership {
     if (this.carried.has(participant)) return;
     this.carried.set(participant, what);
     this.counts.set(what.conference, (this.counts.get(what.conference) ?? 0) + 1);
+    this.events.emit('added', participant, what);
   }
 
   /** The participant's media left this node: its units are free. Unknown ids are ignored. */

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { asConferenceId, asParticipantId } from '../../common';
 import type { MediaEventPayloads, MediaOps, RouterParticipantStats } from '../../media';
+import { backplaneStreamsSchema, type BackplaneAddress, type BackplaneStream } from '../../backplane';
 import type { ControlProtocol } from '../control';
 import type { ConferenceView, ParticipantView } from '../http';
 import type { RosterEntry } from '../conference/roster';
@@ -41,12 +42,19 @@ const localRtpAddress = z.object({
   video: z.object({ rtpPort: port, rtcpPort: port }).optional(),
 });
 const sdp = z.string().max(200_000);
+const linkAddress = z.object({ address: z.string().min(1).max(100), port: z.number().int().min(1).max(65535) });
+const nonce = z.string().regex(/^[A-Za-z0-9+/]{22}==$/, 'a 16-byte base64 nonce');
 
 /** A reservation of capacity on the media node, for a participant whose signaling is the caller. */
 export type ReserveRequest = { participant: ReturnType<typeof asParticipantId>; conference: string; conferenceId: ReturnType<typeof asConferenceId>; cost: number };
 
 export type ClusterOps = MediaOps & {
   reserve: { req: ReserveRequest; res: undefined };
+  /** The lower-named media node opens a backplane link: its address and nonce for ours. */
+  backplaneOpen: {
+    req: { conference: ReturnType<typeof asConferenceId>; address: BackplaneAddress; nonce: string };
+    res: { address: BackplaneAddress; nonce: string };
+  };
   /** This node's participants and conferences, for the admin API of any node. */
   views: { req: undefined; res: { participants: ParticipantView[]; conferences: ConferenceView[] } };
 };
@@ -54,6 +62,8 @@ export type ClusterOps = MediaOps & {
 export type ClusterEvents = MediaEventPayloads & {
   /** A media node's counters of the participants it carries for the receiving signaling node. */
   mediaStats: { participants: Array<[ReturnType<typeof asParticipantId>, RouterParticipantStats]> };
+  /** The whole list of streams the sender's link sends for one conference ([] retracts all). */
+  backplaneStreams: { conference: ReturnType<typeof asConferenceId>; streams: BackplaneStream[] };
   /** The sender's whole participant list of one conference ([] when none are left). */
   roster: { conference: ReturnType<typeof asConferenceId>; entries: RosterEntry[] };
 };
@@ -103,6 +113,7 @@ export const CLUSTER_PROTOCOL: ControlProtocol<ClusterOps, ClusterEvents> = {
     dtmf: z.object({ participant: participantId, digit: z.string().regex(/^[0-9*#A-D]$/) }),
     remove: z.object({ participant: participantId }),
     reserve: z.object({ participant: participantId, conference: z.string().min(1).max(100), conferenceId, cost: z.number().finite().min(0).max(1000) }),
+    backplaneOpen: z.object({ conference: conferenceId, address: linkAddress, nonce }),
     views: none,
   },
   replies: {
@@ -115,6 +126,7 @@ export const CLUSTER_PROTOCOL: ControlProtocol<ClusterOps, ClusterEvents> = {
     dtmf: none,
     remove: none,
     reserve: none,
+    backplaneOpen: z.object({ address: linkAddress, nonce }),
     views: z.object({ participants: viewList<ParticipantView>(), conferences: viewList<ConferenceView>() }),
   },
   events: {
@@ -126,5 +138,6 @@ export const CLUSTER_PROTOCOL: ControlProtocol<ClusterOps, ClusterEvents> = {
       .transform((e) => ({ conference: e.conference, participant: e.participant ?? undefined })),
     mediaStats: z.object({ participants: z.array(z.tuple([participantId, routerStats])).max(10_000) }),
     roster: z.object({ conference: conferenceId, entries: z.array(rosterEntry).max(10_000) }),
+    backplaneStreams: z.object({ conference: conferenceId, streams: backplaneStreamsSchema }),
   },
 };

@@ -1,9 +1,11 @@
 /**
  * An etcd lease kept alive on its own keepalive stream (every TTL/3). `lost` fires once: when
  * etcd answers TTL 0 (expired or revoked elsewhere), or when no keepalive has succeeded for the
- * TTL (measured from the send of the last answered one, so etcd cannot still count it alive).
+ * TTL (measured from the send of the last answered one, so etcd cannot still count it alive) and a
+ * last one sent then gets no answer within a short grace (a stalled process is not a lost lease).
  * Never throws into gRPC callbacks and never keeps a timer after it has ended.
  */
+import type { EventEmitter } from 'node:events';
 import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
 import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, type TimerHandle } from '../../common';
 import { toStoreError, withTimeout } from './etcd-common';
@@ -17,6 +19,9 @@ export interface EtcdLeaseDeps {
 }
 
 type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
+
+/** How long a last keepalive sent at the deadline may take to be answered before the lease is lost. */
+const CONFIRM_GRACE_MS = 1000;
 
 export class EtcdLease implements Lease {
   private current: LeaseState = 'alive';
@@ -133,9 +138,26 @@ export class EtcdLease implements Lease {
   private armDeadline(sentAt: number): void {
     this.deadlineTimer?.cancel();
     const left = sentAt + this.ttlSeconds * 1000 - this.deps.clock.now();
+    this.deadlineTimer = this.deps.clock.setTimeout(() => this.confirmBeforeLosing(), Math.max(0, left));
+  }
+
+  /**
+   * No answer for the TTL. A stalled process (a starved or blocked event loop) runs its overdue
+   * timers before reading the answers that arrived meanwhile, while etcd, which got the keepalives
+   * sent just before the stall, still holds the lease: declaring it lost then revokes a live lease
+   * and every peer drops this node's calls. So ask etcd once more; its answer re-arms the deadline
+   * (onAnswer), and only silence for a short grace means lost.
+   */
+  private confirmBeforeLosing(): void {
+    if (this.current !== 'alive') return;
+    try {
+      this.sendKeepAlive();
+    } catch {
+      this.stream = undefined;
+    }
     this.deadlineTimer = this.deps.clock.setTimeout(
       () => this.lose(new ConfnodeError('unavailable', `lease ${this.id}: no keepalive answered for ${this.ttlSeconds} s`)),
-      Math.max(0, left),
+      Math.min(CONFIRM_GRACE_MS, (this.ttlSeconds * 1000) / 3),
     );
   }
 
@@ -162,6 +184,11 @@ export class EtcdLease implements Lease {
 }
 
 function closeQuietly(stream: KeepAliveStream): void {
+  // A stream we end is no failure of etcd: etcd3's own 'error' listener would mark the host failed,
+  // which closes every gRPC client, and the watch and keepalive streams still open on the closed
+  // channels then drop at their next gRPC keepalive ping. Only our no-op listener stays.
+  // (A gRPC ClientDuplexStream, an EventEmitter; etcd3's typings show only on().)
+  (stream as unknown as Partial<Pick<EventEmitter, 'removeAllListeners'>>).removeAllListeners?.('error');
   stream.on('error', () => undefined);
   try {
     stream.cancel();

@@ -3,6 +3,7 @@
  * can skip events): events go out in revision order and each once; a broken stream is reopened,
  * with backoff, from the revision after the last one delivered. Never throws into gRPC callbacks.
  */
+import type { EventEmitter } from 'node:events';
 import type { Etcd3, IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
 import { errorMessage, type Clock, type Logger, type TimerHandle } from '../../common';
 import { prefixRangeEnd, prefixRangeStart } from './etcd-common';
@@ -149,6 +150,10 @@ export class EtcdWatch implements WatchHandle {
 
 function cancelQuietly(stream: WatchStream): void {
   // gRPC emits 'error' (CANCELLED) after cancel(): without a listener that would crash the process.
+  // etcd3's own listener would take that for a failed host and close every gRPC client (the other
+  // long-lived streams then drop at their next keepalive ping): only our no-op listener stays.
+  // (A gRPC ClientDuplexStream, an EventEmitter; etcd3's typings show only on().)
+  (stream as unknown as Partial<Pick<EventEmitter, 'removeAllListeners'>>).removeAllListeners?.('error');
   stream.on('error', () => undefined);
   try {
     stream.cancel();

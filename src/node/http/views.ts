@@ -98,13 +98,18 @@ export interface BackplaneView {
   kind: 'local' | 'geo';
   peerNode: string;
   peerLocation: string;
+  /** Streams on the link, both ways, and each way. */
   streams: number;
+  streamsIn?: number;
+  streamsOut?: number;
   rttMs?: number;
   jitterMs?: number;
   /** 0..1 */
   lossFraction?: number;
   packetsIn: number;
   packetsOut: number;
+  /** Backplane packets refused by SRTP authentication (forged, corrupted or keyed wrong). */
+  srtpAuthFailures?: number;
 }
 
 export interface AdminLogEntryView {

@@ -1,8 +1,10 @@
 /**
  * Messages between the node's main thread and a media worker (structured clone, plain data): the
- * typed media operations (media's `MediaOps`) plus the host's own (ping, close) as RPC frames, and
- * events back (media events, stats snapshots, log lines at control rate).
+ * typed media operations (media's `MediaOps`), the backplane operations (`BackplaneOps`) and the
+ * host's own (ping, close) as RPC frames, and events back (media and backplane events, stats
+ * snapshots, log lines at control rate).
  */
+import type { BackplaneEventPayloads, BackplaneLinkStats, BackplaneOps } from '../../backplane';
 import type { ConferenceId, ParticipantId, RpcEventFrame, RpcReplyFrame, RpcRequestFrame } from '../../common';
 import type { MediaEventPayloads, MediaOps, MediaServiceStats, RouterParticipantStats } from '../../media';
 
@@ -18,22 +20,26 @@ export interface MediaWorkerData {
   icePortRange?: [number, number];
 }
 
-/** What a media worker answers: the media operations and the thread's own lifecycle. */
-export type WorkerOps = MediaOps & {
-  ping: { req: undefined; res: undefined };
-  close: { req: undefined; res: undefined };
-};
+/** What a media worker answers: the media and backplane operations and the thread's own lifecycle. */
+export type WorkerOps = MediaOps &
+  BackplaneOps & {
+    ping: { req: undefined; res: undefined };
+    close: { req: undefined; res: undefined };
+  };
 
 export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-export type WorkerEventPayloads = MediaEventPayloads & {
-  snapshot: {
-    participants: Array<[ParticipantId, RouterParticipantStats]>;
-    speakers: Array<[ConferenceId, ParticipantId | undefined]>;
-    stats: MediaServiceStats;
+export type WorkerEventPayloads = MediaEventPayloads &
+  BackplaneEventPayloads & {
+    snapshot: {
+      participants: Array<[ParticipantId, RouterParticipantStats]>;
+      speakers: Array<[ConferenceId, ParticipantId | undefined]>;
+      stats: MediaServiceStats;
+      /** The worker's backplane links (GET /api/v1/backplanes reads these, no round trip). */
+      links: BackplaneLinkStats[];
+    };
+    log: { level: WorkerLogLevel; fields: Record<string, unknown>; msg: string };
   };
-  log: { level: WorkerLogLevel; fields: Record<string, unknown>; msg: string };
-};
 
 export type ToWorker = RpcRequestFrame;
 export type FromWorker = RpcReplyFrame | RpcEventFrame;

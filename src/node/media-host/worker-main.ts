@@ -1,10 +1,12 @@
 /**
- * Entry point of a media worker thread: composes this thread's media (a LocalMediaService for the
- * conferences the main thread assigns to it), serves the typed media operations, forwards events
- * and posts stats snapshots. Logs go to the main thread as messages (control rate only). Lives in
- * node/ because a thread's startup composes planes (media now, its backplanes next).
+ * Entry point of a media worker thread: composes this thread's planes (a LocalMediaService for the
+ * conferences the main thread assigns to it, and a BackplaneHost for their links, which must run
+ * beside their routers), serves the typed media and backplane operations, forwards events and
+ * posts stats snapshots. Logs go to the main thread as messages (control rate only). Lives in
+ * node/ because a thread's startup composes planes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { BackplaneHost, backplaneOpHandlers, forwardBackplaneEvents } from '../../backplane';
 import { RpcServer, eventFrame, systemClock, type ConferenceId, type Logger, type ParticipantId, type RpcFrame } from '../../common';
 import { LocalMediaService, forwardMediaEvents, mediaOpHandlers } from '../../media';
 import type { FromWorker, MediaWorkerData, WorkerEventPayloads, WorkerLogLevel, WorkerOps } from './protocol';
@@ -39,17 +41,22 @@ function run(): void {
     opusComplexity: data.opusComplexity,
     icePortRange: data.icePortRange,
   });
+  const backplanes = new BackplaneHost({ media, clock: systemClock, logger: logger.child({ component: 'backplane' }) });
   const speakers = new Map<ConferenceId, ParticipantId | undefined>();
   forwardMediaEvents(media, (name, payload) => post({ kind: 'evt', name, data: payload }));
+  forwardBackplaneEvents(backplanes, (name, payload) => post({ kind: 'evt', name, data: payload }));
   media.events.on('activeSpeaker', (conference, participant) => speakers.set(conference, participant));
   const snapshot = setInterval(() => {
-    post(eventFrame<WorkerEventPayloads, 'snapshot'>('snapshot', { participants: media.allParticipantStats(), speakers: [...speakers], stats: media.stats() }));
+    post(
+      eventFrame<WorkerEventPayloads, 'snapshot'>('snapshot', { participants: media.allParticipantStats(), speakers: [...speakers], stats: media.stats(), links: backplanes.stats() }),
+    );
   }, data.snapshotMs);
 
   const ops = mediaOpHandlers(media);
   const server = new RpcServer<WorkerOps>(
     {
       ...ops,
+      ...backplaneOpHandlers(backplanes),
       remove: (d) => {
         const done = ops.remove(d);
         for (const conf of [...speakers.keys()]) if (!media.hasConference(conf)) speakers.delete(conf);
@@ -58,6 +65,7 @@ function run(): void {
       ping: () => undefined,
       close: async () => {
         clearInterval(snapshot);
+        await backplanes.close();
         await media.close();
         return undefined;
       },

@@ -1,23 +1,25 @@
 /**
  * WorkerMediaService: spreads conferences over media worker threads so mixing and RTP use every
  * core while the main thread keeps SIP and HTTP responsive. A conference lives in one worker
- * (its mix needs all its participants); new conferences go to the least loaded worker. Stats
- * come from periodic snapshots. A worker that dies loses its participants ('lost') and is
- * replaced. Never blocks the caller on a worker except for creating an endpoint.
+ * (its mix needs all its participants); new conferences go to the least loaded worker, and a
+ * conference's backplane links go to its worker. Stats come from periodic snapshots. A worker
+ * that dies loses its participants ('lost') and links ('linkClosed') and is replaced. Never
+ * blocks the caller on a worker except for creating an endpoint or a link.
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ConfnodeError, RpcClient, TypedEmitter, type ConferenceId, type Logger, type OpName, type ParticipantId } from '../../common';
+import type { BackplaneAddress, BackplaneHostEvents, BackplaneLinkStats, BackplaneStream, LinkKeys } from '../../backplane';
+import { ConfnodeError, RpcClient, TypedEmitter, type ConferenceId, type Logger, type NodeId, type OpName, type ParticipantId } from '../../common';
 import {
   emptyMediaStats,
   type LocalRtpAddress,
   type MediaConferenceRef,
-  type MediaService,
   type MediaServiceEvents,
   type MediaServiceStats,
   type RouterParticipantStats,
   type RtpParticipantUpdate,
 } from '../../media';
+import type { MediaHost } from './media-host';
 import type { FromWorker, MediaWorkerData, WorkerEventPayloads, WorkerOps } from './protocol';
 
 export interface WorkerMediaOptions {
@@ -48,6 +50,8 @@ interface Slot {
   closing: boolean;
   /** The last RTP port this worker handed out (its replacement continues after it). */
   lastRtpPort?: number;
+  /** Its backplane links, from the last snapshot. */
+  links: BackplaneLinkStats[];
 }
 
 /** Splits [min, max] into `n` slices that each start on an even port. */
@@ -68,8 +72,13 @@ type WorkerEvent = { [K in keyof WorkerEventPayloads]: { kind: 'evt'; name: K; d
 /** A worker thread that has not loaded and answered within this is a failed start. */
 const READY_TIMEOUT_MS = 30_000;
 
-export class WorkerMediaService implements MediaService {
+const linkKey = (conference: ConferenceId, peer: NodeId): string => `${conference}\u0000${peer}`;
+
+export class WorkerMediaService implements MediaHost {
   readonly events: TypedEmitter<MediaServiceEvents>;
+  readonly backplane: TypedEmitter<BackplaneHostEvents>;
+  /** Which worker holds each open backplane link (the conference's worker when it was opened). */
+  private readonly linkSlots = new Map<string, { slot: Slot; conference: ConferenceId; peer: NodeId }>();
   private readonly slots: Slot[] = [];
   private readonly byParticipant = new Map<ParticipantId, Slot>();
   private readonly conferenceOf = new Map<ParticipantId, ConferenceId>();
@@ -82,6 +91,9 @@ export class WorkerMediaService implements MediaService {
   constructor(private readonly opts: WorkerMediaOptions) {
     this.events = new TypedEmitter<MediaServiceEvents>((err, event) =>
       opts.logger.error({ event: String(event), err: String(err) }, 'media event listener failed'),
+    );
+    this.backplane = new TypedEmitter<BackplaneHostEvents>((err, event) =>
+      opts.logger.error({ event: String(event), err: String(err) }, 'backplane event listener failed'),
     );
     // Every worker may bind any pair of the range (one room can fill it); each starts looking in
     // its own slice so that workers rarely try a pair another one holds.
@@ -175,6 +187,35 @@ export class WorkerMediaService implements MediaService {
     return out;
   }
 
+  async openBackplane(conference: ConferenceId, peer: NodeId): Promise<BackplaneAddress> {
+    const slot = this.byConference.get(conference);
+    if (!slot || this.closed) throw new ConfnodeError('not-found', `conference ${conference} has no media on this node`);
+    const local = await slot.rpc.call('openLink', { conference, peer });
+    this.linkSlots.set(linkKey(conference, peer), { slot, conference, peer });
+    slot.lastRtpPort = Math.max(slot.lastRtpPort ?? 0, local.port);
+    return local;
+  }
+
+  async connectBackplane(conference: ConferenceId, peer: NodeId, remote: BackplaneAddress, keys: LinkKeys): Promise<void> {
+    await this.linkSlot(conference, peer).rpc.call('connectLink', { conference, peer, remote, keys });
+  }
+
+  async setBackplaneStreams(conference: ConferenceId, peer: NodeId, streams: BackplaneStream[]): Promise<void> {
+    await this.linkSlot(conference, peer).rpc.call('setRemoteStreams', { conference, peer, streams });
+  }
+
+  async closeBackplane(conference: ConferenceId, peer: NodeId): Promise<void> {
+    const key = linkKey(conference, peer);
+    const entry = this.linkSlots.get(key);
+    if (!entry) return;
+    this.linkSlots.delete(key);
+    await entry.slot.rpc.call('closeLink', { conference, peer });
+  }
+
+  backplaneStats(): BackplaneLinkStats[] {
+    return this.slots.flatMap((s) => s.links);
+  }
+
   /** Every worker thread has loaded and answered a ping (rejects after `timeoutMs`). */
   async ready(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
     await Promise.all(this.slots.map((slot) => slot.rpc.call('ping', undefined, timeoutMs)));
@@ -207,6 +248,7 @@ export class WorkerMediaService implements MediaService {
       conferences: new Map(),
       stats: emptyMediaStats(),
       closing: false,
+      links: [],
     };
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
     worker.on('error', (err) => this.opts.logger.error({ worker: index, err: err.message, stack: err.stack }, 'media worker failed'));
@@ -227,6 +269,11 @@ export class WorkerMediaService implements MediaService {
     const fresh = this.spawn(slot.index, data);
     this.slots[this.slots.indexOf(slot)] = fresh;
     if (lost.length > 0) this.events.emit('lost', lost);
+    for (const [key, link] of [...this.linkSlots]) {
+      if (link.slot !== slot) continue;
+      this.linkSlots.delete(key);
+      this.backplane.emit('linkClosed', link.conference, link.peer, `media worker ${slot.index} exited`);
+    }
   }
 
   private onMessage(slot: Slot, m: FromWorker): void {
@@ -255,7 +302,22 @@ export class WorkerMediaService implements MediaService {
       case 'snapshot':
         for (const [id, s] of e.data.participants) if (this.byParticipant.get(id) === slot) this.snapshot.set(id, s);
         slot.stats = e.data.stats;
+        slot.links = e.data.links;
         return;
+      case 'localStreams': {
+        // A new link's first list may come before the reply to openLink: only a link known to be
+        // on another worker is ignored.
+        const link = this.linkSlots.get(linkKey(e.data.conference, e.data.peer));
+        if (!link || link.slot === slot) this.backplane.emit('localStreams', e.data.conference, e.data.peer, e.data.streams);
+        return;
+      }
+      case 'linkClosed': {
+        const key = linkKey(e.data.conference, e.data.peer);
+        if (this.linkSlots.get(key)?.slot !== slot) return;
+        this.linkSlots.delete(key);
+        this.backplane.emit('linkClosed', e.data.conference, e.data.peer, e.data.reason);
+        return;
+      }
       case 'log':
         this.opts.logger[e.data.level]({ ...e.data.fields, worker: slot.index }, e.data.msg);
         return;
@@ -273,6 +335,12 @@ export class WorkerMediaService implements MediaService {
     this.byParticipant.set(participant, slot);
     this.conferenceOf.set(participant, conference.id);
     return slot;
+  }
+
+  private linkSlot(conference: ConferenceId, peer: NodeId): Slot {
+    const entry = this.linkSlots.get(linkKey(conference, peer));
+    if (!entry) throw new ConfnodeError('not-found', `no backplane of conference ${conference} to ${peer} on this node`);
+    return entry.slot;
   }
 
   private slotOf(participant: ParticipantId): Slot {

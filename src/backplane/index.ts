@@ -1,0 +1,20 @@
+/**
+ * Local backplanes (DESIGN.md section 6): SRTP links between the media nodes of a conference,
+ * their keys, stream announcements and per-thread host. Other folders import only this file.
+ */
+export { deriveLinkKeys, deriveDirectionKey, LINK_NONCE_BYTES, SRTP_MASTER_KEY_BYTES, SRTP_MASTER_SALT_BYTES, type LinkKeys, type LinkKeyInput, type SrtpMasterKey } from './keys';
+export { newLinkNonce } from './nonce';
+export { SrtpContext, type SrtpFailure } from './srtp';
+export { backplaneStreamsSchema, parseBackplaneStreams, backplaneMeshTag, relaysOverLocalBackplane, MAX_LINK_STREAMS, type BackplaneStream } from './streams';
+export { BackplaneLink, type BackplaneLinkOptions } from './link';
+export type { BackplaneLinkStats, BackplaneAddress, BackplaneRouter } from './types';
+export {
+  BackplaneHost,
+  backplaneOpHandlers,
+  forwardBackplaneEvents,
+  type BackplaneHostOptions,
+  type BackplaneHostEvents,
+  type BackplaneMedia,
+  type BackplaneOps,
+  type BackplaneEventPayloads,
+} from './host';

@@ -1,0 +1,299 @@
+/**
+ * SRTP and SRTCP (RFC 3711) with AES_CM_128_HMAC_SHA1_80, for backplane links: session keys
+ * derived once per context (key derivation rate 0), AES-CM keystream from Node's aes-128-ctr,
+ * 80-bit HMAC-SHA1 tags, ROC estimation and a 64-packet replay window per SSRC, the SRTCP index
+ * with its E bit. Never returns bytes that failed authentication, never changes its state for a
+ * packet that did not authenticate, never throws on bytes from the network.
+ */
+import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { ConfnodeError } from './deps';
+import { SRTP_MASTER_KEY_BYTES, SRTP_MASTER_SALT_BYTES, checkMasterKey, type SrtpMasterKey } from './keys';
+
+export const SRTP_AUTH_TAG_BYTES = 10;
+/** E bit and 31-bit SRTCP index, between an SRTCP packet and its tag. */
+export const SRTCP_TRAILER_BYTES = 4;
+/** Packets behind the highest index that can still be accepted once each (RFC 3711 3.3.2). */
+export const REPLAY_WINDOW = 64;
+
+/** RFC 3711 4.3.2 key derivation labels. */
+export const SRTP_LABELS = { rtpCipher: 0, rtpAuth: 1, rtpSalt: 2, rtcpCipher: 3, rtcpAuth: 4, rtcpSalt: 5 } as const;
+
+const AUTH_KEY_BYTES = 20;
+const RTP_HEADER_BYTES = 12;
+const RTCP_HEADER_BYTES = 8;
+const SRTCP_INDEX_MAX = 0x7fffffff;
+const E_BIT = 0x80000000;
+
+/** Why an incoming packet was refused. */
+export type SrtpFailure = 'malformed' | 'auth' | 'replay';
+
+/** The session keys of one of SRTP or SRTCP. */
+export interface SrtpSessionKeys {
+  readonly cipherKey: Buffer;
+  readonly authKey: Buffer;
+  readonly salt: Buffer;
+}
+
+export interface SrtpContextOptions {
+  /** SSRCs with receive state at once; packets of more are refused (default 1024). */
+  maxSsrcs?: number;
+  /** ROCs tried for the first packet of an SSRC (default 4; 1 is RFC 3711's plain 0). */
+  firstRocGuesses?: number;
+}
+
+/** RFC 3711 4.3.1 with kdr 0: AES-CM keyed with the master key over (label << 48) XOR salt. */
+export function deriveSessionKey(master: SrtpMasterKey, label: number, length: number): Buffer {
+  const iv = Buffer.alloc(16);
+  Buffer.from(master.salt).copy(iv, 0, 0, SRTP_MASTER_SALT_BYTES);
+  // key_id = label || r (48 bits of zero) is right-aligned in the 112-bit salt: byte 7.
+  iv[7] = (iv[7] as number) ^ label;
+  return createCipheriv('aes-128-ctr', Buffer.from(master.key), iv).update(Buffer.alloc(length));
+}
+
+export function deriveSessionKeys(master: SrtpMasterKey, rtcp: boolean): SrtpSessionKeys {
+  const base = rtcp ? SRTP_LABELS.rtcpCipher : SRTP_LABELS.rtpCipher;
+  return {
+    cipherKey: deriveSessionKey(master, base, SRTP_MASTER_KEY_BYTES),
+    authKey: deriveSessionKey(master, base + 1, AUTH_KEY_BYTES),
+    salt: deriveSessionKey(master, base + 2, SRTP_MASTER_SALT_BYTES),
+  };
+}
+
+/**
+ * The AES-CM IV (RFC 3711 4.1.1): salt * 2^16 XOR SSRC * 2^64 XOR index * 2^16, where the 48-bit
+ * index is ROC || SEQ for SRTP and the SRTCP index for SRTCP (`high` = ROC or 0, `low16` = SEQ).
+ */
+export function writeAesCmIv(iv: Buffer, salt: Buffer, ssrc: number, high: number, low16: number): void {
+  salt.copy(iv, 0, 0, SRTP_MASTER_SALT_BYTES);
+  iv[14] = 0;
+  iv[15] = 0;
+  iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
+  iv.writeUInt32BE((iv.readUInt32BE(8) ^ high) >>> 0, 8);
+  iv.writeUInt16BE((iv.readUInt16BE(12) ^ low16) & 0xffff, 12);
+}
+
+/** `length` bytes of AES-CM keystream for a packet (tests and tools: RFC 3711 B.2). */
+export function aesCmKeystream(cipherKey: Buffer, salt: Buffer, ssrc: number, roc: number, seq: number, length: number): Buffer {
+  const iv = Buffer.alloc(16);
+  writeAesCmIv(iv, salt, ssrc, roc, seq);
+  return createCipheriv('aes-128-ctr', cipherKey, iv).update(Buffer.alloc(length));
+}
+
+/**
+ * RFC 3711 3.3.1 (appendix A): the 48-bit index of a packet with sequence `seq`, given the highest
+ * index seen so far. May be negative (a packet from before the first one seen).
+ */
+export function estimateIndex(highest: number, seq: number): number {
+  const roc = Math.floor(highest / 0x10000);
+  const sl = highest - roc * 0x10000;
+  let v = roc;
+  if (sl < 0x8000) {
+    if (seq - sl > 0x8000) v = roc - 1;
+  } else if (sl - 0x8000 > seq) {
+    v = roc + 1;
+  }
+  return v * 0x10000 + seq;
+}
+
+/** Length of a well-formed RTP header in buf[0, end), or -1. */
+export function rtpHeaderLength(buf: Buffer, end: number): number {
+  if (end < RTP_HEADER_BYTES) return -1;
+  const b0 = buf[0] as number;
+  if (b0 >> 6 !== 2) return -1;
+  let off = RTP_HEADER_BYTES + (b0 & 0x0f) * 4;
+  if (b0 & 0x10) {
+    if (off + 4 > end) return -1;
+    off += 4 + buf.readUInt16BE(off + 2) * 4;
+  }
+  return off > end ? -1 : off;
+}
+
+/** Indices of one SSRC accepted so far: the highest, and which of the 64 below it were seen. */
+class ReplayState {
+  highest = -1;
+  /** seen[i % 64] === i when index i was accepted (slots of older indices are simply stale). */
+  private readonly seen = new Float64Array(REPLAY_WINDOW).fill(-1);
+
+  isReplay(index: number): boolean {
+    if (this.highest < 0 || index > this.highest) return false;
+    if (this.highest - index >= REPLAY_WINDOW) return true;
+    return this.seen[index % REPLAY_WINDOW] === index;
+  }
+
+  accept(index: number): void {
+    if (index > this.highest) this.highest = index;
+    this.seen[index % REPLAY_WINDOW] = index;
+  }
+}
+
+/**
+ * One direction's crypto context (one master key): protects what this side sends, or unprotects
+ * what it receives, per SSRC. A link holds one of each.
+ */
+export class SrtpContext {
+  private readonly rtp: SrtpSessionKeys;
+  private readonly rtcp: SrtpSessionKeys;
+  private readonly maxSsrcs: number;
+  private readonly firstRocGuesses: number;
+  /** Scratch: copied by createCipheriv and createHmac, so one of each per context is enough. */
+  private readonly iv = Buffer.alloc(16);
+  private readonly word = Buffer.alloc(4);
+  /** SSRC -> highest index protected (sending side). */
+  private readonly sendRtp = new Map<number, number>();
+  /** SSRC -> next SRTCP index (sending side). */
+  private readonly sendRtcp = new Map<number, number>();
+  private readonly recvRtp = new Map<number, ReplayState>();
+  private readonly recvRtcp = new Map<number, ReplayState>();
+
+  constructor(master: SrtpMasterKey, opts: SrtpContextOptions = {}) {
+    checkMasterKey(master, 'SRTP context');
+    this.rtp = deriveSessionKeys(master, false);
+    this.rtcp = deriveSessionKeys(master, true);
+    this.maxSsrcs = opts.maxSsrcs ?? 1024;
+    this.firstRocGuesses = Math.max(1, opts.firstRocGuesses ?? 4);
+  }
+
+  /** Protects one RTP packet of ours (throws only on a packet we built wrongly). */
+  protectRtp(packet: Buffer): Buffer {
+    const hl = rtpHeaderLength(packet, packet.length);
+    if (hl < 0) throw new ConfnodeError('internal', 'SRTP: not an RTP packet');
+    return this.protectRtpParts(packet.subarray(0, hl), packet.subarray(hl));
+  }
+
+  /** Protects a packet given as its header and payload: one new Buffer, header || E(payload) || tag. */
+  protectRtpParts(header: Buffer, payload: Buffer): Buffer {
+    const ssrc = header.readUInt32BE(8);
+    const seq = header.readUInt16BE(2);
+    const index = this.nextSendIndex(ssrc, seq);
+    const roc = Math.floor(index / 0x10000);
+    const hl = header.length;
+    const end = hl + payload.length;
+    const out = Buffer.allocUnsafe(end + SRTP_AUTH_TAG_BYTES);
+    header.copy(out, 0);
+    writeAesCmIv(this.iv, this.rtp.salt, ssrc, roc, seq);
+    createCipheriv('aes-128-ctr', this.rtp.cipherKey, this.iv).update(payload).copy(out, hl);
+    this.rtpTag(out, end, roc).copy(out, end, 0, SRTP_AUTH_TAG_BYTES);
+    return out;
+  }
+
+  /** The plain RTP packet (a new Buffer), or why it was refused. */
+  unprotectRtp(packet: Buffer): Buffer | SrtpFailure {
+    const end = packet.length - SRTP_AUTH_TAG_BYTES;
+    const hl = rtpHeaderLength(packet, end);
+    if (hl < 0) return 'malformed';
+    const ssrc = packet.readUInt32BE(8);
+    const seq = packet.readUInt16BE(2);
+    const state = this.recvRtp.get(ssrc);
+    if (!state && this.recvRtp.size >= this.maxSsrcs) return 'malformed';
+    let index: number;
+    if (state) {
+      index = estimateIndex(state.highest, seq);
+      if (index < 0 || state.isReplay(index)) return 'replay';
+      if (!this.rtpTagMatches(packet, end, Math.floor(index / 0x10000))) return 'auth';
+    } else {
+      const roc = this.firstRoc(packet, end);
+      if (roc < 0) return 'auth';
+      index = roc * 0x10000 + seq;
+    }
+    const roc = Math.floor(index / 0x10000);
+    const out = Buffer.allocUnsafe(end);
+    packet.copy(out, 0, 0, hl);
+    writeAesCmIv(this.iv, this.rtp.salt, ssrc, roc, seq);
+    createCipheriv('aes-128-ctr', this.rtp.cipherKey, this.iv).update(packet.subarray(hl, end)).copy(out, hl);
+    let s = state;
+    if (!s) {
+      s = new ReplayState();
+      this.recvRtp.set(ssrc, s);
+    }
+    s.accept(index);
+    return out;
+  }
+
+  /** Protects one (compound) RTCP packet of ours: encrypted after the sender SSRC, E bit set. */
+  protectRtcp(packet: Buffer): Buffer {
+    if (packet.length < RTCP_HEADER_BYTES) throw new ConfnodeError('internal', 'SRTCP: packet too short');
+    const ssrc = packet.readUInt32BE(4);
+    const index = this.sendRtcp.get(ssrc) ?? 0;
+    this.sendRtcp.set(ssrc, index >= SRTCP_INDEX_MAX ? 0 : index + 1);
+    const len = packet.length;
+    const out = Buffer.allocUnsafe(len + SRTCP_TRAILER_BYTES + SRTP_AUTH_TAG_BYTES);
+    packet.copy(out, 0, 0, RTCP_HEADER_BYTES);
+    writeAesCmIv(this.iv, this.rtcp.salt, ssrc, index >>> 16, index & 0xffff);
+    createCipheriv('aes-128-ctr', this.rtcp.cipherKey, this.iv).update(packet.subarray(RTCP_HEADER_BYTES)).copy(out, RTCP_HEADER_BYTES);
+    out.writeUInt32BE((E_BIT | index) >>> 0, len);
+    this.rtcpTag(out, len + SRTCP_TRAILER_BYTES).copy(out, len + SRTCP_TRAILER_BYTES, 0, SRTP_AUTH_TAG_BYTES);
+    return out;
+  }
+
+  /** The plain (compound) RTCP packet (a new Buffer), or why it was refused. */
+  unprotectRtcp(packet: Buffer): Buffer | SrtpFailure {
+    const authEnd = packet.length - SRTP_AUTH_TAG_BYTES;
+    const end = authEnd - SRTCP_TRAILER_BYTES;
+    if (end < RTCP_HEADER_BYTES || (packet[0] as number) >> 6 !== 2) return 'malformed';
+    const ssrc = packet.readUInt32BE(4);
+    const word = packet.readUInt32BE(end);
+    const index = word & SRTCP_INDEX_MAX;
+    const state = this.recvRtcp.get(ssrc);
+    if (!state && this.recvRtcp.size >= this.maxSsrcs) return 'malformed';
+    if (state?.isReplay(index)) return 'replay';
+    if (!timingSafeEqual(this.rtcpTag(packet, authEnd).subarray(0, SRTP_AUTH_TAG_BYTES), packet.subarray(authEnd))) return 'auth';
+    const out = Buffer.allocUnsafe(end);
+    packet.copy(out, 0, 0, RTCP_HEADER_BYTES);
+    const body = packet.subarray(RTCP_HEADER_BYTES, end);
+    if (word & E_BIT) {
+      writeAesCmIv(this.iv, this.rtcp.salt, ssrc, index >>> 16, index & 0xffff);
+      createCipheriv('aes-128-ctr', this.rtcp.cipherKey, this.iv).update(body).copy(out, RTCP_HEADER_BYTES);
+    } else {
+      body.copy(out, RTCP_HEADER_BYTES);
+    }
+    let s = state;
+    if (!s) {
+      s = new ReplayState();
+      this.recvRtcp.set(ssrc, s);
+    }
+    s.accept(index);
+    return out;
+  }
+
+  /** The far side retracted this stream: its receive state goes (its SSRC is never reused). */
+  forget(ssrc: number): void {
+    this.recvRtp.delete(ssrc);
+    this.sendRtp.delete(ssrc);
+  }
+
+  private nextSendIndex(ssrc: number, seq: number): number {
+    const highest = this.sendRtp.get(ssrc);
+    if (highest === undefined) {
+      this.sendRtp.set(ssrc, seq);
+      return seq;
+    }
+    const index = estimateIndex(highest, seq);
+    if (index < 0) return seq;
+    if (index > highest) this.sendRtp.set(ssrc, index);
+    return index;
+  }
+
+  private rtpTagMatches(packet: Buffer, end: number, roc: number): boolean {
+    return timingSafeEqual(this.rtpTag(packet, end, roc).subarray(0, SRTP_AUTH_TAG_BYTES), packet.subarray(end));
+  }
+
+  /**
+   * The ROC of the first packet seen of an SSRC: 0 by RFC 3711 3.3.1, unless the sender wrapped
+   * before we heard of the stream (its announcement came late): the next few ROCs are tried too,
+   * each a full authentication, so a guess is never accepted on faith. -1: none authenticates.
+   */
+  private firstRoc(packet: Buffer, end: number): number {
+    for (let roc = 0; roc < this.firstRocGuesses; roc++) if (this.rtpTagMatches(packet, end, roc)) return roc;
+    return -1;
+  }
+
+  /** HMAC-SHA1 over buf[0, end) || ROC (the full 20 bytes; callers use the first 10). */
+  private rtpTag(buf: Buffer, end: number, roc: number): Buffer {
+    this.word.writeUInt32BE(roc >>> 0, 0);
+    return createHmac('sha1', this.rtp.authKey).update(buf.subarray(0, end)).update(this.word).digest();
+  }
+
+  private rtcpTag(buf: Buffer, end: number): Buffer {
+    return createHmac('sha1', this.rtcp.authKey).update(buf.subarray(0, end)).digest();
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Local backplanes of this node (issue 10): for every conference whose media this node carries,
+ * one link to each other live media node of the location (at most 2 more: R5), set up over the
+ * control channel (the lower node name opens it; each side draws a nonce, keys come from the
+ * cluster secret with HKDF and never cross the wire), and the links' stream lists carried to the
+ * peer. One promise per (conference, peer) so concurrent joins never open two links; a periodic
+ * reconcile repairs what a race or a restart left. Never touches packets.
+ */
+import { asConferenceId, asNodeId, errorMessage, type ConferenceId, type Logger, type NodeId } from '../../common';
+import { deriveLinkKeys, newLinkNonce, type BackplaneAddress, type BackplaneStream } from '../../backplane';
+import type { ClusterState } from '../cluster';
+import type { BackplaneControl } from '../media-host';
+import type { MediaMembership } from './membership';
+
+export interface BackplanePeers {
+  open(peer: NodeId, req: { conference: ConferenceId; address: BackplaneAddress; nonce: string }): Promise<{ address: BackplaneAddress; nonce: string }>;
+  streams(peer: NodeId, conference: ConferenceId, streams: BackplaneStream[]): void;
+}
+
+export interface BackplaneManagerOptions {
+  nodeName: string;
+  location: string;
+  secret: string;
+  host: BackplaneControl;
+  state: ClusterState;
+  membership: MediaMembership;
+  peers: BackplanePeers;
+  logger: Logger;
+}
+
+/** How often the wanted links are compared with the open ones. */
+const RECONCILE_MS = 1000;
+
+const keyOf = (conference: ConferenceId, peer: string): string => `${conference}\u0000${peer}`;
+
+export class BackplaneManager {
+  /** Links set up or being set up, by (conference, peer): one promise each. */
+  private readonly links = new Map<string, Promise<void>>();
+  /** Stream lists a peer sent before our side of the link existed. */
+  private readonly pending = new Map<string, BackplaneStream[]>();
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly opts: BackplaneManagerOptions) {
+    opts.host.backplane.on('localStreams', (conference, peer, streams) => opts.peers.streams(peer, conference, streams));
+    opts.host.backplane.on('linkClosed', (conference, peer, reason) => {
+      opts.logger.info({ conference, peer, reason }, 'backplane link closed');
+      this.links.delete(keyOf(conference, peer));
+    });
+    this.timer = setInterval(() => this.reconcile(), RECONCILE_MS);
+    this.timer.unref();
+  }
+
+  /** Opens the links this node should have and closes those it should not. */
+  reconcile(): void {
+    if (this.closed) return;
+    const { state, nodeName, location, membership } = this.opts;
+    const wanted = new Set<string>();
+    for (const vmr of state.conferences()) {
+      const loc = state.conferenceLocation(vmr, location);
+      const instance = state.instance(vmr)?.instanceId ?? loc?.record.instanceId;
+      if (!loc || instance === undefined || !membership.carries(vmr) || !loc.record.mediaNodes.includes(nodeName)) continue;
+      const conference = asConferenceId(instance);
+      for (const peer of loc.record.mediaNodes) {
+        if (peer === nodeName || state.node(peer) === undefined) continue;
+        wanted.add(keyOf(conference, peer));
+        // The lower name opens; the other side answers in onOpen().
+        if (nodeName < peer) this.ensure(conference, peer);
+      }
+    }
+    for (const key of [...this.links.keys()]) {
+      if (wanted.has(key)) continue;
+      const [conference, peer] = key.split('\u0000') as [ConferenceId, string];
+      this.close(conference, peer);
+    }
+  }
+
+  /** A peer opens a link (it has the lower name): our side, our nonce, both keys. */
+  async onOpen(peer: NodeId, req: { conference: ConferenceId; address: BackplaneAddress; nonce: string }): Promise<{ address: BackplaneAddress; nonce: string }> {
+    const { host, nodeName, secret } = this.opts;
+    const nonce = newLinkNonce();
+    const key = keyOf(req.conference, peer);
+    // Only the lower-named peer opens, one promise per link: an open for a link we have means it
+    // restarted its side (its link died): ours goes too, and both start afresh with new keys.
+    const previous = this.links.get(key);
+    const setUp = (async () => {
+      if (previous) {
+        await previous.catch(() => undefined);
+        await host.closeBackplane(req.conference, peer).catch(() => undefined);
+      }
+      const address = await host.openBackplane(req.conference, peer);
+      const keys = deriveLinkKeys({ secret, conference: req.conference, localNode: nodeName, peerNode: peer, localNonce: nonce, peerNonce: Buffer.from(req.nonce, 'base64') });
+      await host.connectBackplane(req.conference, peer, req.address, keys);
+      await this.applyPending(req.conference, peer);
+      return address;
+    })();
+    this.links.set(
+      key,
+      setUp.then(() => undefined),
+    );
+    try {
+      return { address: await setUp, nonce: nonce.toString('base64') };
+    } catch (err) {
+      this.links.delete(key);
+      throw err;
+    }
+  }
+
+  /** A peer's stream list for a link (applied now, or when our side of the link exists). */
+  onStreams(peer: NodeId, conference: ConferenceId, streams: BackplaneStream[]): void {
+    const key = keyOf(conference, peer);
+    this.pending.set(key, streams);
+    const link = this.links.get(key);
+    if (link) void link.then(() => this.applyPending(conference, peer)).catch(() => undefined);
+  }
+
+  /** A peer left the cluster: its links go. */
+  dropPeer(peer: string): void {
+    for (const key of [...this.links.keys()]) {
+      const [conference, p] = key.split('\u0000') as [ConferenceId, string];
+      if (p === peer) this.close(conference, p);
+    }
+  }
+
+  close(conference: ConferenceId, peer: string): void {
+    const key = keyOf(conference, peer);
+    this.links.delete(key);
+    this.pending.delete(key);
+    this.opts.host.closeBackplane(conference, asNodeId(peer)).catch((err: unknown) => this.opts.logger.debug({ conference, peer, err: errorMessage(err) }, 'backplane close failed'));
+  }
+
+  stop(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+  }
+
+  private ensure(conference: ConferenceId, peer: string): void {
+    const key = keyOf(conference, peer);
+    if (this.links.has(key)) return;
+    const p = this.open(conference, asNodeId(peer));
+    this.links.set(key, p);
+    p.catch((err: unknown) => {
+      // Not there yet (the peer's first participant is still being set up), or unreachable: the
+      // next reconcile tries again.
+      if (this.links.get(key) === p) this.links.delete(key);
+      this.opts.logger.debug({ conference, peer, err: errorMessage(err) }, 'backplane not set up yet');
+    });
+  }
+
+  private async open(conference: ConferenceId, peer: NodeId): Promise<void> {
+    const { host, nodeName, secret, logger } = this.opts;
+    const address = await host.openBackplane(conference, peer);
+    const nonce = newLinkNonce();
+    let reply;
+    try {
+      reply = await this.opts.peers.open(peer, { conference, address, nonce: nonce.toString('base64') });
+    } catch (err) {
+      await host.closeBackplane(conference, peer).catch(() => undefined);
+      throw err;
+    }
+    const keys = deriveLinkKeys({ secret, conference, localNode: nodeName, peerNode: peer, localNonce: nonce, peerNonce: Buffer.from(reply.nonce, 'base64') });
+    await host.connectBackplane(conference, peer, reply.address, keys);
+    await this.applyPending(conference, peer);
+    logger.info({ conference, peer, local: address, remote: reply.address }, 'backplane link up');
+  }
+
+  private async applyPending(conference: ConferenceId, peer: string): Promise<void> {
+    const key = keyOf(conference, peer);
+    const streams = this.pending.get(key);
+    if (!streams) return;
+    this.pending.delete(key);
+    await this.opts.host.setBackplaneStreams(conference, asNodeId(peer), streams);
+  }
+}
