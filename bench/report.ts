@@ -1,10 +1,12 @@
 /**
- * Writes the bench figures: JSON per benchmark (capacity, setup, SFU) and RESULTS.md with
+ * Writes the bench figures: JSON per benchmark (capacity, setup, SFU, cluster) and RESULTS.md with
  * markdown tables, our figures beside the Janus AudioBridge bar. Pure formatting plus file
  * writes under bench/results/; it never judges anything itself.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { clusterMarkdown } from './cluster/report-cluster';
+import type { ClusterResult } from './cluster/run-cluster';
 import { STEAL_RERUN_PERCENT, type CodecCapacity, type StepResult } from './mixer-capacity';
 import { sfuMarkdown } from './sfu/report-sfu';
 import type { SfuResult } from './sfu/run-sfu';
@@ -14,6 +16,12 @@ import type { SetupResult } from './sip-setup';
 export interface SfuDocument {
   meta: RunMeta;
   sfu: SfuResult;
+}
+
+/** What bench/results/cluster.json holds. */
+export interface ClusterDocument {
+  meta: RunMeta;
+  cluster: ClusterResult;
 }
 
 export interface RunMeta {
@@ -111,14 +119,15 @@ export interface ResultDocuments {
   capacity?: CapacityDocument;
   setup?: SetupDocument;
   sfu?: SfuDocument;
+  cluster?: ClusterDocument;
 }
 
 export function resultsMarkdown(docs: ResultDocuments): string {
   const cap = docs.capacity;
   return [
-    '# confnode single-node bench results',
+    '# confnode bench results',
     '',
-    'Load generator on the same machine. Regenerate with `npm run bench` (or `-- --quick`, or `-- --only capacity|sip|sfu`: ' +
+    'Load generator on the same machine. Regenerate with `npm run bench` (or `-- --quick`, or `-- --only capacity|sip|sfu|cluster`: ' +
       'a partial run keeps the other benches\' figures).',
     '',
     ...(cap
@@ -139,6 +148,7 @@ export function resultsMarkdown(docs: ResultDocuments): string {
       : []),
     ...(docs.setup ? setupSection(docs.setup) : []),
     ...(docs.sfu ? sfuMarkdown(docs.sfu.sfu, docs.sfu.meta.startedAt, docs.sfu.meta.mode) : []),
+    ...(docs.cluster ? clusterMarkdown(docs.cluster.cluster, docs.cluster.meta.startedAt, docs.cluster.meta.mode) : []),
   ].join('\n');
 }
 
@@ -153,16 +163,19 @@ export function writeResults(dir: string, ran: ResultDocuments): void {
     capacity: ran.capacity ?? readJson<CapacityDocument>(join(dir, CAPACITY_FILE)),
     setup: ran.setup ?? readJson<SetupDocument>(join(dir, SETUP_FILE)),
     sfu: ran.sfu ?? readJson<SfuDocument>(join(dir, SFU_FILE)),
+    cluster: ran.cluster ?? readJson<ClusterDocument>(join(dir, CLUSTER_FILE)),
   };
   if (ran.capacity) writeFileSync(join(dir, CAPACITY_FILE), `${JSON.stringify(ran.capacity, null, 2)}\n`);
   if (ran.setup) writeFileSync(join(dir, SETUP_FILE), `${JSON.stringify(ran.setup, null, 2)}\n`);
   if (ran.sfu) writeFileSync(join(dir, SFU_FILE), `${JSON.stringify(ran.sfu, null, 2)}\n`);
+  if (ran.cluster) writeFileSync(join(dir, CLUSTER_FILE), `${JSON.stringify(ran.cluster, null, 2)}\n`);
   writeFileSync(join(dir, 'RESULTS.md'), resultsMarkdown(docs));
 }
 
 const CAPACITY_FILE = 'mixer-capacity.json';
 const SETUP_FILE = 'sip-setup.json';
 const SFU_FILE = 'sfu.json';
+const CLUSTER_FILE = 'cluster.json';
 
 /** A JSON file of an earlier run, or undefined when there is none (or it is unreadable). */
 function readJson<T>(path: string): T | undefined {

@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: runs the single-node benches (mixer capacity for PCMU and Opus, SIP call setup
- * with sipp, the SFU with Chromium and plain RTP) against a confnode built in dist/, within a time
- * budget (full < ~14 min, --quick < ~4 min), and writes bench/results/{mixer-capacity.json,
- * sip-setup.json, sfu.json, RESULTS.md}. Exit code 0 unless the bench itself crashes: the figures
- * are not assertions.
+ * with sipp, the SFU with Chromium and plain RTP) and the cluster bench (placement policy, setup
+ * with media on another node, etcd transactions per join) against a confnode built in dist/,
+ * within a time budget (full < ~17 min, --quick < ~5 min), and writes bench/results/{mixer-capacity.json,
+ * sip-setup.json, sfu.json, cluster.json, RESULTS.md}. Exit code 0 unless the bench itself crashes:
+ * the figures are not assertions.
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { killAll } from '../test/helpers/proc';
+import { CLUSTER_PLAN, runClusterBench, type ClusterResult } from './cluster/run-cluster';
 import type { BenchCodec } from './load/audio';
 import { runMixerCapacity, type CodecCapacity } from './mixer-capacity';
 import { writeResults, type RunMeta } from './report';
@@ -17,7 +19,7 @@ import { REPO_ROOT } from './target';
 
 interface Args {
   quick: boolean;
-  only: 'all' | 'capacity' | 'sip' | 'sfu';
+  only: 'all' | 'capacity' | 'sip' | 'sfu' | 'cluster';
   codecs: BenchCodec[];
   target: 'node' | 'fake';
   generators: number;
@@ -29,7 +31,7 @@ interface Args {
   windowS?: number;
 }
 
-const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip|sfu] [--codec PCMU|opus]
+const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip|sfu|cluster] [--codec PCMU|opus]
   [--target node|fake] [--generators N] [--mix-talkers N] [--workers N] [--window-s S] [--node-main PATH] [--out DIR]`;
 
 function parseArgs(argv: string[]): Args {
@@ -53,7 +55,7 @@ function parseArgs(argv: string[]): Args {
     if (flag === '--quick') a.quick = true;
     else if (flag === '--only') {
       const v = value();
-      a.only = v === 'sip' || v === 'sfu' ? v : 'capacity';
+      a.only = v === 'sip' || v === 'sfu' || v === 'cluster' ? v : 'capacity';
     }
     else if (flag === '--codec') a.codecs = [value() === 'opus' ? 'opus' : 'PCMU'];
     else if (flag === '--target') a.target = value() === 'fake' ? 'fake' : 'node';
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
   const capacity: CodecCapacity[] = [];
   const setup: SetupResult[] = [];
   let sfuResult: SfuResult | undefined;
+  let clusterResult: ClusterResult | undefined;
   const meta: RunMeta = {
     startedAt: new Date(t0).toISOString(),
     mode: args.quick ? 'quick' : 'full',
@@ -115,14 +118,19 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
     settings: { warmupS: plan.warmupMs / 1000, windowS: windowMs / 1000, repeats: plan.repeats, generators: args.generators, mixTalkers: args.mixTalkers, workers: args.workers ?? 'default', setupCps: 100 },
   };
-  if (args.only === 'sfu') {
-    // Only sfu.json is written; RESULTS.md is rebuilt from the other benches' JSON in the dir.
+  const runCluster = (): Promise<ClusterResult> => runClusterBench({ plan: args.quick ? CLUSTER_PLAN.quick : CLUSTER_PLAN.full, nodeMain: args.nodeMain, log });
+  if (args.only === 'sfu' || args.only === 'cluster') {
+    // Only that bench's JSON is written; RESULTS.md is rebuilt from the other benches' JSON in the dir.
     try {
-      sfuResult = await runSfuBench({ plan: args.quick ? SFU_PLAN.quick : SFU_PLAN.full, nodeMain: args.nodeMain, log });
+      if (args.only === 'sfu') sfuResult = await runSfuBench({ plan: args.quick ? SFU_PLAN.quick : SFU_PLAN.full, nodeMain: args.nodeMain, log });
+      else clusterResult = await runCluster();
     } finally {
       await killAll();
       meta.durationS = Math.round((Date.now() - t0) / 1000);
-      writeResults(args.out, sfuResult ? { sfu: { meta, sfu: sfuResult } } : {});
+      writeResults(args.out, {
+        ...(sfuResult ? { sfu: { meta, sfu: sfuResult } } : {}),
+        ...(clusterResult ? { cluster: { meta, cluster: clusterResult } } : {}),
+      });
       log(`results written to ${args.out} (${meta.durationS} s)`);
     }
     return;
@@ -164,12 +172,17 @@ async function main(): Promise<void> {
         log(`SIP setup bench failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    // The SFU bench needs a real node (browsers, SIP video): the fake UAS only mixes audio.
+    // The SFU and cluster benches need real nodes (browsers, SIP video, etcd): the fake UAS only mixes audio.
     if (args.only === 'all' && args.target === 'node') {
       try {
         sfuResult = await runSfuBench({ plan: args.quick ? SFU_PLAN.quick : SFU_PLAN.full, nodeMain: args.nodeMain, log });
       } catch (e) {
         log(`SFU bench failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      try {
+        clusterResult = await runCluster();
+      } catch (e) {
+        log(`cluster bench failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
   } finally {
@@ -179,9 +192,19 @@ async function main(): Promise<void> {
       ...(ranCapacity ? { capacity: { meta, codecs: capacity } } : {}),
       ...(ranSetup ? { setup: { meta, rates: setup } } : {}),
       ...(sfuResult ? { sfu: { meta, sfu: sfuResult } } : {}),
+      ...(clusterResult ? { cluster: { meta, cluster: clusterResult } } : {}),
     });
     log(`results written to ${args.out} (${meta.durationS} s)`);
   }
+}
+
+// The nodes, etcd, sipp and browsers run detached (their own process groups): Ctrl-C or a kill of
+// the bench must end them too, by PID, before it exits.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench: ${signal}: stopping every process it started\n`);
+    void killAll().finally(() => process.exit(130));
+  });
 }
 
 main().then(

@@ -1,0 +1,128 @@
+/**
+ * The cluster under test: a real etcd (test/helpers/etcd.ts) and two confnode processes of one
+ * location on 127.0.0.1, from a YAML written here. Node A is small and B big, so every new
+ * conference starts on B: a call received by B has its media there (local), one received by A
+ * has it on B (remote). Everything started here is stopped by PID in `stop()`, also after a failure.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EtcdServer } from '../../test/helpers/etcd';
+import { freePortRange, freePorts } from '../../test/helpers/ports';
+import { Proc, waitFor } from '../../test/helpers/proc';
+import { REPO_ROOT } from '../target';
+
+export const LOCATION = 'site';
+/** Node names: A receives the "remote" calls, B carries all media. */
+export const NODE_A = 'A';
+export const NODE_B = 'B';
+
+export interface ClusterNodeHandle {
+  name: string;
+  proc: Proc;
+  sipPort: number;
+  httpPort: number;
+  rtp: { min: number; max: number };
+  baseUrl: string;
+}
+
+export interface BenchCluster {
+  etcd: EtcdServer;
+  a: ClusterNodeHandle;
+  b: ClusterNodeHandle;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  dir: string;
+  nodeMain: string;
+  /** VMR names (each its own alias). */
+  vmrs: string[];
+  /** UDP ports per node's RTP range (even). */
+  rtpPorts: number;
+}
+
+interface NodePorts {
+  name: string;
+  capacity: number;
+  sipPort: number;
+  httpPort: number;
+  controlPort: number;
+  rtp: { min: number; max: number };
+}
+
+function clusterYaml(etcdEndpoint: string, nodes: NodePorts[], vmrs: string[]): string {
+  return [
+    '# Written by bench/cluster/cluster-procs.ts for one bench run (loopback only).',
+    `cluster: { name: bench, secret: "bench-cluster-secret-0123456789", store: { etcd: { endpoints: ["${etcdEndpoint}"] } } }`,
+    `locations: [ { name: ${LOCATION} } ]`,
+    'nodes:',
+    ...nodes.map(
+      (n) =>
+        `  - { name: ${n.name}, location: ${LOCATION}, address: "127.0.0.1", sip_port: ${n.sipPort}, http_port: ${n.httpPort}, ` +
+        `control_port: ${n.controlPort}, rtp_ports: { min: ${n.rtp.min}, max: ${n.rtp.max} }, capacity: ${n.capacity}, log_level: warn }`,
+    ),
+    // Two nodes share two cores with etcd and the bench: one media thread each.
+    'media: { workers: 1 }',
+    'vmrs:',
+    ...vmrs.map((v) => `  - { name: ${v}, aliases: [${v}] }`),
+    '',
+  ].join('\n');
+}
+
+async function startNode(o: ClusterOptions, path: string, n: NodePorts): Promise<ClusterNodeHandle> {
+  const proc = new Proc(`node ${n.name}`, process.execPath, [o.nodeMain, '--config', path, '--node', n.name], { cwd: REPO_ROOT });
+  const baseUrl = `http://127.0.0.1:${n.httpPort}`;
+  try {
+    await waitFor(
+      `${n.name} /healthz`,
+      async () => {
+        if (proc.exit) throw new Error(`node ${n.name} exited: ${JSON.stringify(proc.exit)}`);
+        const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      },
+      30_000,
+    );
+  } catch (e) {
+    await proc.stop(1000);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${proc.tail(2000)}`);
+  }
+  return { name: n.name, proc, sipPort: n.sipPort, httpPort: n.httpPort, rtp: n.rtp, baseUrl };
+}
+
+/** Starts etcd and both nodes; resolves once each node lists both in /api/v1/nodes. */
+export async function startBenchCluster(o: ClusterOptions): Promise<BenchCluster> {
+  const etcd = await EtcdServer.start(o.dir);
+  const started: ClusterNodeHandle[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(started.map((n) => n.proc.stop(5000)));
+    await etcd.destroy();
+  };
+  try {
+    const ports: NodePorts[] = [];
+    for (const [name, capacity] of [[NODE_A, 2], [NODE_B, 1000]] as const) {
+      const rtp = await freePortRange(o.rtpPorts);
+      const [sipPort, httpPort, controlPort] = (await freePorts(3)) as [number, number, number];
+      ports.push({ name, capacity, sipPort, httpPort, controlPort, rtp });
+    }
+    const path = join(o.dir, 'cluster.yaml');
+    writeFileSync(path, clusterYaml(etcd.endpoint, ports, o.vmrs));
+    for (const p of ports) started.push(await startNode(o, path, p));
+    for (const n of started) {
+      await waitFor(
+        `${n.name} lists both nodes`,
+        async () => {
+          const res = await fetch(`${n.baseUrl}/api/v1/nodes`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+          const listed = res?.status === 200 ? ((await res.json()) as unknown[]) : [];
+          return listed.length === 2 ? true : undefined;
+        },
+        15_000,
+      );
+    }
+    const [a, b] = started;
+    if (!a || !b) throw new Error('two nodes expected');
+    return { etcd, a, b, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
