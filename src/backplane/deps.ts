@@ -26,6 +26,7 @@ export {
   isRtcp,
   keyframeRequestTarget,
   newMediaPacket,
+  fillFromRtpView,
   ntpFromUnixMs,
   ntpMiddle32,
   parseRtcp,

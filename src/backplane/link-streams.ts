@@ -3,7 +3,7 @@
  * peer's stream as the link receives it (InStream). Plain counters and reused objects: nothing
  * here allocates, logs or awaits per packet, and nothing sends; the link does.
  */
-import { RtpReceiveStats, newMediaPacket, type RemoteSourceHandle, type RtpView, type SourceView } from './deps';
+import { RtpReceiveStats, fillFromRtpView, newMediaPacket, type RemoteSourceHandle, type RtpView, type SourceView } from './deps';
 import type { BackplaneStream } from './streams';
 import { RetransmitRing } from './wire';
 
@@ -113,15 +113,7 @@ export class InStream {
     this.packets++;
     this.stats.update(view.sequence, view.timestamp, nowMs);
     const gap = this.track(view.sequence);
-    const p = this.packet;
-    p.sequence = view.sequence;
-    p.timestamp = view.timestamp;
-    p.marker = view.marker;
-    p.payloadType = view.payloadType;
-    p.ssrc = view.ssrc;
-    p.payload = view.payload;
-    p.silent = silent;
-    this.handle.push(p);
+    this.handle.push(fillFromRtpView(this.packet, view, silent));
     return gap;
   }
 

@@ -16,6 +16,7 @@ export {
   forwardDecision,
   shouldForward,
   newMediaPacket,
+  fillFromRtpView,
   audioSourceCodec,
   videoSourceCodec,
   type ForwardDecision,

@@ -5,7 +5,7 @@
 export type { MediaKind, MeshTag, SourceCodec, MediaPacket, SourceView, Source, SinkWants, Sink, Viewer, SfuCounters, SinkCounters } from './types';
 export { LOCAL_MESH } from './types';
 export { forwardDecision, shouldForward, type ForwardDecision } from './policy';
-export { PacketSource, audioSourceCodec, audioCodecOf, videoSourceCodec, newMediaPacket, type PacketSourceInit } from './packet-source';
+export { PacketSource, audioSourceCodec, audioCodecOf, videoSourceCodec, newMediaPacket, fillFromRtpView, type PacketSourceInit } from './packet-source';
 export { ConferenceSfu, type ConferenceSfuOptions, type ConferenceSfuEvents } from './sfu';
 export { MixerSink, type MixerSinkHooks } from './mixer-sink';
 export { VoiceSwitchSink } from './voice-sink';

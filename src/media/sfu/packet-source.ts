@@ -37,6 +37,18 @@ export function newMediaPacket(): MediaPacket {
   return { sequence: 0, timestamp: 0, marker: false, payloadType: 0, ssrc: 0, payload: EMPTY, silent: false };
 }
 
+/** Fills a reused packet from a parsed RTP view (the packet path: no object per packet). */
+export function fillFromRtpView(p: MediaPacket, view: RtpView, silent: boolean): MediaPacket {
+  p.sequence = view.sequence;
+  p.timestamp = view.timestamp;
+  p.marker = view.marker;
+  p.payloadType = view.payloadType;
+  p.ssrc = view.ssrc;
+  p.payload = view.payload;
+  p.silent = silent;
+  return p;
+}
+
 export interface PacketSourceInit {
   owner: ParticipantId;
   kind: MediaKind;
@@ -66,15 +78,7 @@ export class PacketSource implements Source {
   pushRtp(view: RtpView): void {
     const emit = this.onPacket;
     if (!emit) return;
-    const p = this.packet;
-    p.sequence = view.sequence;
-    p.timestamp = view.timestamp;
-    p.marker = view.marker;
-    p.payloadType = view.payloadType;
-    p.ssrc = view.ssrc;
-    p.payload = view.payload;
-    p.silent = false;
-    emit(p);
+    emit(fillFromRtpView(this.packet, view, false));
   }
 
   /** A packet the caller built (and may reuse once this returns). */
