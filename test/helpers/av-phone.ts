@@ -85,14 +85,15 @@ export class AvPhone {
     private readonly o: AvPhoneOptions,
     private readonly sip: UdpSip,
     private readonly ids: DialogIds,
-    private readonly sockets: { audio: Socket; video: Socket; videoRtcp: Socket },
+    private readonly sockets: { audio: Socket; audioRtcp: Socket; video: Socket; videoRtcp: Socket },
     private readonly remote: { audio: number; video: number },
   ) {}
 
   static async call(o: AvPhoneOptions): Promise<AvPhone> {
     const range = await freePortRange(4);
-    const [audio, , video, videoRtcp] = await Promise.all([range.min, range.min + 1, range.min + 2, range.min + 3].map(bindUdp));
-    if (!audio || !video || !videoRtcp) throw new Error('could not bind the phone sockets');
+    // The audio RTCP socket only holds its port, but it is kept so close() releases it (a bound socket keeps jest alive).
+    const [audio, audioRtcp, video, videoRtcp] = await Promise.all([range.min, range.min + 1, range.min + 2, range.min + 3].map(bindUdp));
+    if (!audio || !audioRtcp || !video || !videoRtcp) throw new Error('could not bind the phone sockets');
     const sip = await UdpSip.open();
     const ids = newDialogIds();
     const sdp = [
@@ -106,7 +107,7 @@ export class AvPhone {
     const ok = await sip.expect((m) => m.status === 200, 5000, at);
     const audioPort = Number(/m=audio (\d+)/.exec(ok.body)?.[1]);
     const videoPort = Number(/m=video (\d+)/.exec(ok.body)?.[1] ?? 0);
-    const phone = new AvPhone(o, sip, ids, { audio, video, videoRtcp }, { audio: audioPort, video: videoPort });
+    const phone = new AvPhone(o, sip, ids, { audio, audioRtcp, video, videoRtcp }, { audio: audioPort, video: videoPort });
     phone.remoteToTag = toTag(ok);
     phone.videoAnswered = videoPort > 0;
     await sip.send(buildRequest({ method: 'ACK', user: o.alias, target: { port: o.sipPort }, local: { port: sip.port, transport: 'UDP' }, ids: { ...ids, branch: newBranch() }, toTag: phone.remoteToTag }), o.sipPort);

@@ -14,8 +14,23 @@ export type PlanStep =
   | { op: 'sleep'; ms: number }
   | { op: 'write'; id: string; text: string }
   | { op: 'fetchJson'; url: string; key: string }
+  | WaitJsonStep
   | { op: 'waitExit'; id: string; timeoutMs: number }
   | { op: 'signal'; id: string; signal: NodeJS.Signals };
+
+/**
+ * Polls a JSON array (an admin API list) until at least `minItems` of its items equal every field
+ * of `match` and have every field of `positive` above 0; the last answer is kept under `key`.
+ */
+export interface WaitJsonStep {
+  op: 'waitJson';
+  url: string;
+  timeoutMs: number;
+  minItems: number;
+  match?: Record<string, string | number | boolean>;
+  positive?: string[];
+  key?: string;
+}
 
 export interface Plan {
   resultFile: string;
@@ -97,6 +112,26 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
   throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
 }
 
+function matching(body: unknown, step: WaitJsonStep): number {
+  if (!Array.isArray(body)) return 0;
+  return body.filter((item: unknown) => {
+    if (typeof item !== 'object' || item === null) return false;
+    const rec = item as Record<string, unknown>;
+    const equal = Object.entries(step.match ?? {}).every(([k, v]) => rec[k] === v);
+    return equal && (step.positive ?? []).every((k) => typeof rec[k] === 'number' && (rec[k] as number) > 0);
+  }).length;
+}
+
+async function waitJson(step: WaitJsonStep): Promise<void> {
+  const what = `GET ${step.url} lists ${step.minItems} item(s) with ${JSON.stringify(step.match ?? {})} and ${JSON.stringify(step.positive ?? [])} > 0`;
+  return until(what, step.timeoutMs, async () => {
+    const res = await fetch(step.url, { signal: AbortSignal.timeout(3000) });
+    const body: unknown = await res.json();
+    if (step.key !== undefined) fetched[step.key] = body;
+    return matching(body, step) >= step.minItems;
+  });
+}
+
 async function runStep(step: PlanStep): Promise<void> {
   switch (step.op) {
     case 'start':
@@ -121,6 +156,8 @@ async function runStep(step: PlanStep): Promise<void> {
       fetched[step.key] = await res.json();
       return;
     }
+    case 'waitJson':
+      return waitJson(step);
     case 'waitExit': {
       const p = get(step.id);
       return until(`${step.id} exits`, step.timeoutMs, () => p.exit !== undefined);
