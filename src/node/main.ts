@@ -15,7 +15,7 @@ import { CapacityLedger } from './conference/capacity-ledger';
 import { LocalPlacer } from './conference/placer';
 import { ConferenceRegistry } from './conference/registry';
 import { Roster } from './conference/roster';
-import { defaultConfig, loadConfigFile, selectNode, type ClusterConfig, type NodeConfig } from './config';
+import { assertSupported, defaultConfig, loadConfigFile, selectNode, type ClusterConfig, type NodeConfig } from './config';
 import { startHttpServer, NodeMetrics } from './http';
 import { createLogger } from './logging';
 import { ClusterNode } from './cluster-node';
@@ -196,6 +196,7 @@ async function main(): Promise<void> {
     }
     config = cli.configPath ? loadConfigFile(cli.configPath) : defaultConfig();
     node = selectNode(config, cli.nodeName ?? config.nodes[0]?.name ?? 'node1');
+    assertSupported(config);
   } catch (err) {
     process.stderr.write(`confnode: ${errorMessage(err)}\n`);
     process.exitCode = 2;

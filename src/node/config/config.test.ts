@@ -201,7 +201,7 @@ describe('loadConfigFile()', () => {
     const cfg = loadConfigFile(resolve(__dirname, '../../../examples/single.yaml'));
     expect(cfg.nodes[0]?.name).toBe('node1');
     expect(cfg.vmrs.length).toBeGreaterThan(0);
-    expect(cfg.routing_rules.length).toBeGreaterThan(0);
+    expect(cfg.routing_rules).toEqual([]); // documented, commented out: not built yet (not-yet.ts)
   });
 
   it('names the line of a YAML syntax error', () => {
