@@ -101,6 +101,8 @@ export class NodeRegistration {
 
   private change(patch: Partial<Pick<NodeRecord, 'load' | 'state'>>): void {
     if (!this.record) throw new ConfnodeError('bad-request', 'register() the node before updating it');
+    // The lease keeps the record alive: an unchanged value is not written again.
+    if ((patch.load === undefined || patch.load === this.record.load) && (patch.state === undefined || patch.state === this.record.state)) return;
     this.record = { ...this.record, ...patch };
     this.dirty = true;
     this.scheduleWrite();
