@@ -39,6 +39,8 @@ export interface ClusterOptions {
   vmrs: string[];
   /** UDP ports per node's RTP range (even). */
   rtpPorts: number;
+  /** Capacities of A and B (default 2 and 1000: every conference starts on B). */
+  capacities?: readonly [number, number];
 }
 
 interface NodePorts {
@@ -99,7 +101,8 @@ export async function startBenchCluster(o: ClusterOptions): Promise<BenchCluster
   };
   try {
     const ports: NodePorts[] = [];
-    for (const [name, capacity] of [[NODE_A, 2], [NODE_B, 1000]] as const) {
+    const [capA, capB] = o.capacities ?? [2, 1000];
+    for (const [name, capacity] of [[NODE_A, capA], [NODE_B, capB]] as const) {
       const rtp = await freePortRange(o.rtpPorts);
       const [sipPort, httpPort, controlPort] = (await freePorts(3)) as [number, number, number];
       ports.push({ name, capacity, sipPort, httpPort, controlPort, rtp });

@@ -194,3 +194,59 @@ export function bucketPercentile(before: ReadonlyArray<[number, number]>, after:
 export function nodeOfPort(port: number, ranges: Readonly<Record<string, { min: number; max: number }>>): string | undefined {
   return Object.entries(ranges).find(([, r]) => port >= r.min && port <= r.max)?.[0];
 }
+
+/** One packet seen on the way in (leg 1) or on the way out (leg 2) of a hop, by kernel capture time. */
+export interface HopPacket {
+  tNs: number;
+  /** What identifies the same media frame on both legs (e.g. its RTP timestamp). */
+  key: number;
+}
+
+export interface HopFigures {
+  /** Leg-1 packets, and how many of them were seen leaving the hop. */
+  sent: number;
+  matched: number;
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  maxUs: number;
+  minUs: number;
+}
+
+const r1 = (v: number): number => Math.round(v * 10) / 10;
+
+/**
+ * Time through a hop per packet: each leg-1 packet paired with the first leg-2 packet of the same
+ * key captured at or after it. Keys seen twice on leg 1 (a wrapped timestamp) are left out.
+ */
+export function matchHops(leg1: readonly HopPacket[], leg2: readonly HopPacket[]): HopFigures {
+  const firstIn = new Map<number, number>();
+  const dup = new Set<number>();
+  for (const p of leg1) {
+    if (firstIn.has(p.key)) dup.add(p.key);
+    else firstIn.set(p.key, p.tNs);
+  }
+  const deltas: number[] = [];
+  const used = new Set<number>();
+  for (const p of leg2) {
+    const t = firstIn.get(p.key);
+    if (t === undefined || dup.has(p.key) || used.has(p.key) || p.tNs < t) continue;
+    used.add(p.key);
+    deltas.push((p.tNs - t) / 1000);
+  }
+  const pct = (q: number): number => (deltas.length > 0 ? r1(percentileOf(deltas, q)) : 0);
+  return {
+    sent: leg1.length,
+    matched: deltas.length,
+    p50Us: pct(50),
+    p90Us: pct(90),
+    p99Us: pct(99),
+    maxUs: deltas.length > 0 ? r1(Math.max(...deltas)) : 0,
+    minUs: deltas.length > 0 ? r1(Math.min(...deltas)) : 0,
+  };
+}
+
+/** CPU microseconds per packet: CPU-seconds over packets (undefined without packets). */
+export function usPerPacket(cpuS: number, packets: number): number | undefined {
+  return packets > 0 ? r1((cpuS * 1e6) / packets) : undefined;
+}

@@ -3,7 +3,8 @@
  * judges nothing; it prints the issue's stated goals beside the measured figures, and says plainly
  * what is not measured yet.
  */
-import type { NetPerOp } from './figures';
+import type { HopFigures, NetPerOp } from './figures';
+import type { BackplaneResult } from './backplane-bench';
 import type { ClusterResult } from './run-cluster';
 import type { KindFigures, VariantResult } from './setup-latency';
 import type { StoreResult, StoreWindowResult } from './store-txns';
@@ -97,6 +98,51 @@ function storeLines(s: StoreResult | undefined): string[] {
   ];
 }
 
+function hopRow(name: string, h: HopFigures | undefined): string {
+  if (!h) return `| ${name} | - | - | - | - | - | - |`;
+  return `| ${name} | ${h.matched}/${h.sent} | **${h.p50Us}** | ${h.p90Us} | **${h.p99Us}** | ${h.maxUs} | ${h.minUs} |`;
+}
+
+function backplaneCpuLines(b: BackplaneResult): string[] {
+  const c = b.cpu;
+  if (!c) return ['- CPU per backplane packet: not measured (see errors).'];
+  const sfu = b.sfu;
+  const ref = sfu
+    ? `The node's own forwarding paths (SFU bench, sfu.json of ${sfu.startedAt}): **${num(sfu.browserUsPerPacketOut)} µs** of node CPU per packet sent to browsers (whole node CPU over packets out: DTLS-SRTP, mixing and RTCP included), ` +
+      `${num(sfu.plainRtpUsPerPacket)} µs per plain-RTP video packet forwarded (median of its runs, marginal CPU).`
+    : 'The SFU bench has no figures in bench/results/sfu.json: no browser-path figure to compare with.';
+  return [
+    `- CPU per backplane packet, sender side (A: CPU with the link minus without, over the ${c.linkPacketsOut} packets it sent on the link): **${num(c.senderUsPerPacket)} µs**; ` +
+      `receiver side (B: marginal CPU over the ${c.linkPacketsIn} packets it received, its one receiver's mix of the ${b.plan.streams} streams included: an upper bound): ${num(c.receiverUsPerPacket)} µs. ` +
+      `CPU (1 core = 100%): A ${c.withoutLink.a}% without the link -> ${c.withLink.a}% with it, B ${c.withoutLink.b}% -> ${c.withLink.b}% (${b.plan.cpuPairs} pairs of ${b.plan.cpuWindowMs / 1000} s windows without / with the link, alternated: the receiver hangs up between them; pooled: ${c.withoutLink.durationS} / ${c.withLink.durationS} s).`,
+    `- ${ref}`,
+  ];
+}
+
+function backplaneLines(b: BackplaneResult | undefined): string[] {
+  if (!b) return ['### Backplanes', '', 'Not run.', ''];
+  const placed = Object.entries(b.placement).map(([k, n]) => `${n} x ${k}`).join(', ');
+  const l = b.link;
+  return [
+    `### Backplanes (${b.plan.streams} plain RTP PCMU callers with media on A, one receiver on B: ${b.plan.streams} streams on the link A -> B, SRTP)`,
+    '',
+    "One-way time through the hop, from the kernel's capture of each RTP packet on `lo` (tcpdump, ns timestamps) on its way into A to the capture of the same frame (same RTP timestamp) leaving A's link for B's; " +
+      "the bare hop: the same tone through the SFU bench's dgram forwarder (one Node.js process, receive and send), captured in the same window. Issue 10's goal: p99 <= 1 ms.",
+    '',
+    '| hop | matched / sent | p50 (µs) | p90 (µs) | p99 (µs) | max (µs) | min (µs) |',
+    '|---|---|---|---|---|---|---|',
+    hopRow('backplane: caller -> A (router, link: SRTP protect, send) -> on the wire to B', b.hop),
+    hopRow('bare UDP hop: sender -> dgram forwarder -> sink', b.bareHop),
+    '',
+    `Placement (signaling/media node, reason): ${placed || '-'}. Link A -> B at the end: ${l ? `${num(l.streamsOut)} streams out, RTT ${num(l.rttMs)} ms, jitter ${num(l.jitterMs)} ms, loss ${num(l.lossFraction)}` : '-'}. ` +
+      "Not included in the hop: B's side (SRTP unprotect, its router, its mixer's 20 ms slot), which a plain-RTP listener cannot see apart from the mix.",
+    '',
+    ...backplaneCpuLines(b),
+    '',
+    ...(b.errors.length > 0 ? [`Errors: ${text(b.errors.join('; '))}.`, ''] : []),
+  ];
+}
+
 export function clusterMarkdown(r: ClusterResult, startedAt: string, mode: string): string[] {
   return [
     '## Cluster (issue 10)',
@@ -106,11 +152,7 @@ export function clusterMarkdown(r: ClusterResult, startedAt: string, mode: strin
     ...placementLines(r),
     ...latencyLines(r),
     ...storeLines(r.store),
-    '### Backplanes',
-    '',
-    '- Added one-way latency per backplane hop (p50/p99): not measured yet: backplanes land next.',
-    "- Backplane forwarding cost per packet against the node's own browser forwarding path: not measured yet: backplanes land next.",
-    '',
+    ...backplaneLines(r.backplane),
     ...(r.errors.length > 0 ? [`Errors: ${text(r.errors.join('; '))}`, ''] : []),
   ];
 }

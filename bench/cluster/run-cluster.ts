@@ -1,12 +1,13 @@
 /**
  * The cluster bench of `npm run bench` (issue 10): placement decisions per second of the pure
- * policy, INVITE -> 200 OK with media local vs on another node, and etcd transactions per join, on
- * a real etcd and two node processes. A part that fails is reported in `errors` and the others
- * still run; etcd and the nodes are stopped by PID whatever happens. Figures only, never a verdict.
+ * policy, INVITE -> 200 OK with media local vs on another node, etcd transactions per join, and
+ * the backplane's hop latency and CPU per packet, on a real etcd and two node processes. A part
+ * that fails is reported in `errors` and the others still run; etcd and the nodes are stopped by PID whatever happens. Figures only, never a verdict.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runBackplaneBench, type BackplanePlan, type BackplaneResult } from './backplane-bench';
 import { ClusterCallers, type CallKind } from './calls';
 import { startBenchCluster, type BenchCluster } from './cluster-procs';
 import { runPlacementRate, type PlacementRatePlan, type PlacementRateResult } from './placement-rate';
@@ -17,6 +18,8 @@ export interface ClusterPlan {
   placement: PlacementRatePlan;
   latency: LatencyPlan;
   store: StorePlan;
+  /** Backplane hop latency and CPU per packet: a cluster of its own, after the other parts. */
+  backplane: BackplanePlan;
   /** Seconds the whole cluster bench may take (the latency calls stop starting past it). */
   budgetS: number;
 }
@@ -26,12 +29,14 @@ export const CLUSTER_PLAN: Record<'full' | 'quick', ClusterPlan> = {
     placement: { pool: 4096, decisionsPerRun: 200_000, runs: 7, seed: 10 },
     latency: { callsPerKind: 200, runningCallsPerKind: 100, runningRooms: 10, warmupPerKind: 10, cps: 5, holdMs: 300, apiEvery: 10 },
     store: { windowMs: 10_000, rooms: 10, ops: 20, settleMs: 2000 },
+    backplane: { streams: 20, cpuWindowMs: 6000, cpuPairs: 4, captureMs: 10_000, settleMs: 1500 },
     budgetS: 240,
   },
   quick: {
     placement: { pool: 4096, decisionsPerRun: 100_000, runs: 5, seed: 10 },
     latency: { callsPerKind: 60, runningCallsPerKind: 30, runningRooms: 5, warmupPerKind: 5, cps: 8, holdMs: 300, apiEvery: 6 },
     store: { windowMs: 5000, rooms: 5, ops: 10, settleMs: 1500 },
+    backplane: { streams: 10, cpuWindowMs: 4000, cpuPairs: 2, captureMs: 5000, settleMs: 1000 },
     budgetS: 90,
   },
 };
@@ -41,6 +46,7 @@ export interface ClusterResult {
   placement?: PlacementRateResult;
   latency?: LatencyResult;
   store?: StoreResult;
+  backplane?: BackplaneResult;
   errors: string[];
   durationS: number;
 }
@@ -94,6 +100,12 @@ export async function runClusterBench(o: { plan: ClusterPlan; nodeMain: string; 
     out.errors.push(...dead);
     await cluster?.stop();
   }
+  // Last, on a cluster of its own (other capacities): the backplane's hop latency and CPU.
+  const bpDir = mkdtempSync(join(tmpdir(), 'confnode-bench-backplane-'));
+  out.backplane = await runBackplaneBench({ plan: o.plan.backplane, nodeMain: o.nodeMain, dir: bpDir, log: o.log });
+  out.errors.push(...out.backplane.errors.map((e) => `backplane: ${e}`));
+  if (out.backplane.errors.length === 0) rmSync(bpDir, { recursive: true, force: true });
+  else o.log(`cluster: backplane errors; temp dir kept: ${bpDir}`);
   out.durationS = Math.round((Date.now() - t0) / 1000);
   // Kept for a post-mortem (config, etcd data) when something failed; else removed.
   if (out.errors.length > 0) o.log(`cluster: errors; temp dir kept: ${dir}`);
