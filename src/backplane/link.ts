@@ -37,7 +37,7 @@ import { checkMasterKey, type LinkKeys } from './keys';
 import { LinkQos } from './link-qos';
 import { InStream, OutStream } from './link-streams';
 import { SrtpContext, type SrtpFailure } from './srtp';
-import { backplaneMeshTag, parseBackplaneStreams, relaysOverLocalBackplane, sameCodec, sameStream, type BackplaneStream } from './streams';
+import { LOCAL_BACKPLANE_MESH_PREFIX, backplaneMeshTag, parseBackplaneStreams, sameCodec, sameStream, type BackplaneStream } from './streams';
 import type { BackplaneAddress, BackplaneLinkStats, BackplaneRouter } from './types';
 import { BACKPLANE_PT, MAX_MEDIA_HEADER, RTCP_RTPFB, buildNack, isSilent, readNack, writeMediaHeader } from './wire';
 
@@ -248,6 +248,9 @@ export class BackplaneLink {
       kind: 'any',
       owner: undefined,
       excludeMeshTag: this.meshTag,
+      // Split horizon over the local full mesh, decided by the SFU's policy: relayed streams are
+      // never offered to this sink, so no packet of theirs reaches it only to be dropped.
+      excludeMeshPrefix: LOCAL_BACKPLANE_MESH_PREFIX,
       onKeyframeRequest: null,
       send: (packet, source) => this.sendMedia(packet, source),
       sourceAdded: (source) => this.addOutStream(source),
@@ -256,7 +259,7 @@ export class BackplaneLink {
   }
 
   private addOutStream(source: SourceView): void {
-    if (this.closed || this.outBySource.has(source) || !relaysOverLocalBackplane(source.meshTag)) return;
+    if (this.closed || this.outBySource.has(source)) return;
     const ssrc = this.newSsrc();
     // A first sequence number in the lower half: the peer, whose state for the stream starts
     // with ROC 0, meets the first wrap only after 32768 packets.

@@ -52,19 +52,16 @@ export function parseBackplaneStreams(value: unknown): BackplaneStream[] {
 const PEER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /** The mesh tag of the link to `peer`: streams that came in over it carry it. */
+/**
+ * The mesh tag of every local backplane starts with this. Split horizon over the full mesh: a link
+ * excludes every stream that came in over any local backplane (each media node of the location has
+ * a link of its own to the stream's node), so a stream crosses exactly one local backplane.
+ */
+export const LOCAL_BACKPLANE_MESH_PREFIX = 'backplane:';
+
 export function backplaneMeshTag(peer: NodeId): MeshTag {
   if (!PEER_NAME.test(peer)) throw new ConfnodeError('bad-request', `bad peer node name for a backplane: ${JSON.stringify(peer).slice(0, 120)}`);
-  return `backplane:${peer}`;
-}
-
-/**
- * Split horizon over a full mesh of local backplanes: a stream that came in over any local
- * backplane is not sent out over another one (every media node of the location has a link of
- * its own to the stream's node), so a stream crosses exactly one local backplane. Local streams
- * (and, later, streams from a geo backplane at the location's proxy) go out.
- */
-export function relaysOverLocalBackplane(meshTag: MeshTag): boolean {
-  return !meshTag.startsWith('backplane:');
+  return `${LOCAL_BACKPLANE_MESH_PREFIX}${peer}`;
 }
 
 /** Same stream for the peer's router (same SSRC, owner and kind): only its codec may change. */

@@ -17,6 +17,8 @@ describe('forwardDecision() (issue 10 seam 2; split horizon, DESIGN.md 6)', () =
     ["a stream of link B goes out over link C (a proxy relays)", { owner: alice, kind: 'video', meshTag: LINK_B }, { kind: 'any', owner: undefined, excludeMeshTag: LINK_C }, 'forward'],
     ['a local stream goes out over every link', { owner: alice, kind: 'video', meshTag: LOCAL_MESH }, { kind: 'video', owner: undefined, excludeMeshTag: LINK_B }, 'forward'],
     ["a remote stream reaches local browsers", { owner: alice, kind: 'video', meshTag: LINK_B }, { kind: 'any', owner: bob, excludeMeshTag: undefined }, 'forward'],
+    ['a local mesh: a stream of link B never goes out over link C (excluded by prefix)', { owner: alice, kind: 'audio', meshTag: LINK_B }, { kind: 'any', owner: undefined, excludeMeshTag: LINK_C, excludeMeshPrefix: 'backplane:' }, 'split-horizon'],
+    ['a local stream still goes out over a link that excludes relayed ones', { owner: alice, kind: 'audio', meshTag: LOCAL_MESH }, { kind: 'any', owner: undefined, excludeMeshTag: LINK_C, excludeMeshPrefix: 'backplane:' }, 'forward'],
     ['kind is checked before owner and mesh tag', { owner: alice, kind: 'audio', meshTag: LINK_B }, { kind: 'video', owner: alice, excludeMeshTag: LINK_B }, 'other-kind'],
   ];
 

@@ -11,6 +11,7 @@ export function forwardDecision(source: Pick<SourceView, 'owner' | 'kind' | 'mes
   if (sink.kind !== 'any' && sink.kind !== source.kind) return 'other-kind';
   if (sink.owner !== undefined && sink.owner === source.owner) return 'own-stream';
   if (sink.excludeMeshTag !== undefined && sink.excludeMeshTag === source.meshTag) return 'split-horizon';
+  if (sink.excludeMeshPrefix !== undefined && source.meshTag.startsWith(sink.excludeMeshPrefix)) return 'split-horizon';
   return 'forward';
 }
 

@@ -63,6 +63,11 @@ export interface SinkWants {
   readonly owner: ParticipantId | undefined;
   /** Streams that came in over this link are not sent to this sink (split horizon). */
   readonly excludeMeshTag: MeshTag | undefined;
+  /**
+   * Streams whose mesh tag starts with this are not sent either: a local backplane excludes every
+   * `backplane:` stream (in a full mesh each stream crosses one local link, from its own node).
+   */
+  readonly excludeMeshPrefix?: string;
 }
 
 /** A consumer of the streams the policy lets through. */
