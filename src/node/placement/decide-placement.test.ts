@@ -57,7 +57,7 @@ describe('decidePlacement() seed example (seeds/004, locally distributed)', () =
     let snap = seedSnapshot();
     for (const [caller, signaling, media, reason, list, changed, charges] of steps) {
       const d = decidePlacement(request(signaling, { location: SEED_USA_LOCATION }), snap);
-      expect({ caller, d }).toEqual({ caller, d: { kind: 'place', node: media, reason, mediaNodes: list, changed, backplaneCharges: charges } });
+      expect({ caller, d }).toEqual({ caller, d: { kind: 'place', node: media, location: 'USA', reason, within: reason, mediaNodes: list, changed, backplaneCharges: charges } });
       snap = apply(snap, d, AUDIO);
     }
     // USConf02 paid its backplane out of the unit it kept free: exactly full, never overrun.
@@ -88,7 +88,7 @@ describe('decidePlacement() R2: not running in the location', () => {
   ];
   it.each(cases)('R2: %s', (_name, nodes, expected) => {
     const d = decidePlacement(request('A', { cost: VIDEO }), { nodes, mediaNodes: [] });
-    expect(d).toEqual({ kind: 'place', node: expected, reason: 'least-loaded', mediaNodes: [expected], changed: true, backplaneCharges: [] });
+    expect(d).toEqual({ kind: 'place', node: expected, location: 'USA', reason: 'least-loaded', within: 'least-loaded', mediaNodes: [expected], changed: true, backplaneCharges: [] });
   });
 
   it('R2: the choice does not depend on the order of the nodes (deterministic)', () => {
@@ -122,7 +122,7 @@ describe('decidePlacement() R2: not running in the location', () => {
 describe('decidePlacement() R3: affinity and the backplane reserve', () => {
   it('R3: a media node with room takes the caller even when another node is freer', () => {
     const d = decidePlacement(request('B'), { nodes: [node('A', 2, 0.5), node('B', 10)], mediaNodes: ['A'] });
-    expect(d).toEqual({ kind: 'place', node: 'A', reason: 'affinity', mediaNodes: ['A'], changed: false, backplaneCharges: [] });
+    expect(d).toEqual({ kind: 'place', node: 'A', location: 'USA', reason: 'affinity', within: 'affinity', mediaNodes: ['A'], changed: false, backplaneCharges: [] });
   });
 
   it('R3: with several media nodes the earliest-allocated with room wins', () => {
@@ -130,8 +130,8 @@ describe('decidePlacement() R3: affinity and the backplane reserve', () => {
     expect(decidePlacement(request('A'), { nodes, mediaNodes: ['A', 'B', 'C'] })).toMatchObject({ node: 'B', reason: 'affinity' });
   });
 
-  it('R3: a lone node in its location reserves nothing: capacity 1 takes exactly four 0.25 callers', () => {
-    let snap: PlacementSnapshot = { nodes: [node('A', 1), node('MX1', 5, 0, 'active', 'Mexico')], mediaNodes: [] };
+  it('R3: a lone node of a one-location cluster reserves nothing: capacity 1 takes exactly four 0.25 callers', () => {
+    let snap: PlacementSnapshot = { nodes: [node('A', 1)], mediaNodes: [] };
     for (let i = 0; i < 4; i++) snap = apply(snap, decidePlacement(request('A'), snap), AUDIO);
     expect(loads(snap)).toMatchObject({ A: 1 });
     expect(decidePlacement(request('A'), snap)).toEqual({
@@ -139,6 +139,13 @@ describe('decidePlacement() R3: affinity and the backplane reserve', () => {
       reason: 'rejected-full',
       detail: 'media nodes A of USA take no more media and no other active node fits 0.25 + backplane 1',
     });
+  });
+
+  it('R9: a lone node keeps the backplane unit free while another location could join the conference (its geo backplane)', () => {
+    let snap: PlacementSnapshot = { nodes: [node('A', 1.5), node('MX1', 5, 0, 'active', 'Mexico')], mediaNodes: [] };
+    for (let i = 0; i < 2; i++) snap = apply(snap, decidePlacement(request('A'), snap), AUDIO);
+    expect(loads(snap)).toMatchObject({ A: 0.5 });
+    expect(decidePlacement(request('A'), snap)).toMatchObject({ kind: 'reject' });
   });
 
   it('R3/R4: with another active node, the only media node keeps the backplane unit free', () => {
@@ -164,9 +171,9 @@ describe('decidePlacement() R3: affinity and the backplane reserve', () => {
 describe('decidePlacement() R4/R5: expansion, at most three media nodes', () => {
   it('R4: the next node is the most available that fits cost + backplane; earlier nodes start paying only 1 -> 2', () => {
     const second = decidePlacement(request('A'), { nodes: [node('A', 2, 1), node('B', 1.3), node('C', 2, 0.5), node('D', 1.6)], mediaNodes: ['A'] });
-    expect(second).toEqual({ kind: 'place', node: 'D', reason: 'expansion', mediaNodes: ['A', 'D'], changed: true, backplaneCharges: ['A', 'D'] });
+    expect(second).toEqual({ kind: 'place', node: 'D', location: 'USA', reason: 'expansion', within: 'expansion', mediaNodes: ['A', 'D'], changed: true, backplaneCharges: ['A', 'D'] });
     const third = decidePlacement(request('A'), { nodes: [node('A', 2, 2), node('D', 2, 2), node('B', 1.5), node('C', 1.75)], mediaNodes: ['A', 'D'] });
-    expect(third).toEqual({ kind: 'place', node: 'C', reason: 'expansion', mediaNodes: ['A', 'D', 'C'], changed: true, backplaneCharges: ['C'] });
+    expect(third).toEqual({ kind: 'place', node: 'C', location: 'USA', reason: 'expansion', within: 'expansion', mediaNodes: ['A', 'D', 'C'], changed: true, backplaneCharges: ['C'] });
   });
 
   it('R4: a node that fits the caller but not the backplane is not a candidate', () => {
@@ -199,7 +206,9 @@ describe('decidePlacement() R4/R5: expansion, at most three media nodes', () => 
     expect(decidePlacement(request('B'), { nodes, mediaNodes: ['A', 'B', 'C'] })).toEqual({
       kind: 'place',
       node: 'D',
+      location: 'USA',
       reason: 'expansion',
+      within: 'expansion',
       mediaNodes: ['B', 'C', 'D'],
       changed: true,
       backplaneCharges: ['D'],
@@ -218,7 +227,7 @@ describe('decidePlacement() R10: no rebalancing', () => {
     // A and B were both full; two callers on A left.
     const nodes = [node('A', 2, 1.5), node('B', 2, 2), node('C', 2, 0)];
     const d = decidePlacement(request('C'), { nodes, mediaNodes: ['A', 'B'] });
-    expect(d).toEqual({ kind: 'place', node: 'A', reason: 'affinity', mediaNodes: ['A', 'B'], changed: false, backplaneCharges: [] });
+    expect(d).toEqual({ kind: 'place', node: 'A', location: 'USA', reason: 'affinity', within: 'affinity', mediaNodes: ['A', 'B'], changed: false, backplaneCharges: [] });
   });
 
   it('R10: a later node that emptied stays a media node and is used again before any new node', () => {
@@ -241,10 +250,10 @@ describe('decidePlacement() input and output', () => {
   });
 
   it('describeDecision is one line naming the reason, the node and the list', () => {
-    expect(describeDecision({ kind: 'place', node: 'B', reason: 'expansion', mediaNodes: ['A', 'B'], changed: true, backplaneCharges: ['A', 'B'] })).toBe(
+    expect(describeDecision({ kind: 'place', node: 'B', location: 'USA', reason: 'expansion', within: 'expansion', mediaNodes: ['A', 'B'], changed: true, backplaneCharges: ['A', 'B'] })).toBe(
       'expansion -> B; media nodes A, B (changed); backplane charged to A, B',
     );
-    expect(describeDecision({ kind: 'place', node: 'A', reason: 'affinity', mediaNodes: ['A'], changed: false, backplaneCharges: [] })).toBe('affinity -> A; media nodes A');
+    expect(describeDecision({ kind: 'place', node: 'A', location: 'USA', reason: 'affinity', within: 'affinity', mediaNodes: ['A'], changed: false, backplaneCharges: [] })).toBe('affinity -> A; media nodes A');
     expect(describeDecision({ kind: 'reject', reason: 'rejected-full', detail: 'x' })).toBe('rejected-full: x');
   });
 });
@@ -281,8 +290,10 @@ function someChoiceFits({ req, snap }: Case): boolean {
   const usa = snap.nodes.filter((n) => n.location === req.location);
   const live = snap.mediaNodes.flatMap((name) => usa.filter((n) => n.name === name));
   const allowed = usa.filter((n) => n.state === 'active' && !(req.exclude ?? []).includes(n.name));
+  // A lone media node keeps the backplane unit while it could still get a local or a geo backplane.
+  const geoPossible = snap.nodes.some((o) => o.location !== req.location && o.state === 'active');
   const reserveFor = (n: PlacementNode): number =>
-    live.length < 2 && limit >= 2 && usa.some((o) => o.state === 'active' && o !== n && !live.includes(o)) ? req.backplaneCost : 0;
+    live.length < 2 && (geoPossible || (limit >= 2 && usa.some((o) => o.state === 'active' && o !== n && !live.includes(o)))) ? req.backplaneCost : 0;
   return allowed.some((n) => {
     if (live.length === 0 || live.includes(n)) return fits(n.load, req.cost + reserveFor(n), n.capacity);
     if (live.length >= limit) return false;

@@ -1,12 +1,15 @@
 /**
- * Where a caller's media goes inside its signaling node's location (DESIGN.md R2-R5, R10), pure:
- * a function of a snapshot of the nodes and the conference's media nodes. It never moves existing
- * media, never picks the signaling node (R1), and never reads clocks, randomness or the store.
+ * Where a caller's media goes (DESIGN.md R2-R6, R8, R10), pure: a function of a snapshot of the
+ * nodes and the conference's media nodes per location. Inside the signaling node's location
+ * first (R2-R5); when that location is full for the conference, its primary and then its
+ * secondary overflow location by the same rules (R6); rejected when all three are full (R8). It
+ * never moves existing media, never picks the signaling node (R1), and never reads clocks,
+ * randomness or the store.
  */
 
 import { ConfnodeError } from '../../common';
 import { fits } from '../conference/capacity';
-import type { PlacementDecision, PlacementNode, PlacementReason, PlacementRequest, PlacementSnapshot } from './types';
+import type { LocationReason, PlacementDecision, PlacementNode, PlacementRequest, PlacementSnapshot } from './types';
 
 /** R5: the vendor admits a race that can make it four; we never exceed three. */
 export const DEFAULT_MAX_MEDIA_NODES = 3;
@@ -34,29 +37,55 @@ interface Context {
   local: PlacementNode[];
   /** The snapshot's media nodes that are still alive in the location, in allocation order. */
   media: PlacementNode[];
-  original: string[];
+  original: readonly string[];
   excluded: ReadonlySet<string>;
+  /**
+   * The conference's live media nodes in other locations, by location. Not empty: a first media
+   * node here is the location's proxy and opens a geo backplane at once (R9).
+   */
+  elsewhere: ReadonlyMap<string, PlacementNode[]>;
+  /** Some other location has an active node: the conference may span locations later. */
+  geoPossible: boolean;
 }
 
-function buildContext(req: PlacementRequest, snap: PlacementSnapshot): Context {
-  validate(req);
-  const local = snap.nodes.filter((n) => n.location === req.location);
-  const byName = new Map(local.map((n) => [n.name, n] as const));
+/** The snapshot's media nodes that are still alive, in allocation order, of one location. */
+function liveMedia(nodes: PlacementNode[], location: string, list: readonly string[]): PlacementNode[] {
+  const byName = new Map(nodes.filter((n) => n.location === location).map((n) => [n.name, n] as const));
   const media: PlacementNode[] = [];
-  for (const name of snap.mediaNodes) {
+  for (const name of list) {
     const node = byName.get(name);
     // A media node gone from the snapshot is dead (its lease expired): its slot is free again.
     if (node !== undefined && !media.includes(node)) media.push(node);
   }
+  return media;
+}
+
+/** Media nodes of the conference per location, the request's location included. */
+function mediaByLocation(req: PlacementRequest, snap: PlacementSnapshot): Map<string, readonly string[]> {
+  const all = new Map<string, readonly string[]>(Object.entries(snap.otherLocations ?? {}));
+  all.set(req.location, snap.mediaNodes);
+  return all;
+}
+
+function buildContext(req: PlacementRequest, snap: PlacementSnapshot, location: string, all: Map<string, readonly string[]>): Context {
+  const original = all.get(location) ?? [];
+  const elsewhere = new Map<string, PlacementNode[]>();
+  for (const [loc, list] of all) {
+    if (loc === location) continue;
+    const media = liveMedia(snap.nodes, loc, list);
+    if (media.length > 0) elsewhere.set(loc, media);
+  }
   return {
-    location: req.location,
+    location,
     cost: req.cost,
     backplaneCost: req.backplaneCost,
     max: req.maxMediaNodes ?? DEFAULT_MAX_MEDIA_NODES,
-    local,
-    media,
-    original: snap.mediaNodes,
+    local: snap.nodes.filter((n) => n.location === location),
+    media: liveMedia(snap.nodes, location, original),
+    original,
     excluded: new Set(req.exclude ?? []),
+    elsewhere,
+    geoPossible: snap.nodes.some((n) => n.location !== location && n.state === 'active'),
   };
 }
 
@@ -69,6 +98,10 @@ function validate(req: PlacementRequest): void {
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
     throw new ConfnodeError('config', `maxMediaNodes must be an integer >= 1 (got ${max})`);
   }
+  const { primary, secondary } = req.overflow ?? {};
+  if (primary === req.location || secondary === req.location || (secondary !== undefined && secondary === primary)) {
+    throw new ConfnodeError('config', `overflow of ${req.location} must name two other, different locations (primary ${primary}, secondary ${secondary})`);
+  }
 }
 
 /** Draining and excluded nodes keep the media they have but take no new media, not even by affinity. */
@@ -78,21 +111,28 @@ function takesMedia(ctx: Context, node: PlacementNode): boolean {
 
 /**
  * What a node that would be the conference's only media node in the location keeps free so that
- * expanding later never overruns it: growing from one media node to two charges it the backplane.
- * Nothing is reserved when there is nowhere to expand to (a lone node, or R5 allowing one node),
- * so a lone node of capacity 1 still takes four 0.25 callers. Excluded nodes still count: they
- * refused a moment ago and may take the expansion later.
+ * a backplane later never overruns it: growing from one media node to two charges it the
+ * backplane, and so does the conference reaching another location (the lone node is the
+ * location's proxy, R9). Nothing is reserved when there is nowhere to grow to (one node in a
+ * one-location cluster, or R5 allowing one node there), so such a node of capacity 1 still takes
+ * four 0.25 callers. Excluded nodes still count: they refused a moment ago and may take it later.
  */
 function loneNodeReserve(ctx: Context, candidate: string): number {
+  if (ctx.geoPossible) return ctx.backplaneCost;
   if (ctx.max < 2) return 0;
   const canExpandTo = ctx.local.some((n) => n.state === 'active' && n.name !== candidate && !ctx.media.includes(n));
   return canExpandTo ? ctx.backplaneCost : 0;
 }
 
-function place(ctx: Context, node: PlacementNode, reason: PlacementReason, media: PlacementNode[], charges: PlacementNode[]): PlacementDecision {
+/** The location's media nodes already pay the conference's backplane unit (local or geo links). */
+function paying(ctx: Context): boolean {
+  return ctx.media.length >= 2 || ctx.elsewhere.size > 0;
+}
+
+function place(ctx: Context, node: PlacementNode, reason: LocationReason, media: PlacementNode[], charges: PlacementNode[]): PlacementDecision & { kind: 'place' } {
   const mediaNodes = media.map((n) => n.name);
   const changed = mediaNodes.length !== ctx.original.length || mediaNodes.some((name, i) => name !== ctx.original[i]);
-  return { kind: 'place', node: node.name, reason, mediaNodes, changed, backplaneCharges: charges.map((n) => n.name) };
+  return { kind: 'place', node: node.name, location: ctx.location, reason, within: reason, mediaNodes, changed, backplaneCharges: charges.map((n) => n.name) };
 }
 
 function reject(detail: string): PlacementDecision {
@@ -101,14 +141,24 @@ function reject(detail: string): PlacementDecision {
 
 const names = (nodes: PlacementNode[]): string => nodes.map((n) => n.name).join(', ');
 
-/** R2: the conference is not running in the location yet. */
+/**
+ * R2: the conference is not running in the location yet. When it runs elsewhere, the chosen node
+ * becomes the location's proxy and pays its geo backplane at once; so does another location's
+ * lone media node that had no backplane until now.
+ */
 function startConference(ctx: Context): PlacementDecision {
   if (ctx.local.length === 0) return reject(`no node in location ${ctx.location}`);
   const chosen = ctx.local
     .filter((n) => takesMedia(ctx, n) && fits(n.load, ctx.cost + loneNodeReserve(ctx, n.name), n.capacity))
     .sort(byMostAvailable)[0];
   if (chosen === undefined) return reject(`no active node of ${ctx.location} has room for a caller of cost ${ctx.cost}`);
-  return place(ctx, chosen, 'least-loaded', [chosen], []);
+  const charges: PlacementNode[] = [];
+  if (ctx.elsewhere.size > 0) {
+    charges.push(chosen);
+    const [only] = [...ctx.elsewhere.values()];
+    if (ctx.elsewhere.size === 1 && only?.length === 1) charges.push(...only);
+  }
+  return place(ctx, chosen, 'least-loaded', [chosen], charges);
 }
 
 /**
@@ -117,7 +167,7 @@ function startConference(ctx: Context): PlacementDecision {
  * empty first and fewer participants sit behind a backplane.
  */
 function joinByAffinity(ctx: Context): PlacementDecision | undefined {
-  const alreadyPaying = ctx.media.length >= 2;
+  const alreadyPaying = paying(ctx);
   for (const node of ctx.media) {
     if (!takesMedia(ctx, node)) continue;
     const reserve = alreadyPaying ? 0 : loneNodeReserve(ctx, node.name);
@@ -138,7 +188,7 @@ function expand(ctx: Context): PlacementDecision {
   }
   // Going from one media node to two opens the first backplane: the existing node starts paying.
   // The reserve normally keeps room for it; a node filled while it was alone in the location has none.
-  const startPaying = ctx.media.length === 1 ? ctx.media : [];
+  const startPaying = paying(ctx) ? [] : ctx.media;
   const cannotPay = startPaying.filter((n) => !fits(n.load, ctx.backplaneCost, n.capacity));
   if (cannotPay.length > 0) return reject(`${where} take no more media and ${names(cannotPay)} cannot carry a backplane`);
   return place(ctx, chosen, 'expansion', [...ctx.media, chosen], [...startPaying, chosen]);
@@ -150,7 +200,27 @@ function expand(ctx: Context): PlacementDecision {
  * fresh snapshot (with refusing nodes in `exclude`).
  */
 export function decidePlacement(req: PlacementRequest, snapshot: PlacementSnapshot): PlacementDecision {
-  const ctx = buildContext(req, snapshot);
+  validate(req);
+  const all = mediaByLocation(req, snapshot);
+  const own = decideIn(req, snapshot, req.location, all);
+  if (own.kind === 'place') return own;
+  const details = [own.detail];
+  const chain: Array<[string | undefined, 'overflow-primary' | 'overflow-secondary']> = [
+    [req.overflow?.primary, 'overflow-primary'],
+    [req.overflow?.secondary, 'overflow-secondary'],
+  ];
+  for (const [location, reason] of chain) {
+    if (location === undefined) continue;
+    const d = decideIn(req, snapshot, location, all);
+    if (d.kind === 'place') return { ...d, reason };
+    details.push(`${reason} ${location}: ${d.detail}`);
+  }
+  return reject(details.join('; '));
+}
+
+/** R2-R5 inside one location. */
+function decideIn(req: PlacementRequest, snapshot: PlacementSnapshot, location: string, all: Map<string, readonly string[]>): PlacementDecision {
+  const ctx = buildContext(req, snapshot, location, all);
   if (ctx.media.length === 0) return startConference(ctx);
   return joinByAffinity(ctx) ?? expand(ctx);
 }
@@ -159,5 +229,6 @@ export function decidePlacement(req: PlacementRequest, snapshot: PlacementSnapsh
 export function describeDecision(d: PlacementDecision): string {
   if (d.kind === 'reject') return `rejected-full: ${d.detail}`;
   const charges = d.backplaneCharges.length > 0 ? `; backplane charged to ${d.backplaneCharges.join(', ')}` : '';
-  return `${d.reason} -> ${d.node}; media nodes ${d.mediaNodes.join(', ')}${d.changed ? ' (changed)' : ''}${charges}`;
+  const how = d.reason === d.within ? d.reason : `${d.reason} to ${d.location} (${d.within})`;
+  return `${how} -> ${d.node}; media nodes ${d.mediaNodes.join(', ')}${d.changed ? ' (changed)' : ''}${charges}`;
 }

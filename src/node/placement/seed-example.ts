@@ -15,3 +15,24 @@
 export const SEED_USA_CAPACITIES = { USConf01: 1.25, USConf02: 1.75, USConf03: 1.5 } as const;
 
 export const SEED_USA_LOCATION = 'USA';
+
+/**
+ * The seed's globally distributed example (seeds/004: Emma, Frank, Greta), shared by the placement
+ * tests and examples/global.yaml. USA keeps the locally distributed capacities: six audio callers
+ * (0.25) fill it for the conference (USConf02 takes three and its backplane unit, USConf03 two and
+ * its unit, USConf01 one and its unit). A location's first media node pays a geo backplane unit as
+ * soon as the conference runs elsewhere, so one caller (0.25 + 1) fills MexConf01 and CanConf01;
+ * BraConf01 keeps room for more, to show a USA caller never spills to Brazil (R6).
+ */
+export const SEED_GLOBAL_CAPACITIES = {
+  USA: SEED_USA_CAPACITIES,
+  Mexico: { MexConf01: 1.25 },
+  Canada: { CanConf01: 1.25 },
+  Brazil: { BraConf01: 2.5 },
+} as const;
+
+/** The seed's overflow table: USA -> Mexico, then Canada; Mexico -> Brazil. */
+export const SEED_GLOBAL_OVERFLOW: Readonly<Record<string, { primary: string; secondary?: string }>> = {
+  USA: { primary: 'Mexico', secondary: 'Canada' },
+  Mexico: { primary: 'Brazil' },
+};
