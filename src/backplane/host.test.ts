@@ -31,7 +31,7 @@ function side(name: string): Side {
   const node = asNodeId(name);
   const member: MeshMember = {
     name: node,
-    openBackplane: (c, p) => host.openLink(c, p),
+    openBackplane: (c, p, o) => host.openLink(c, p, o),
     connectBackplane: (c, p, r, k) => host.connectLink(c, p, r, k),
     setBackplaneStreams: (c, p, s) => host.setRemoteStreams(c, p, s),
     closeBackplane: (c, p) => host.closeLink(c, p),
@@ -112,7 +112,7 @@ describe('local backplanes between media threads (real loopback sockets, SRTP)',
     expect(alice.dominant(1000)).toBeLessThanOrEqual(1005);
 
     // Each side publishes the other's caller as a remote source tagged with the link.
-    expect(ownersOn(b)).toEqual(['alice/audio@backplane:node-a', 'bob/audio@local']);
+    expect(ownersOn(b)).toEqual(['alice/audio@backplane:local:node-a', 'bob/audio@local']);
     const ab = link(a, b);
     expect(ab).toMatchObject({ kind: 'local', streamsOut: 1, streamsIn: 1, srtpAuthFailures: 0, srtpReplays: 0 });
     expect(ab.dropped).toEqual({ wrongSource: 0, unknownSsrc: 0, malformed: 0, beforeConnect: 0 });
@@ -136,7 +136,7 @@ describe('local backplanes between media threads (real loopback sockets, SRTP)',
     await until(() => link(c, a).packetsIn > 50 && link(c, b).packetsIn > 50 && link(a, b).packetsIn > 50, 5000, 'media on all three links');
 
     // C has Alice once, over A's link; B announces to C only its own caller.
-    expect(ownersOn(c)).toEqual(['alice/audio@backplane:node-a', 'bob/audio@backplane:node-b', 'carol/audio@local']);
+    expect(ownersOn(c)).toEqual(['alice/audio@backplane:local:node-a', 'bob/audio@backplane:local:node-b', 'carol/audio@local']);
     expect(control.delivered.get('node-b>node-c')?.map((s) => s.owner)).toEqual(['bob']);
     for (const [from, to] of [[a, b], [a, c], [b, a], [b, c], [c, a], [c, b]] as const) expect(link(from, to).streamsOut).toBe(1);
     // Counters: what B sent to C is no more than Bob's own packets (Alice's never went that way).
@@ -318,7 +318,7 @@ describe('local backplanes between media threads (real loopback sockets, SRTP)',
       const control = new ControlStandIn([a.member, b.member]);
       controls.push(control);
       await control.join(confV.id, a.name, b.name);
-      await until(() => link(b, a, confV.id).packetsIn > 10 && ownersOn(b, confV.id).includes('vera/video@backplane:node-a'), 5000, "vera's video on B");
+      await until(() => link(b, a, confV.id).packetsIn > 10 && ownersOn(b, confV.id).includes('vera/video@backplane:local:node-a'), 5000, "vera's video on B");
 
       // A viewer on B asks for a keyframe of Vera's video (what a browser's PLI does).
       const routerB = b.media.routerOf(confV.id);
@@ -335,5 +335,48 @@ describe('local backplanes between media threads (real loopback sockets, SRTP)',
     } finally {
       clearInterval(videoTimer);
     }
+  });
+
+  it('R9: a stream crosses between two locations once, through the proxies, and reaches every node of the far location once', async () => {
+    // Location L1: a1 (proxy), a2. Location L2: b1 (proxy), b2.
+    const [a1, a2, b1, b2] = mesh('a1', 'a2', 'b1', 'b2') as [Side, Side, Side, Side];
+    await dial(a1, 'amy', 440);
+    await dial(a2, 'alice', 660);
+    await dial(b1, 'ben', 880);
+    await dial(b2, 'bob', 1000);
+    const control = new ControlStandIn([a1.member, a2.member, b1.member, b2.member]);
+    controls.push(control);
+    await control.join(conf.id, a1.name, a2.name, { kind: 'local' });
+    await control.join(conf.id, b1.name, b2.name, { kind: 'local' });
+    await control.join(conf.id, a1.name, b1.name, { kind: 'geo' });
+    await until(() => ownersOn(b2).length === 4 && ownersOn(a2).length === 4 && link(b1, b2).packetsOut > 50, 5000, 'every stream everywhere');
+
+    // Far location: each L1 stream arrives once, from b1 (its proxy), none over another path.
+    expect(ownersOn(b2)).toEqual(['alice/audio@backplane:local:b1', 'amy/audio@backplane:local:b1', 'ben/audio@backplane:local:b1', 'bob/audio@local']);
+    expect(ownersOn(b1)).toEqual(['alice/audio@backplane:geo:a1', 'amy/audio@backplane:geo:a1', 'ben/audio@local', 'bob/audio@backplane:local:b2']);
+    expect(ownersOn(a2)).toEqual(['alice/audio@local', 'amy/audio@backplane:local:a1', 'ben/audio@backplane:local:a1', 'bob/audio@backplane:local:a1']);
+    // One copy per stream per location pair: the geo link carries L1's two streams one way, L2's two the other.
+    expect(link(a1, b1)).toMatchObject({ kind: 'geo', streamsOut: 2, streamsIn: 2 });
+    expect(link(b1, a1)).toMatchObject({ kind: 'geo', streamsOut: 2, streamsIn: 2 });
+    // Split horizon by kind: the proxy relays geo -> local and local -> geo, never local -> local.
+    expect(control.delivered.get('a1>a2')?.map((s) => s.owner).sort()).toEqual(['amy', 'ben', 'bob']);
+    expect(control.delivered.get('a2>a1')?.map((s) => s.owner)).toEqual(['alice']);
+    expect(control.delivered.get('b2>b1')?.map((s) => s.owner)).toEqual(['bob']);
+    expect(control.delivered.get('a1>b1')?.map((s) => s.owner).sort()).toEqual(['alice', 'amy']);
+    expect(control.errors).toEqual([]);
+  });
+
+  it('a simulated WAN on a geo link: RTT from RTCP matches twice the one-way delay within 10%; lost packets are asked for again', async () => {
+    const [a1, b1] = mesh('w1', 'w2') as [Side, Side];
+    await dial(a1, 'amy', 440);
+    await dial(b1, 'bob', 1000);
+    const control = new ControlStandIn([a1.member, b1.member]);
+    controls.push(control);
+    await control.join(conf.id, a1.name, b1.name, { kind: 'geo', wan: { delayMs: 40, jitterMs: 2, loss: 0.05 } });
+    await until(() => (link(a1, b1).rttMs ?? 0) > 0 && link(b1, a1).nacksOut > 0 && link(a1, b1).retransmitted > 0, 8000, 'RTT and a NACK');
+    const rtt = link(a1, b1).rttMs ?? 0;
+    expect(rtt).toBeGreaterThan(80 * 0.9);
+    expect(rtt).toBeLessThan(80 * 1.1);
+    expect(link(a1, b1).wanSim?.dropped).toBeGreaterThan(0);
   });
 });

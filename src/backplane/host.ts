@@ -8,7 +8,8 @@ import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type ConferenceI
 import type { LinkKeys } from './keys';
 import { BackplaneLink } from './link';
 import type { BackplaneAddress, BackplaneLinkStats, BackplaneRouter } from './types';
-import { backplaneMeshTag, type BackplaneStream } from './streams';
+import { backplaneMeshTag, type BackplaneKind, type BackplaneStream } from './streams';
+import { checkImpairment, type WanImpairment } from './wan-sim';
 
 /** What the host needs of its thread's media (LocalMediaService has it). */
 export interface BackplaneMedia {
@@ -34,7 +35,7 @@ export type BackplaneHostEvents = {
 
 /** The backplane operations as one typed map (served by a media thread, called by the node). */
 export type BackplaneOps = {
-  openLink: { req: { conference: ConferenceId; peer: NodeId }; res: BackplaneAddress };
+  openLink: { req: { conference: ConferenceId; peer: NodeId; options?: LinkOptions }; res: BackplaneAddress };
   connectLink: { req: { conference: ConferenceId; peer: NodeId; remote: BackplaneAddress; keys: LinkKeys }; res: undefined };
   setRemoteStreams: { req: { conference: ConferenceId; peer: NodeId; streams: BackplaneStream[] }; res: undefined };
   closeLink: { req: { conference: ConferenceId; peer: NodeId }; res: undefined };
@@ -46,6 +47,12 @@ export type BackplaneEventPayloads = {
   localStreams: { conference: ConferenceId; peer: NodeId; streams: BackplaneStream[] };
   linkClosed: { conference: ConferenceId; peer: NodeId; reason: string };
 };
+
+/** What kind of link to open, and (tests, benchmarks) the simulated WAN on what it sends. */
+export interface LinkOptions {
+  kind?: BackplaneKind;
+  wan?: WanImpairment;
+}
 
 const keyOf = (conference: ConferenceId, peer: NodeId): string => `${conference}\u0000${peer}`;
 
@@ -66,15 +73,16 @@ export class BackplaneHost {
    * The link of (conference, peer): opened on a port of the thread's range, or the one already
    * open. 'not-found' when the conference has no router in this thread.
    */
-  async openLink(conference: ConferenceId, peer: NodeId): Promise<BackplaneAddress> {
+  async openLink(conference: ConferenceId, peer: NodeId, options: LinkOptions = {}): Promise<BackplaneAddress> {
     if (this.closed) throw new ConfnodeError('closed', 'backplane host is closed');
     backplaneMeshTag(peer); // refuses a bad peer name before any port is taken
+    if (options.wan) checkImpairment(options.wan);
     const key = keyOf(conference, peer);
     const open = this.links.get(key);
     if (open) return open.local;
     let pending = this.opening.get(key);
     if (!pending) {
-      pending = this.open(conference, peer).finally(() => this.opening.delete(key));
+      pending = this.open(conference, peer, options).finally(() => this.opening.delete(key));
       this.opening.set(key, pending);
     }
     return (await pending).local;
@@ -117,7 +125,7 @@ export class BackplaneHost {
     for (const l of links) this.events.emit('linkClosed', l.conference, l.peer, 'media thread closed');
   }
 
-  private async open(conference: ConferenceId, peer: NodeId): Promise<BackplaneLink> {
+  private async open(conference: ConferenceId, peer: NodeId, options: LinkOptions): Promise<BackplaneLink> {
     const router = this.opts.media.routerOf(conference);
     if (!router) throw new ConfnodeError('not-found', `conference ${conference} has no media in this thread`);
     const ports = await this.opts.media.allocateRtpPorts();
@@ -132,6 +140,8 @@ export class BackplaneHost {
       peer,
       router,
       ports,
+      ...(options.kind ? { kind: options.kind } : {}),
+      ...(options.wan ? { wan: options.wan } : {}),
       clock: this.opts.clock,
       logger: this.opts.logger,
       ...(this.opts.random ? { random: this.opts.random } : {}),
@@ -161,7 +171,7 @@ export class BackplaneHost {
 /** Serves the backplane operations from a host (the one in this thread). */
 export function backplaneOpHandlers(host: BackplaneHost): RpcHandlers<BackplaneOps> {
   return {
-    openLink: (d) => host.openLink(d.conference, d.peer),
+    openLink: (d) => host.openLink(d.conference, d.peer, d.options),
     connectLink: (d) => {
       host.connectLink(d.conference, d.peer, d.remote, d.keys);
       return undefined;

@@ -5,7 +5,7 @@
 export { deriveLinkKeys, deriveDirectionKey, LINK_NONCE_BYTES, SRTP_MASTER_KEY_BYTES, SRTP_MASTER_SALT_BYTES, type LinkKeys, type LinkKeyInput, type SrtpMasterKey } from './keys';
 export { newLinkNonce } from './nonce';
 export { SrtpContext, type SrtpFailure } from './srtp';
-export { backplaneStreamsSchema, parseBackplaneStreams, backplaneMeshTag, LOCAL_BACKPLANE_MESH_PREFIX, MAX_LINK_STREAMS, type BackplaneStream } from './streams';
+export { backplaneStreamsSchema, parseBackplaneStreams, backplaneMeshTag, meshPrefixOf, BACKPLANE_MESH_PREFIX, type BackplaneKind, MAX_LINK_STREAMS, type BackplaneStream } from './streams';
 export { BackplaneLink, type BackplaneLinkOptions } from './link';
 export type { BackplaneLinkStats, BackplaneAddress, BackplaneRouter } from './types';
 export {
@@ -17,4 +17,6 @@ export {
   type BackplaneMedia,
   type BackplaneOps,
   type BackplaneEventPayloads,
+  type LinkOptions,
 } from './host';
+export { impairedSocket, checkImpairment, type WanImpairment, type WanCounters } from './wan-sim';

@@ -37,13 +37,18 @@ import { checkMasterKey, type LinkKeys } from './keys';
 import { LinkQos } from './link-qos';
 import { InStream, OutStream } from './link-streams';
 import { SrtpContext, type SrtpFailure } from './srtp';
-import { LOCAL_BACKPLANE_MESH_PREFIX, backplaneMeshTag, parseBackplaneStreams, sameCodec, sameStream, type BackplaneStream } from './streams';
+import { backplaneMeshTag, meshPrefixOf, type BackplaneKind, parseBackplaneStreams, sameCodec, sameStream, type BackplaneStream } from './streams';
 import type { BackplaneAddress, BackplaneLinkStats, BackplaneRouter } from './types';
+import { impairedSocket, type ImpairedSocket, type WanCounters, type WanImpairment } from './wan-sim';
 import { BACKPLANE_PT, MAX_MEDIA_HEADER, RTCP_RTPFB, buildNack, isSilent, readNack, writeMediaHeader } from './wire';
 
 export interface BackplaneLinkOptions {
   conference: ConferenceId;
   peer: NodeId;
+  /** Local (same location) or geo (between proxies); default local. */
+  kind?: BackplaneKind;
+  /** Tests and benchmarks: a simulated WAN on what this link sends (wan-sim.ts). */
+  wan?: WanImpairment;
   router: BackplaneRouter;
   /** The link's socket pair: RTP and RTCP go over its RTP socket; the link releases it. */
   ports: RtpSocketPair;
@@ -65,10 +70,13 @@ const RING = { audio: 64, video: 256 } as const;
 export class BackplaneLink {
   readonly conference: ConferenceId;
   readonly peer: NodeId;
+  readonly kind: BackplaneKind;
   readonly meshTag: MeshTag;
   private readonly log: Logger;
   private readonly random: () => number;
   private readonly socket: RtpSocket;
+  private readonly wan: ImpairedSocket | undefined;
+  private readonly wanCounters: WanCounters = { delayed: 0, dropped: 0, overflowed: 0 };
   private readonly rtcpSsrc: number;
   private readonly qos: LinkQos;
   private tx: SrtpContext | undefined;
@@ -109,12 +117,14 @@ export class BackplaneLink {
   constructor(private readonly opts: BackplaneLinkOptions) {
     this.conference = opts.conference;
     this.peer = opts.peer;
-    this.meshTag = backplaneMeshTag(opts.peer);
+    this.kind = opts.kind ?? 'local';
+    this.meshTag = backplaneMeshTag(opts.peer, this.kind);
     this.log = opts.logger.child({ conference: opts.conference, backplanePeer: opts.peer });
     this.random = opts.random ?? Math.random;
     this.rtcpSsrc = this.newSsrc();
     this.qos = new LinkQos(this.rtcpSsrc, opts.epochMs ?? performance.timeOrigin);
-    this.socket = opts.ports.rtp;
+    this.wan = opts.wan ? impairedSocket(opts.ports.rtp, opts.wan, opts.clock, this.random, this.wanCounters) : undefined;
+    this.socket = this.wan ?? opts.ports.rtp;
     this.socket.onMessage = (msg, address, port) => this.onDatagram(msg, address, port);
     this.socket.onError = (err) => {
       // Counted always, logged once: a socket that fails does so for every packet.
@@ -192,7 +202,7 @@ export class BackplaneLink {
       lost += Math.max(0, s.stats.lost);
     }
     return {
-      kind: 'local',
+      kind: this.kind,
       conference: this.conference,
       peer: this.peer,
       local: this.local,
@@ -219,6 +229,7 @@ export class BackplaneLink {
       jitterMs,
       lossIn: expected > 0 ? lost / expected : 0,
       lossOut: this.qos.lossOut,
+      ...(this.wan ? { wanSim: { ...this.wanCounters } } : {}),
     };
   }
 
@@ -237,6 +248,7 @@ export class BackplaneLink {
     this.outBySource.clear();
     this.outBySsrc.clear();
     this.socket.onMessage = null;
+    this.wan?.discard();
     this.tell([]);
     await this.opts.ports.release();
   }
@@ -248,9 +260,11 @@ export class BackplaneLink {
       kind: 'any',
       owner: undefined,
       excludeMeshTag: this.meshTag,
-      // Split horizon over the local full mesh, decided by the SFU's policy: relayed streams are
-      // never offered to this sink, so no packet of theirs reaches it only to be dropped.
-      excludeMeshPrefix: LOCAL_BACKPLANE_MESH_PREFIX,
+      // Split horizon over the full mesh of this link's kind, decided by the SFU's policy: a stream
+      // that came over a link of the same kind is never offered to this sink (each node of that
+      // mesh has a link of its own to the stream's sender), so none of its packets reaches it only
+      // to be dropped. Streams of the other kind are relayed: that is what a proxy does (R9).
+      excludeMeshPrefix: meshPrefixOf(this.kind),
       onKeyframeRequest: null,
       send: (packet, source) => this.sendMedia(packet, source),
       sourceAdded: (source) => this.addOutStream(source),

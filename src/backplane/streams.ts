@@ -51,17 +51,28 @@ export function parseBackplaneStreams(value: unknown): BackplaneStream[] {
 
 const PEER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
-/** The mesh tag of the link to `peer`: streams that came in over it carry it. */
-/**
- * The mesh tag of every local backplane starts with this. Split horizon over the full mesh: a link
- * excludes every stream that came in over any local backplane (each media node of the location has
- * a link of its own to the stream's node), so a stream crosses exactly one local backplane.
- */
-export const LOCAL_BACKPLANE_MESH_PREFIX = 'backplane:';
+/** A link inside a location (between media nodes) or between locations (between proxies, R9). */
+export type BackplaneKind = 'local' | 'geo';
 
-export function backplaneMeshTag(peer: NodeId): MeshTag {
+/** Every backplane's mesh tag starts with this: `backplane:<kind>:<peer>`. */
+export const BACKPLANE_MESH_PREFIX = 'backplane:';
+
+/**
+ * The mesh tag prefix of one kind of link. Split horizon (DESIGN.md section 6) is decided per
+ * kind: a link never takes a stream that came in over a link of its own kind. Inside a location
+ * every media node links to every other (full mesh), so a stream crosses one local backplane;
+ * between locations every proxy links to every other proxy, so a stream crosses one geo
+ * backplane. A proxy relays across kinds: what its location's media nodes send goes out on each
+ * geo link once, what another location's proxy sends goes out on each local link once (R9, R12).
+ */
+export function meshPrefixOf(kind: BackplaneKind): string {
+  return `${BACKPLANE_MESH_PREFIX}${kind}:`;
+}
+
+/** The mesh tag of the link to `peer`: streams that came in over it carry it. */
+export function backplaneMeshTag(peer: NodeId, kind: BackplaneKind = 'local'): MeshTag {
   if (!PEER_NAME.test(peer)) throw new ConfnodeError('bad-request', `bad peer node name for a backplane: ${JSON.stringify(peer).slice(0, 120)}`);
-  return `${LOCAL_BACKPLANE_MESH_PREFIX}${peer}`;
+  return `${meshPrefixOf(kind)}${peer}`;
 }
 
 /** Same stream for the peer's router (same SSRC, owner and kind): only its codec may change. */

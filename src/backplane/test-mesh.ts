@@ -21,6 +21,7 @@ import { deriveLinkKeys, type LinkKeys } from './keys';
 import type { BackplaneAddress } from './types';
 import { newLinkNonce } from './nonce';
 import type { BackplaneStream } from './streams';
+import type { LinkOptions } from './host';
 
 export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
@@ -118,7 +119,7 @@ export class TonePhone {
 /** One node as the control stand-in sees it (MediaHost's backplane methods, or an adapter). */
 export interface MeshMember {
   readonly name: NodeId;
-  openBackplane(conference: ConferenceId, peer: NodeId): Promise<BackplaneAddress>;
+  openBackplane(conference: ConferenceId, peer: NodeId, options?: LinkOptions): Promise<BackplaneAddress>;
   connectBackplane(conference: ConferenceId, peer: NodeId, remote: BackplaneAddress, keys: LinkKeys): Promise<void> | void;
   setBackplaneStreams(conference: ConferenceId, peer: NodeId, streams: BackplaneStream[]): Promise<void> | void;
   closeBackplane(conference: ConferenceId, peer: NodeId): Promise<void>;
@@ -156,9 +157,10 @@ export class ControlStandIn {
     }
   }
 
-  async join(conference: ConferenceId, a: NodeId, b: NodeId): Promise<void> {
+  /** Sets up the link between a and b (both ends get `options`: its kind, a simulated WAN). */
+  async join(conference: ConferenceId, a: NodeId, b: NodeId, options?: LinkOptions): Promise<void> {
     const [ma, mb] = [this.member(a), this.member(b)];
-    const [addrA, addrB] = await Promise.all([ma.openBackplane(conference, b), mb.openBackplane(conference, a)]);
+    const [addrA, addrB] = await Promise.all([ma.openBackplane(conference, b, options), mb.openBackplane(conference, a, options)]);
     const [nonceA, nonceB] = [newLinkNonce(), newLinkNonce()];
     const keysA = deriveLinkKeys({ secret: this.secret, conference, localNode: a, peerNode: b, localNonce: nonceA, peerNonce: nonceB });
     const keysB = deriveLinkKeys({ secret: this.secret, conference, localNode: b, peerNode: a, localNonce: nonceB, peerNonce: nonceA });

@@ -15,7 +15,7 @@ export interface BackplaneAddress {
 
 /** What GET /api/v1/backplanes shows of a link (plain data: crosses threads as is). */
 export interface BackplaneLinkStats {
-  kind: 'local';
+  kind: 'local' | 'geo';
   conference: ConferenceId;
   peer: NodeId;
   local: BackplaneAddress;
@@ -49,4 +49,6 @@ export interface BackplaneLinkStats {
   lossIn: number;
   /** Fraction of ours the peer last reported lost (worst stream of its last report). */
   lossOut: number;
+  /** Tests and benchmarks: what the simulated WAN did to what this link sent. */
+  wanSim?: { delayed: number; dropped: number; overflowed: number };
 }

@@ -1,7 +1,7 @@
 import { asNodeId, asParticipantId } from '../common';
 import { LOCAL_MESH, parseRtp, type RemoteSourceHandle } from '../media';
 import { InStream, MAX_NACK_GAP, OutStream } from './link-streams';
-import { LOCAL_BACKPLANE_MESH_PREFIX, backplaneMeshTag, parseBackplaneStreams } from './streams';
+import { BACKPLANE_MESH_PREFIX, backplaneMeshTag, meshPrefixOf, parseBackplaneStreams } from './streams';
 import { BACKPLANE_PT, MAX_MEDIA_HEADER, RetransmitRing, buildNack, isSilent, readNack, writeMediaHeader } from './wire';
 
 const source = { owner: asParticipantId('alice'), kind: 'audio' as const, codec: { mime: 'audio/pcmu', clockRate: 8000 }, meshTag: LOCAL_MESH };
@@ -101,8 +101,10 @@ describe('stream announcements (what a peer sends is checked before use)', () =>
   });
 
   it('split horizon over a full mesh: what came over a local backplane never goes out on another one', () => {
-    expect(LOCAL_MESH.startsWith(LOCAL_BACKPLANE_MESH_PREFIX)).toBe(false);
-    expect(backplaneMeshTag(asNodeId('node-b')).startsWith(LOCAL_BACKPLANE_MESH_PREFIX)).toBe(true);
+    expect(LOCAL_MESH.startsWith(BACKPLANE_MESH_PREFIX)).toBe(false);
+    expect(backplaneMeshTag(asNodeId('node-b')).startsWith(meshPrefixOf('local'))).toBe(true);
+    expect(backplaneMeshTag(asNodeId('node-b'), 'geo').startsWith(meshPrefixOf('geo'))).toBe(true);
+    expect(backplaneMeshTag(asNodeId('node-b'), 'geo').startsWith(meshPrefixOf('local'))).toBe(false);
     expect(() => backplaneMeshTag(asNodeId('bad name'))).toThrow(expect.objectContaining({ code: 'bad-request' }));
   });
 });

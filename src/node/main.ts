@@ -26,6 +26,9 @@ import { WebRtcConferenceHandler } from './webrtc-handler';
 
 const VERSION = '0.1.0';
 
+/** R7: the admin log's text for each overflow (the seed's, word for word). */
+export const OVERFLOW_MESSAGE = 'Capacity reached in the location. Allocating the media node in the overflow location.';
+
 interface Running {
   /** How long stop() may wait for calls to end (nodes[].drain_timeout_s). */
   drainMs: number;
@@ -43,7 +46,29 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   const cluster =
     config.cluster.store === 'memory'
       ? undefined
-      : new ClusterNode({ config, node, localMedia, ledger, clock, logger, version: VERSION, views: async () => (api ? api.localViews() : { participants: [], conferences: [] }) });
+      : new ClusterNode({
+          config,
+          node,
+          localMedia,
+          ledger,
+          clock,
+          logger,
+          version: VERSION,
+          views: async () => (api ? api.localViews() : { participants: [], conferences: [] }),
+          adminLog: {
+            list: (query) => (api ? api.localAdminLog(query) : []),
+            // R7: the seed's words, with the conference and both locations.
+            overflow: (e) =>
+              adminLog.add('info', OVERFLOW_MESSAGE, {
+                conference: e.conference,
+                participant: e.participant,
+                originalLocation: e.originalLocation,
+                overflowLocation: e.overflowLocation,
+                reason: e.reason,
+                mediaNode: e.mediaNode,
+              }),
+          },
+        });
   const media: MediaService = cluster?.media ?? localMedia;
   const registry = new ConferenceRegistry({ logger, media });
   const placer =

@@ -44,6 +44,8 @@ export interface ClusterViews {
   nodes(): NodeStatusView[];
   placementOf(vmr: string): { locations: string[]; mediaNodes: string[]; proxyNodes: string[] };
   peerViews(): Promise<Array<{ participants: ParticipantView[]; conferences: ConferenceView[] }>>;
+  /** Peers' admin logs, newest first each. */
+  peerLogs(query: AdminLogQuery): Promise<AdminLogEntryView[][]>;
   backplaneViews(): BackplaneView[];
 }
 
@@ -156,11 +158,22 @@ export class NodeApiImpl implements NodeApi {
     return this.deps.cluster?.backplaneViews() ?? [];
   }
 
-  adminLog(query: AdminLogQuery): AdminLogEntryView[] {
+  /** This node's admin log, newest first, each entry naming this node (served to peers too). */
+  localAdminLog(query: AdminLogQuery): AdminLogEntryView[] {
     let entries = this.deps.adminLog.list();
     if (query.conference !== undefined) entries = entries.filter((e) => e.conference === query.conference);
     entries.reverse();
-    return query.limit !== undefined ? entries.slice(0, query.limit) : entries;
+    const node = this.deps.node.name;
+    return (query.limit !== undefined ? entries.slice(0, query.limit) : entries).map((e) => ({ node, ...e }));
+  }
+
+  /** The whole cluster's admin log, wherever asked: newest first (a peer that does not answer is left out). */
+  async adminLog(query: AdminLogQuery): Promise<AdminLogEntryView[]> {
+    const mine = this.localAdminLog(query);
+    if (!this.deps.cluster) return mine;
+    const all = [mine, ...(await this.deps.cluster.peerLogs(query))].flat();
+    all.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+    return query.limit !== undefined ? all.slice(0, query.limit) : all;
   }
 
   async endConference(name: string): Promise<{ participants: number } | undefined> {
@@ -224,7 +237,7 @@ export class NodeApiImpl implements NodeApi {
       remote: parseRemote(p.remote),
       signalingNode: node.name,
       mediaNode: p.mediaNode,
-      mediaLocation: node.location,
+      mediaLocation: p.mediaLocation ?? node.location,
       placementReason: p.placementReason,
       role: p.role,
       ...(p.onHold ? { onHold: true } : {}),

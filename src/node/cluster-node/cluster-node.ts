@@ -15,12 +15,14 @@ import type { Placement, PlacementRequest, Placer } from '../conference/placer';
 import type { Roster } from '../conference/roster';
 import type { ClusterConfig, NodeConfig } from '../config';
 import { ControlChannel, type ControlStats } from '../control';
-import type { BackplaneView, ConferenceView, NodeStatusView, ParticipantView } from '../http';
-import { ClusterPlacer } from './cluster-placer';
+import type { AdminLogEntryView, AdminLogQuery, BackplaneView, ConferenceView, NodeStatusView, ParticipantView } from '../http';
+import { ClusterPlacer, type OverflowEntry } from './cluster-placer';
 import { MediaMembership } from './membership';
 import { PeerLiveness } from './peer-liveness';
 import { CLUSTER_PROTOCOL, type ClusterEvents, type ClusterOps } from './protocol';
 import { RoutedMediaService } from './routed-media';
+import { paysBackplane } from '../placement';
+import { wanImpairment } from './wan-config';
 
 export interface ClusterNodeOptions {
   config: ClusterConfig;
@@ -33,6 +35,8 @@ export interface ClusterNodeOptions {
   version: string;
   /** This node's own admin views, served to peers. */
   views(): Promise<{ participants: ParticipantView[]; conferences: ConferenceView[] }>;
+  /** This node's admin log (newest first), served to peers; and where R7's overflow entries go. */
+  adminLog: { list(query: AdminLogQuery): AdminLogEntryView[]; overflow(entry: OverflowEntry): void };
   /** A store other than the config's etcd (tests). */
   store?: ClusterStore;
 }
@@ -106,6 +110,9 @@ export class ClusterNode {
         },
       },
       backplaneCost: config.capacity_costs.backplane,
+      overflow: config.locations.find((l) => l.name === node.location)?.overflow,
+      onOverflow: (entry) => this.opts.adminLog.overflow(entry),
+      alive: (n) => this.isLive(n),
       logger: this.log,
       clock,
       draining: () => this.draining,
@@ -138,6 +145,8 @@ export class ClusterNode {
         streams: (peer, conference, streams) => this.notify(peer, 'backplaneStreams', { conference, streams }),
       },
       logger: this.log,
+      alive: (n) => this.isLive(n),
+      wanTo: (location) => wanImpairment(config, node.location, location),
     });
     this.membership.events.on('added', () => this.backplanes?.reconcile());
     this.watchLocalMedia();
@@ -145,11 +154,11 @@ export class ClusterNode {
     this.control.events.on('peerDown', (peer) => this.liveness.linkDown(peer));
     state.events.on('node-up', (n) => this.onNodeUp(n));
     state.events.on('conference-changed', (c) => {
-      if (c.kind === 'location' && c.location === node.location) {
-        const others = (c.record?.mediaNodes ?? []).filter((m) => m !== node.name);
-        this.membership.setBackplaneCharge(c.conference, others.length > 0 && (c.record?.mediaNodes.includes(node.name) ?? false), config.capacity_costs.backplane);
-        this.backplanes?.reconcile();
-      }
+      if (c.kind !== 'location') return;
+      // Any location's change may change this node's links: a new location (a geo link if this
+      // node is the proxy here), another location's new proxy, or this location's media nodes.
+      this.chargeBackplane(c.conference);
+      this.backplanes?.reconcile();
     });
     try {
       await state.start();
@@ -216,9 +225,26 @@ export class ClusterNode {
     };
   }
 
+  /** The backplane unit (local or geo links) is charged exactly while this node has a backplane for the conference. */
+  private chargeBackplane(vmr: string): void {
+    const state = this.state;
+    if (!state) return;
+    const { node, config } = this.opts;
+    const records = state.conferenceLocations(vmr).map((l) => l.record);
+    this.membership.setBackplaneCharge(vmr, paysBackplane(node.name, node.location, records, (n) => this.isLive(n)), config.capacity_costs.backplane);
+  }
+
   /** Peers' admin views (a peer that does not answer in time is left out). */
   async peerViews(): Promise<Array<{ participants: ParticipantView[]; conferences: ConferenceView[] }>> {
     const asked = this.peers().map((p) => this.channel().call(p, 'views', undefined, VIEWS_TIMEOUT_MS));
+    const settled = await Promise.allSettled(asked);
+    return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  }
+
+  /** Peers' admin logs, newest first each (a peer that does not answer in time is left out). */
+  async peerLogs(query: AdminLogQuery): Promise<AdminLogEntryView[][]> {
+    const req = { ...(query.conference !== undefined ? { conference: query.conference } : {}), ...(query.limit !== undefined ? { limit: query.limit } : {}) };
+    const asked = this.peers().map((p) => this.channel().call(p, 'adminLog', req, VIEWS_TIMEOUT_MS));
     const settled = await Promise.allSettled(asked);
     return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   }
@@ -288,6 +314,7 @@ export class ClusterNode {
         return this.backplanes.onOpen(peer, d);
       },
       views: () => this.opts.views(),
+      adminLog: (d) => this.opts.adminLog.list(d),
     };
   }
 
@@ -370,6 +397,8 @@ export class ClusterNode {
     this.backplanes?.dropPeer(n.name);
     void this.control?.forget(asNodeId(n.name));
     void this.dropDeadMediaNode(n.name);
+    // A dead proxy elsewhere changes nothing here; a dead local peer may end this node's last backplane.
+    for (const vmr of this.state?.conferences() ?? []) this.chargeBackplane(vmr);
   }
 
   /** The first live media node of each conference that listed the dead node takes it out. */

@@ -32,6 +32,7 @@ async function mediaNodeX(others: string[]): Promise<{ placer: ClusterPlacer; le
     ledger,
     membership,
     remote: { reserve: () => Promise.resolve(), release: () => undefined },
+    alive: (n) => state.node(n) !== undefined,
     backplaneCost: 1,
     logger: silentLogger,
     clock,

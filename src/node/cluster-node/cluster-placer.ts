@@ -1,16 +1,18 @@
 /**
- * The placer of a cluster node (R2-R5, R10 across processes): reads the watched cluster state,
- * runs the pure decidePlacement, commits a changed list of media nodes with one compare-and-swap
+ * The placer of a cluster node (R2-R8, R10 across processes): reads the watched cluster state,
+ * runs the pure decidePlacement with this location's overflow list, commits a changed list of
+ * media nodes of the chosen location (this one or an overflow location) with one compare-and-swap
  * (a lost race re-reads and decides again), and holds the caller's capacity on the chosen media
  * node (this node's ledger, or a reservation over the control channel; a node that refuses is
- * excluded and the decision is made again). Never touches media or sockets itself.
+ * excluded and the decision is made again). An overflow placement is reported for the admin log
+ * (R7). Never touches media or sockets itself.
  */
 import { ConfnodeError, asConferenceId, errorMessage, type Clock, type Logger, type ParticipantId, type TimerHandle } from '../../common';
 import type { ClusterState, NodeRecord } from '../cluster';
 import { fits } from '../conference/capacity';
 import type { CapacityLedger, Reservation } from '../conference/capacity-ledger';
 import type { Placement, PlacementRequest, Placer } from '../conference/placer';
-import { decidePlacement, describeDecision, type PlacementNode } from '../placement';
+import { decidePlacement, describeDecision, electProxy, type PlacementNode } from '../placement';
 import type { MediaMembership } from './membership';
 import type { ReserveRequest } from './protocol';
 
@@ -18,6 +20,16 @@ import type { ReserveRequest } from './protocol';
 export interface RemoteCapacity {
   reserve(node: string, req: ReserveRequest): Promise<void>;
   release(node: string, participant: ParticipantId): void;
+}
+
+/** R7: what the admin log records of one overflow. */
+export interface OverflowEntry {
+  conference: string;
+  participant: ParticipantId;
+  originalLocation: string;
+  overflowLocation: string;
+  reason: 'overflow-primary' | 'overflow-secondary';
+  mediaNode: string;
 }
 
 export interface ClusterPlacerOptions {
@@ -28,6 +40,12 @@ export interface ClusterPlacerOptions {
   membership: MediaMembership;
   remote: RemoteCapacity;
   backplaneCost: number;
+  /** R6: this location's overflow locations (config `locations[].overflow`). */
+  overflow?: { primary: string; secondary?: string | undefined } | undefined;
+  /** R7: a caller's media went to an overflow location. */
+  onOverflow?(entry: OverflowEntry): void;
+  /** This node, a node in the store, or one without a record that still answers. */
+  alive(node: string): boolean;
   logger: Logger;
   /** Timers of leaves tried again. */
   clock: Clock;
@@ -66,25 +84,29 @@ export class ClusterPlacer implements Placer {
     const exclude: string[] = [];
     let reread = false;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const current = state.conferenceLocation(vmr, location);
+      const records = state.conferenceLocations(vmr);
+      const otherLocations = Object.fromEntries(records.filter((r) => r.record.location !== location).map((r) => [r.record.location, r.record.mediaNodes] as const));
       const decision = decidePlacement(
-        { signalingNode: nodeName, location, cost: req.cost, backplaneCost: this.opts.backplaneCost, exclude },
-        { nodes: this.snapshotNodes(), mediaNodes: current?.record.mediaNodes ?? [] },
+        { signalingNode: nodeName, location, cost: req.cost, backplaneCost: this.opts.backplaneCost, exclude, overflow: this.opts.overflow },
+        { nodes: this.snapshotNodes(), mediaNodes: state.conferenceLocation(vmr, location)?.record.mediaNodes ?? [], otherLocations },
       );
       if (decision.kind === 'reject') {
         // The watched cache may lag a CAS another placer just made (a node added, so the lone one
-        // now pays its backplane): before refusing, read the record once from the store.
-        if (!reread && current !== undefined) {
+        // now pays its backplane): before refusing, read the conference once from the store.
+        if (!reread && records.length > 0) {
           reread = true;
+          const before = records.map((r) => `${r.record.location}@${r.modRevision}`).join();
           await state.refreshConference(vmr).catch(() => undefined);
-          if (state.conferenceLocation(vmr, location)?.modRevision !== current.modRevision) continue;
+          if (state.conferenceLocations(vmr).map((r) => `${r.record.location}@${r.modRevision}`).join() !== before) continue;
         }
-        throw new ConfnodeError('capacity', `no media node of ${location} can take the call: ${decision.detail}`);
+        throw new ConfnodeError('capacity', `no media node can take the call: ${decision.detail}`);
       }
+      const current = state.conferenceLocation(vmr, decision.location);
       if (decision.changed) {
         const instanceId = current?.record.instanceId ?? state.proposeInstanceId(vmr);
-        const next = { conference: vmr, instanceId, location, mediaNodes: decision.mediaNodes, ...(current?.record.proxyNode ? { proxyNode: current.record.proxyNode } : {}) };
-        if (!(await state.casConferenceLocation(vmr, location, current?.modRevision ?? 0, next))) {
+        const proxyNode = electProxy({ location: decision.location, mediaNodes: decision.mediaNodes, proxyNode: current?.record.proxyNode }, (n) => n === decision.node || this.opts.alive(n));
+        const next = { conference: vmr, instanceId, location: decision.location, mediaNodes: decision.mediaNodes, ...(proxyNode ? { proxyNode } : {}) };
+        if (!(await state.casConferenceLocation(vmr, decision.location, current?.modRevision ?? 0, next))) {
           logger.debug({ conference: vmr, attempt }, 'placement lost a race: deciding again');
           continue;
         }
@@ -95,7 +117,10 @@ export class ClusterPlacer implements Placer {
       try {
         const placement = await this.hold(decision.node, { participant: req.participant, conference: vmr, conferenceId, cost: req.cost });
         logger.info({ conference: vmr, participant: req.participant, decision: describeDecision(decision) }, 'media placed');
-        return { conferenceId, mediaNode: decision.node, reason: decision.reason, ...placement };
+        if (decision.reason === 'overflow-primary' || decision.reason === 'overflow-secondary') {
+          this.opts.onOverflow?.({ conference: vmr, participant: req.participant, originalLocation: location, overflowLocation: decision.location, reason: decision.reason, mediaNode: decision.node });
+        }
+        return { conferenceId, mediaNode: decision.node, mediaLocation: decision.location, reason: decision.reason, ...placement };
       } catch (err) {
         if (!(err instanceof ConfnodeError) || !['capacity', 'unavailable', 'timeout', 'busy'].includes(err.code)) throw err;
         logger.info({ conference: vmr, mediaNode: decision.node, err: err.message }, 'media node refused: deciding again without it');
@@ -160,11 +185,16 @@ export class ClusterPlacer implements Placer {
    * unit kept for the first expansion when some other active node of the location could take it.
    */
   private headroom(vmr: string): number {
-    const { state, nodeName, location, backplaneCost } = this.opts;
+    const { state, nodeName, location, backplaneCost, alive } = this.opts;
     const media = state.conferenceLocation(vmr, location)?.record.mediaNodes ?? [];
-    if (media.some((n) => n !== nodeName)) return media.includes(nodeName) ? 0 : backplaneCost;
-    const canExpandTo = state.nodes().some((n) => n.location === location && n.state === 'active' && n.name !== nodeName && !media.includes(n.name));
-    return canExpandTo ? backplaneCost : 0;
+    const elsewhere = state.conferenceLocations(vmr).some((l) => l.record.location !== location && l.record.mediaNodes.some(alive));
+    // Once this node has a backplane for the conference (local or geo), its unit is in the ledger.
+    if (media.includes(nodeName) && (media.some((n) => n !== nodeName) || elsewhere)) return 0;
+    // Joining media nodes of this location, or the conference runs elsewhere: this node will pay.
+    if (media.some((n) => n !== nodeName) || elsewhere) return backplaneCost;
+    // Alone: the unit kept for a first backplane, local (expansion) or geo (another location joins).
+    const growable = state.nodes().some((n) => n.state === 'active' && n.name !== nodeName && (n.location !== location || !media.includes(n.name)));
+    return growable ? backplaneCost : 0;
   }
 
   /** This node's live view: its own load from its ledger (the store's copy lags by up to 250 ms). */

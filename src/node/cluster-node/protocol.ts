@@ -9,7 +9,7 @@ import { asConferenceId, asParticipantId } from '../../common';
 import type { MediaEventPayloads, MediaOps, RouterParticipantStats } from '../../media';
 import { backplaneStreamsSchema, type BackplaneAddress, type BackplaneStream } from '../../backplane';
 import type { ControlProtocol } from '../control';
-import type { ConferenceView, ParticipantView } from '../http';
+import type { AdminLogEntryView, ConferenceView, ParticipantView } from '../http';
 import type { RosterEntry } from '../conference/roster';
 
 const participantId = z.string().min(1).max(100).transform(asParticipantId);
@@ -57,6 +57,8 @@ export type ClusterOps = MediaOps & {
   };
   /** This node's participants and conferences, for the admin API of any node. */
   views: { req: undefined; res: { participants: ParticipantView[]; conferences: ConferenceView[] } };
+  /** This node's admin log, newest first (GET /api/v1/log of any node shows the cluster's). */
+  adminLog: { req: { conference?: string | undefined; limit?: number | undefined }; res: AdminLogEntryView[] };
 };
 
 export type ClusterEvents = MediaEventPayloads & {
@@ -115,6 +117,7 @@ export const CLUSTER_PROTOCOL: ControlProtocol<ClusterOps, ClusterEvents> = {
     reserve: z.object({ participant: participantId, conference: z.string().min(1).max(100), conferenceId, cost: z.number().finite().min(0).max(1000) }),
     backplaneOpen: z.object({ conference: conferenceId, address: linkAddress, nonce }),
     views: none,
+    adminLog: z.object({ conference: z.string().min(1).max(100).optional(), limit: z.number().int().min(1).max(1000).optional() }).strict(),
   },
   replies: {
     createRtp: localRtpAddress,
@@ -128,6 +131,7 @@ export const CLUSTER_PROTOCOL: ControlProtocol<ClusterOps, ClusterEvents> = {
     reserve: none,
     backplaneOpen: z.object({ address: linkAddress, nonce }),
     views: z.object({ participants: viewList<ParticipantView>(), conferences: viewList<ConferenceView>() }),
+    adminLog: viewList<AdminLogEntryView>(),
   },
   events: {
     webrtcOffer: z.object({ participant: participantId, sdp }),

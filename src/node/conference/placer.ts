@@ -21,6 +21,8 @@ export interface PlacementRequest {
 export interface Placement {
   conferenceId: ConferenceId;
   mediaNode: string;
+  /** The media node's location when it is not the signaling node's (R6 overflow). */
+  mediaLocation?: string;
   reason: PlacementReason;
   commit(participant: ParticipantId): void;
   release(): void;

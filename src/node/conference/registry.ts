@@ -30,6 +30,8 @@ export interface ParticipantRecord {
   readonly joinedAt: Date;
   /** The node that carries this participant's media (R1: the signaling stays here). */
   readonly mediaNode: string;
+  /** The media node's location, when another than this node's (R6 overflow). */
+  readonly mediaLocation?: string;
   readonly placementReason: PlacementReason;
   /** 'host' or 'guest' after PIN entry, 'waiting-for-pin' before; 'participant' without PINs. */
   role: 'host' | 'guest' | 'participant' | 'waiting-for-pin';
@@ -87,6 +89,7 @@ export interface JoinRequest {
 export interface PlacementResult {
   conferenceId: ConferenceId;
   mediaNode: string;
+  mediaLocation?: string;
   reason: PlacementReason;
 }
 
@@ -118,6 +121,7 @@ export class ConferenceRegistry {
       cost: req.cost,
       joinedAt: new Date(),
       mediaNode: placement.mediaNode,
+      ...(placement.mediaLocation !== undefined ? { mediaLocation: placement.mediaLocation } : {}),
       placementReason: placement.reason,
       role: req.role ?? 'participant',
       ...(req.publishing ? { publishing: req.publishing } : {}),

@@ -3,15 +3,15 @@ import { parseConfig } from './load';
 import { assertSupported, unsupportedKeys } from './not-yet';
 
 describe('keys the schema knows but this release does not act on', () => {
-  it('overflow and routing rules are refused at start, each naming its key', () => {
+  it('routing rules are refused at start, naming the key; overflow (R6-R8) is accepted', () => {
     const input = defaultConfigInput();
     const cfg = parseConfig({
       ...input,
       locations: [{ name: 'local', overflow: { primary: 'far' } }, { name: 'far' }],
       routing_rules: [{ name: 'pstn', priority: 1, match: '^9', target: 'sip:gw@127.0.0.1' }],
     });
-    expect(unsupportedKeys(cfg).map((i) => i.path)).toEqual(['locations[0].overflow', 'routing_rules']);
-    expect(() => assertSupported(cfg)).toThrow(/config error: locations\[0\]\.overflow: overflow to other locations \(R6-R8\) is not built yet/);
+    expect(unsupportedKeys(cfg).map((i) => i.path)).toEqual(['routing_rules']);
+    expect(() => assertSupported(cfg)).toThrow(/config error: routing_rules: the distributed gateway \(R11\) is not built yet/);
   });
 
   it('the embedded default and a plain cluster config start', () => {

@@ -7,11 +7,6 @@ import type { ClusterConfig } from './schema';
 
 export function unsupportedKeys(cfg: ClusterConfig): ConfigIssue[] {
   const out: ConfigIssue[] = [];
-  cfg.locations.forEach((loc, i) => {
-    if (loc.overflow) {
-      out.push({ path: `locations[${i}].overflow`, message: 'overflow to other locations (R6-R8) is not built yet: remove it; callers of a full location get 503' });
-    }
-  });
   if (cfg.routing_rules.length > 0) {
     out.push({ path: 'routing_rules', message: 'the distributed gateway (R11) is not built yet: remove the routing rules' });
   }

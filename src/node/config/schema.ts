@@ -155,6 +155,23 @@ export const RoutingRuleConfigSchema = z
   })
   .strict();
 
+/**
+ * Tests and benchmarks only: a simulated WAN between two locations, applied in userspace to what
+ * the proxies' geo backplanes send (this kernel has no netem). Each direction gets the delay, so
+ * a round trip pays it twice. Never configure it in production.
+ */
+export const WanSimLinkSchema = z
+  .object({
+    between: z.tuple([z.string(), z.string()]),
+    /** One-way delay, ms. */
+    delay_ms: z.number().min(0).max(10_000),
+    /** Uniform variation of each packet's delay, either way, ms. */
+    jitter_ms: z.number().min(0).max(10_000).default(0),
+    /** Fraction of datagrams dropped in each direction. */
+    loss: z.number().min(0).max(1).default(0),
+  })
+  .strict();
+
 const ConfigShape = z
   .object({
     cluster: ClusterSectionSchema,
@@ -164,6 +181,7 @@ const ConfigShape = z
     media: MediaConfigSchema.default({}),
     vmrs: z.array(VmrConfigSchema).default([]),
     routing_rules: z.array(RoutingRuleConfigSchema).default([]),
+    wan_sim: z.array(WanSimLinkSchema).default([]),
   })
   .strict();
 
@@ -184,6 +202,7 @@ export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 export type MediaConfig = ClusterConfig['media'];
 export type VmrConfig = z.infer<typeof VmrConfigSchema>;
 export type RoutingRuleConfig = z.infer<typeof RoutingRuleConfigSchema>;
+export type WanSimLinkConfig = z.infer<typeof WanSimLinkSchema>;
 export type LogLevel = z.infer<typeof LogLevelSchema>;
 /** What a YAML file may contain before defaults are applied. */
 export type ClusterConfigInput = z.input<typeof ConfigSchema>;
@@ -222,6 +241,14 @@ function crossCheck(cfg: z.infer<typeof ConfigShape>): CrossIssue[] {
     }
   });
   cfg.nodes.forEach((n, i) => ref(n.location, ['nodes', i, 'location']));
+  const pairs = new Set<string>();
+  cfg.wan_sim.forEach((w, i) => {
+    w.between.forEach((l, j) => ref(l, ['wan_sim', i, 'between', j]));
+    if (w.between[0] === w.between[1]) out.push({ path: ['wan_sim', i, 'between'], message: 'a simulated WAN link joins two different locations' });
+    const pair = [...w.between].sort().join('\u0000');
+    if (pairs.has(pair)) out.push({ path: ['wan_sim', i, 'between'], message: `locations ${w.between.join(' and ')} are already joined by an earlier wan_sim entry` });
+    pairs.add(pair);
+  });
   cfg.routing_rules.forEach((r, i) => ref(r.outgoing_location, ['routing_rules', i, 'outgoing_location']));
   out.push(...portConflicts(cfg.nodes), ...aliasClashes(cfg.vmrs));
   if (cfg.cluster.store === 'memory' && cfg.nodes.length > 1) {

@@ -3,7 +3,7 @@
  * LocalMediaService with a BackplaneHost beside it, behind the same MediaHost interface as the
  * worker threads. Adds no routing of its own: every call goes straight to the thread's planes.
  */
-import { BackplaneHost, type BackplaneAddress, type BackplaneHostEvents, type BackplaneLinkStats, type BackplaneStream, type LinkKeys } from '../../backplane';
+import { BackplaneHost, type BackplaneAddress, type BackplaneHostEvents, type BackplaneLinkStats, type BackplaneStream, type LinkKeys, type LinkOptions } from '../../backplane';
 import type { ConferenceId, NodeId, TypedEmitter } from '../../common';
 import { LocalMediaService, type LocalMediaOptions } from '../../media';
 import type { MediaHost } from './media-host';
@@ -18,8 +18,8 @@ export class LocalMediaHost extends LocalMediaService implements MediaHost {
     this.backplane = this.backplanes.events;
   }
 
-  openBackplane(conference: ConferenceId, peer: NodeId): Promise<BackplaneAddress> {
-    return this.backplanes.openLink(conference, peer);
+  openBackplane(conference: ConferenceId, peer: NodeId, options?: LinkOptions): Promise<BackplaneAddress> {
+    return this.backplanes.openLink(conference, peer, options);
   }
 
   async connectBackplane(conference: ConferenceId, peer: NodeId, remote: BackplaneAddress, keys: LinkKeys): Promise<void> {

@@ -3,7 +3,7 @@
  * threads (WorkerMediaService) or in this thread (LocalMediaHost). A backplane link lives beside
  * its conference's router, so every backplane call is routed by conference. Types only.
  */
-import type { BackplaneAddress, BackplaneHostEvents, BackplaneLinkStats, BackplaneStream, LinkKeys } from '../../backplane';
+import type { BackplaneAddress, BackplaneHostEvents, BackplaneLinkStats, BackplaneStream, LinkKeys, LinkOptions } from '../../backplane';
 import type { ConferenceId, NodeId, TypedEmitter } from '../../common';
 import type { MediaService } from '../../media';
 
@@ -13,8 +13,9 @@ export interface BackplaneControl {
   /**
    * The link of (conference, peer) on this node's address and RTP range: opened, or the one open
    * (two concurrent calls get one link). 'not-found' when the conference has no media here.
+   * `options`: a geo link (between proxies) rather than a local one, and a simulated WAN.
    */
-  openBackplane(conference: ConferenceId, peer: NodeId): Promise<BackplaneAddress>;
+  openBackplane(conference: ConferenceId, peer: NodeId, options?: LinkOptions): Promise<BackplaneAddress>;
   /** Media starts both ways: the peer's link address and this side's keys (deriveLinkKeys). */
   connectBackplane(conference: ConferenceId, peer: NodeId, remote: BackplaneAddress, keys: LinkKeys): Promise<void>;
   /** The peer's whole list of streams (from its `localStreams` event): published as remote sources. */

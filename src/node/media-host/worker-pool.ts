@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { BackplaneAddress, BackplaneHostEvents, BackplaneLinkStats, BackplaneStream, LinkKeys } from '../../backplane';
+import type { BackplaneAddress, BackplaneHostEvents, BackplaneLinkStats, BackplaneStream, LinkKeys, LinkOptions } from '../../backplane';
 import { ConfnodeError, RpcClient, TypedEmitter, type ConferenceId, type Logger, type NodeId, type OpName, type ParticipantId } from '../../common';
 import {
   emptyMediaStats,
@@ -187,10 +187,10 @@ export class WorkerMediaService implements MediaHost {
     return out;
   }
 
-  async openBackplane(conference: ConferenceId, peer: NodeId): Promise<BackplaneAddress> {
+  async openBackplane(conference: ConferenceId, peer: NodeId, options?: LinkOptions): Promise<BackplaneAddress> {
     const slot = this.byConference.get(conference);
     if (!slot || this.closed) throw new ConfnodeError('not-found', `conference ${conference} has no media on this node`);
-    const local = await slot.rpc.call('openLink', { conference, peer });
+    const local = await slot.rpc.call('openLink', { conference, peer, ...(options ? { options } : {}) });
     this.linkSlots.set(linkKey(conference, peer), { slot, conference, peer });
     slot.lastRtpPort = Math.max(slot.lastRtpPort ?? 0, local.port);
     return local;
