@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterMarkdown } from './cluster/report-cluster';
+import { geoReplayMarkdown, type GeoReplayResult } from './geo-replay/run-geo-replay';
 import type { ClusterResult } from './cluster/run-cluster';
 import { STEAL_RERUN_PERCENT, type CodecCapacity, type StepResult } from './mixer-capacity';
 import { sfuMarkdown } from './sfu/report-sfu';
@@ -22,6 +23,12 @@ export interface SfuDocument {
 export interface ClusterDocument {
   meta: RunMeta;
   cluster: ClusterResult;
+}
+
+/** What bench/results/geo.json holds. */
+export interface GeoDocument {
+  meta: RunMeta;
+  geo: GeoReplayResult;
 }
 
 export interface RunMeta {
@@ -120,6 +127,7 @@ export interface ResultDocuments {
   setup?: SetupDocument;
   sfu?: SfuDocument;
   cluster?: ClusterDocument;
+  geo?: GeoDocument;
 }
 
 export function resultsMarkdown(docs: ResultDocuments): string {
@@ -127,7 +135,7 @@ export function resultsMarkdown(docs: ResultDocuments): string {
   return [
     '# confnode bench results',
     '',
-    'Load generator on the same machine. Regenerate with `npm run bench` (or `-- --quick`, or `-- --only capacity|sip|sfu|cluster`: ' +
+    'Load generator on the same machine. Regenerate with `npm run bench` (or `-- --quick`, or `-- --only capacity|sip|sfu|cluster|geo`: ' +
       'a partial run keeps the other benches\' figures).',
     '',
     ...(cap
@@ -149,6 +157,7 @@ export function resultsMarkdown(docs: ResultDocuments): string {
     ...(docs.setup ? setupSection(docs.setup) : []),
     ...(docs.sfu ? sfuMarkdown(docs.sfu.sfu, docs.sfu.meta.startedAt, docs.sfu.meta.mode) : []),
     ...(docs.cluster ? clusterMarkdown(docs.cluster.cluster, docs.cluster.meta.startedAt, docs.cluster.meta.mode) : []),
+    ...(docs.geo ? [`Run ${docs.geo.meta.startedAt} (${docs.geo.meta.mode} mode).`, '', geoReplayMarkdown(docs.geo.geo)] : []),
   ].join('\n');
 }
 
@@ -164,11 +173,13 @@ export function writeResults(dir: string, ran: ResultDocuments): void {
     setup: ran.setup ?? readJson<SetupDocument>(join(dir, SETUP_FILE)),
     sfu: ran.sfu ?? readJson<SfuDocument>(join(dir, SFU_FILE)),
     cluster: ran.cluster ?? readJson<ClusterDocument>(join(dir, CLUSTER_FILE)),
+    geo: ran.geo ?? readJson<GeoDocument>(join(dir, GEO_FILE)),
   };
   if (ran.capacity) writeFileSync(join(dir, CAPACITY_FILE), `${JSON.stringify(ran.capacity, null, 2)}\n`);
   if (ran.setup) writeFileSync(join(dir, SETUP_FILE), `${JSON.stringify(ran.setup, null, 2)}\n`);
   if (ran.sfu) writeFileSync(join(dir, SFU_FILE), `${JSON.stringify(ran.sfu, null, 2)}\n`);
   if (ran.cluster) writeFileSync(join(dir, CLUSTER_FILE), `${JSON.stringify(ran.cluster, null, 2)}\n`);
+  if (ran.geo) writeFileSync(join(dir, GEO_FILE), `${JSON.stringify(ran.geo, null, 2)}\n`);
   writeFileSync(join(dir, 'RESULTS.md'), resultsMarkdown(docs));
 }
 
@@ -176,6 +187,7 @@ const CAPACITY_FILE = 'mixer-capacity.json';
 const SETUP_FILE = 'sip-setup.json';
 const SFU_FILE = 'sfu.json';
 const CLUSTER_FILE = 'cluster.json';
+const GEO_FILE = 'geo.json';
 
 /** A JSON file of an earlier run, or undefined when there is none (or it is unreadable). */
 function readJson<T>(path: string): T | undefined {

@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { killAll } from '../test/helpers/proc';
 import { CLUSTER_PLAN, runClusterBench, type ClusterResult } from './cluster/run-cluster';
+import { GEO_PLAN, runGeoReplay, type GeoReplayResult } from './geo-replay/run-geo-replay';
 import type { BenchCodec } from './load/audio';
 import { runMixerCapacity, type CodecCapacity } from './mixer-capacity';
 import { writeResults, type RunMeta } from './report';
@@ -19,7 +20,7 @@ import { REPO_ROOT } from './target';
 
 interface Args {
   quick: boolean;
-  only: 'all' | 'capacity' | 'sip' | 'sfu' | 'cluster';
+  only: 'all' | 'capacity' | 'sip' | 'sfu' | 'cluster' | 'geo';
   codecs: BenchCodec[];
   target: 'node' | 'fake';
   generators: number;
@@ -31,7 +32,7 @@ interface Args {
   windowS?: number;
 }
 
-const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip|sfu|cluster] [--codec PCMU|opus]
+const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip|sfu|cluster|geo] [--codec PCMU|opus]
   [--target node|fake] [--generators N] [--mix-talkers N] [--workers N] [--window-s S] [--node-main PATH] [--out DIR]`;
 
 function parseArgs(argv: string[]): Args {
@@ -55,7 +56,7 @@ function parseArgs(argv: string[]): Args {
     if (flag === '--quick') a.quick = true;
     else if (flag === '--only') {
       const v = value();
-      a.only = v === 'sip' || v === 'sfu' || v === 'cluster' ? v : 'capacity';
+      a.only = v === 'sip' || v === 'sfu' || v === 'cluster' || v === 'geo' ? v : 'capacity';
     }
     else if (flag === '--codec') a.codecs = [value() === 'opus' ? 'opus' : 'PCMU'];
     else if (flag === '--target') a.target = value() === 'fake' ? 'fake' : 'node';
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
   const setup: SetupResult[] = [];
   let sfuResult: SfuResult | undefined;
   let clusterResult: ClusterResult | undefined;
+  let geoResult: GeoReplayResult | undefined;
   const meta: RunMeta = {
     startedAt: new Date(t0).toISOString(),
     mode: args.quick ? 'quick' : 'full',
@@ -119,17 +121,20 @@ async function main(): Promise<void> {
     settings: { warmupS: plan.warmupMs / 1000, windowS: windowMs / 1000, repeats: plan.repeats, generators: args.generators, mixTalkers: args.mixTalkers, workers: args.workers ?? 'default', setupCps: 100 },
   };
   const runCluster = (): Promise<ClusterResult> => runClusterBench({ plan: args.quick ? CLUSTER_PLAN.quick : CLUSTER_PLAN.full, nodeMain: args.nodeMain, log });
-  if (args.only === 'sfu' || args.only === 'cluster') {
+  const runGeo = (): Promise<GeoReplayResult> => runGeoReplay({ plan: args.quick ? GEO_PLAN.quick : GEO_PLAN.full, nodeMain: args.nodeMain, log });
+  if (args.only === 'sfu' || args.only === 'cluster' || args.only === 'geo') {
     // Only that bench's JSON is written; RESULTS.md is rebuilt from the other benches' JSON in the dir.
     try {
       if (args.only === 'sfu') sfuResult = await runSfuBench({ plan: args.quick ? SFU_PLAN.quick : SFU_PLAN.full, nodeMain: args.nodeMain, log });
-      else clusterResult = await runCluster();
+      else if (args.only === 'cluster') clusterResult = await runCluster();
+      else geoResult = await runGeo();
     } finally {
       await killAll();
       meta.durationS = Math.round((Date.now() - t0) / 1000);
       writeResults(args.out, {
         ...(sfuResult ? { sfu: { meta, sfu: sfuResult } } : {}),
         ...(clusterResult ? { cluster: { meta, cluster: clusterResult } } : {}),
+        ...(geoResult ? { geo: { meta, geo: geoResult } } : {}),
       });
       log(`results written to ${args.out} (${meta.durationS} s)`);
     }
@@ -184,6 +189,11 @@ async function main(): Promise<void> {
       } catch (e) {
         log(`cluster bench failed: ${e instanceof Error ? e.message : String(e)}`);
       }
+      try {
+        geoResult = await runGeo();
+      } catch (e) {
+        log(`geo bench failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
   } finally {
     await killAll();
@@ -193,6 +203,7 @@ async function main(): Promise<void> {
       ...(ranSetup ? { setup: { meta, rates: setup } } : {}),
       ...(sfuResult ? { sfu: { meta, sfu: sfuResult } } : {}),
       ...(clusterResult ? { cluster: { meta, cluster: clusterResult } } : {}),
+      ...(geoResult ? { geo: { meta, geo: geoResult } } : {}),
     });
     log(`results written to ${args.out} (${meta.durationS} s)`);
   }

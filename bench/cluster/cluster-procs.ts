@@ -43,8 +43,28 @@ export interface ClusterOptions {
   capacities?: readonly [number, number];
 }
 
+/** Any bench cluster: nodes in locations, and YAML sections beside the generated ones (e.g. wan_sim). */
+export interface ClusterProcsOptions {
+  dir: string;
+  nodeMain: string;
+  vmrs: string[];
+  rtpPorts: number;
+  nodes: Array<{ name: string; location: string; capacity: number }>;
+  /** Per location, its overflow locations. */
+  overflow?: Record<string, { primary: string; secondary?: string }>;
+  /** YAML lines appended as they are (top-level keys). */
+  extraYaml?: string[];
+}
+
+export interface ClusterProcs {
+  etcd: EtcdServer;
+  nodes: ClusterNodeHandle[];
+  stop(): Promise<void>;
+}
+
 interface NodePorts {
   name: string;
+  location: string;
   capacity: number;
   sipPort: number;
   httpPort: number;
@@ -52,26 +72,32 @@ interface NodePorts {
   rtp: { min: number; max: number };
 }
 
-function clusterYaml(etcdEndpoint: string, nodes: NodePorts[], vmrs: string[]): string {
+function clusterYaml(etcdEndpoint: string, o: ClusterProcsOptions, nodes: NodePorts[]): string {
+  const locations = [...new Set(nodes.map((n) => n.location))];
+  const location = (l: string): string => {
+    const of = o.overflow?.[l];
+    return of ? `{ name: ${l}, overflow: { primary: ${of.primary}${of.secondary ? `, secondary: ${of.secondary}` : ''} } }` : `{ name: ${l} }`;
+  };
   return [
     '# Written by bench/cluster/cluster-procs.ts for one bench run (loopback only).',
     `cluster: { name: bench, secret: "bench-cluster-secret-0123456789", store: { etcd: { endpoints: ["${etcdEndpoint}"] } } }`,
-    `locations: [ { name: ${LOCATION} } ]`,
+    `locations: [ ${locations.map(location).join(', ')} ]`,
     'nodes:',
     ...nodes.map(
       (n) =>
-        `  - { name: ${n.name}, location: ${LOCATION}, address: "127.0.0.1", sip_port: ${n.sipPort}, http_port: ${n.httpPort}, ` +
+        `  - { name: ${n.name}, location: ${n.location}, address: "127.0.0.1", sip_port: ${n.sipPort}, http_port: ${n.httpPort}, ` +
         `control_port: ${n.controlPort}, rtp_ports: { min: ${n.rtp.min}, max: ${n.rtp.max} }, capacity: ${n.capacity}, log_level: warn }`,
     ),
-    // Two nodes share two cores with etcd and the bench: one media thread each.
+    // The nodes share two cores with etcd and the bench: one media thread each.
     'media: { workers: 1 }',
     'vmrs:',
-    ...vmrs.map((v) => `  - { name: ${v}, aliases: [${v}] }`),
+    ...o.vmrs.map((v) => `  - { name: ${v}, aliases: [${v}] }`),
+    ...(o.extraYaml ?? []),
     '',
   ].join('\n');
 }
 
-async function startNode(o: ClusterOptions, path: string, n: NodePorts): Promise<ClusterNodeHandle> {
+async function startNode(o: ClusterProcsOptions, path: string, n: NodePorts): Promise<ClusterNodeHandle> {
   const proc = new Proc(`node ${n.name}`, process.execPath, [o.nodeMain, '--config', path, '--node', n.name], { cwd: REPO_ROOT });
   const baseUrl = `http://127.0.0.1:${n.httpPort}`;
   try {
@@ -91,8 +117,8 @@ async function startNode(o: ClusterOptions, path: string, n: NodePorts): Promise
   return { name: n.name, proc, sipPort: n.sipPort, httpPort: n.httpPort, rtp: n.rtp, baseUrl };
 }
 
-/** Starts etcd and both nodes; resolves once each node lists both in /api/v1/nodes. */
-export async function startBenchCluster(o: ClusterOptions): Promise<BenchCluster> {
+/** Starts etcd and every node; resolves once each node lists all of them in /api/v1/nodes. */
+export async function startClusterProcs(o: ClusterProcsOptions): Promise<ClusterProcs> {
   const etcd = await EtcdServer.start(o.dir);
   const started: ClusterNodeHandle[] = [];
   const stop = async (): Promise<void> => {
@@ -101,31 +127,46 @@ export async function startBenchCluster(o: ClusterOptions): Promise<BenchCluster
   };
   try {
     const ports: NodePorts[] = [];
-    const [capA, capB] = o.capacities ?? [2, 1000];
-    for (const [name, capacity] of [[NODE_A, capA], [NODE_B, capB]] as const) {
+    for (const n of o.nodes) {
       const rtp = await freePortRange(o.rtpPorts);
       const [sipPort, httpPort, controlPort] = (await freePorts(3)) as [number, number, number];
-      ports.push({ name, capacity, sipPort, httpPort, controlPort, rtp });
+      ports.push({ ...n, sipPort, httpPort, controlPort, rtp });
     }
     const path = join(o.dir, 'cluster.yaml');
-    writeFileSync(path, clusterYaml(etcd.endpoint, ports, o.vmrs));
+    writeFileSync(path, clusterYaml(etcd.endpoint, o, ports));
     for (const p of ports) started.push(await startNode(o, path, p));
     for (const n of started) {
       await waitFor(
-        `${n.name} lists both nodes`,
+        `${n.name} lists every node`,
         async () => {
           const res = await fetch(`${n.baseUrl}/api/v1/nodes`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
           const listed = res?.status === 200 ? ((await res.json()) as unknown[]) : [];
-          return listed.length === 2 ? true : undefined;
+          return listed.length === o.nodes.length ? true : undefined;
         },
         15_000,
       );
     }
-    const [a, b] = started;
-    if (!a || !b) throw new Error('two nodes expected');
-    return { etcd, a, b, stop };
+    return { etcd, nodes: started, stop };
   } catch (e) {
     await stop();
     throw e;
   }
+}
+
+/** Starts etcd and both nodes of one location (A small, B big). */
+export async function startBenchCluster(o: ClusterOptions): Promise<BenchCluster> {
+  const [capA, capB] = o.capacities ?? [2, 1000];
+  const procs = await startClusterProcs({
+    dir: o.dir,
+    nodeMain: o.nodeMain,
+    vmrs: o.vmrs,
+    rtpPorts: o.rtpPorts,
+    nodes: [
+      { name: NODE_A, location: LOCATION, capacity: capA },
+      { name: NODE_B, location: LOCATION, capacity: capB },
+    ],
+  });
+  const [a, b] = procs.nodes;
+  if (!a || !b) throw new Error('two nodes expected');
+  return { etcd: procs.etcd, a, b, stop: procs.stop };
 }

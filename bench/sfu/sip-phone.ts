@@ -24,7 +24,7 @@ const TONE_FRAME = Buffer.from(Array.from({ length: 160 }, (_, i) => linearToUla
 const SILENCE_FRAME = Buffer.alloc(160, 0xff);
 
 /** First payload type of the m-line of `kind` in an SDP body. */
-function firstPt(sdp: string, kind: 'audio' | 'video'): { port: number; pt: number } | undefined {
+export function firstPt(sdp: string, kind: 'audio' | 'video'): { port: number; pt: number } | undefined {
   const m = new RegExp(`^m=${kind} (\\d+) RTP/AVP (\\d+)`, 'm').exec(sdp);
   return m ? { port: Number(m[1]), pt: Number(m[2]) } : undefined;
 }
@@ -53,9 +53,7 @@ export class BenchPhone {
 
   private constructor(
     private readonly o: PhoneOptions,
-    private readonly sip: UdpSip,
-    private readonly ids: DialogIds,
-    private readonly remoteTag: string | undefined,
+    private readonly dialog: SipDialog,
     private readonly sockets: Socket[],
     private readonly remote: { audio: number; video: number; videoPt: number },
   ) {}
@@ -64,24 +62,18 @@ export class BenchPhone {
   static async call(o: PhoneOptions): Promise<BenchPhone> {
     const range = await freePortRange(4);
     const sockets = await Promise.all([range.min, range.min + 2, range.min + 3].map(bindUdp));
-    const sip = await UdpSip.open();
     try {
-      const ids = newDialogIds();
-      const local = { port: sip.port, transport: 'UDP' as const };
-      const at = sip.received.length;
-      await sip.send(buildRequest({ method: 'INVITE', user: o.alias, target: { port: o.sipPort }, local, ids, body: offer(o.role, range.min, range.min + 2) }), o.sipPort);
-      const ok = await sip.expect((m) => m.status >= 200, 8000, at);
-      if (ok.status !== 200) throw new Error(`INVITE got ${ok.startLine}`);
-      const audio = firstPt(ok.body, 'audio');
-      const video = firstPt(ok.body, 'video');
-      if (!audio || !video || video.port === 0) throw new Error(`the answer has no usable audio and video: ${ok.body.replace(/\r\n/g, ' | ')}`);
-      const tag = toTag(ok);
-      await sip.send(buildRequest({ method: 'ACK', user: o.alias, target: { port: o.sipPort }, local, ids: { ...ids, branch: newBranch() }, ...(tag ? { toTag: tag } : {}) }), o.sipPort);
-      const phone = new BenchPhone(o, sip, ids, tag, sockets, { audio: audio.port, video: video.port, videoPt: video.pt });
+      const dialog = await sipCall(o.sipPort, o.alias, offer(o.role, range.min, range.min + 2));
+      const audio = firstPt(dialog.answer, 'audio');
+      const video = firstPt(dialog.answer, 'video');
+      if (!audio || !video || video.port === 0) {
+        dialog.close();
+        throw new Error(`the answer has no usable audio and video: ${dialog.answer.replace(/\r\n/g, ' | ')}`);
+      }
+      const phone = new BenchPhone(o, dialog, sockets, { audio: audio.port, video: video.port, videoPt: video.pt });
       phone.listen();
       return phone;
     } catch (e) {
-      sip.close();
       for (const s of sockets) s.close();
       throw e;
     }
@@ -124,15 +116,7 @@ export class BenchPhone {
   /** BYE (bounded wait for its 200), then closes every socket. */
   async hangup(): Promise<void> {
     if (this.closed) return;
-    const at = this.sip.received.length;
-    const ids = { ...this.ids, branch: newBranch(), cseq: this.ids.cseq + 1 };
-    const local = { port: this.sip.port, transport: 'UDP' as const };
-    try {
-      await this.sip.send(buildRequest({ method: 'BYE', user: this.o.alias, target: { port: this.o.sipPort }, local, ids, ...(this.remoteTag ? { toTag: this.remoteTag } : {}) }), this.o.sipPort);
-      await this.sip.expect((m) => m.status >= 200, 2000, at);
-    } catch {
-      // the node may be gone already: closing our side is all that is left
-    }
+    await this.dialog.bye();
     this.close();
   }
 
@@ -146,6 +130,45 @@ export class BenchPhone {
         // already closed
       }
     }
-    this.sip.close();
+    this.dialog.close();
+  }
+}
+
+/** A UAC dialog of a bench phone: the SDP answer, and how to end it. */
+export interface SipDialog {
+  answer: string;
+  /** BYE with a bounded wait for its answer (the node may be gone: then it just returns). */
+  bye(): Promise<void>;
+  close(): void;
+}
+
+/** INVITE (with `offerSdp`), the final answer (200 expected, else throws), ACK. Every wait is bounded. */
+export async function sipCall(sipPort: number, alias: string, offerSdp: string): Promise<SipDialog> {
+  const sip = await UdpSip.open();
+  try {
+    const ids: DialogIds = newDialogIds();
+    const local = { port: sip.port, transport: 'UDP' as const };
+    const at = sip.received.length;
+    await sip.send(buildRequest({ method: 'INVITE', user: alias, target: { port: sipPort }, local, ids, body: offerSdp }), sipPort);
+    const ok = await sip.expect((m) => m.status >= 200, 8000, at);
+    if (ok.status !== 200) throw new Error(`INVITE got ${ok.startLine}`);
+    const tag = toTag(ok);
+    await sip.send(buildRequest({ method: 'ACK', user: alias, target: { port: sipPort }, local, ids: { ...ids, branch: newBranch() }, ...(tag ? { toTag: tag } : {}) }), sipPort);
+    return {
+      answer: ok.body,
+      bye: async () => {
+        const before = sip.received.length;
+        try {
+          await sip.send(buildRequest({ method: 'BYE', user: alias, target: { port: sipPort }, local, ids: { ...ids, branch: newBranch(), cseq: ids.cseq + 1 }, ...(tag ? { toTag: tag } : {}) }), sipPort);
+          await sip.expect((m) => m.status >= 200, 2000, before);
+        } catch {
+          // the node may be gone already: closing our side is all that is left
+        }
+      },
+      close: () => sip.close(),
+    };
+  } catch (e) {
+    sip.close();
+    throw e;
   }
 }

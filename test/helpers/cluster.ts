@@ -28,6 +28,15 @@ export interface ClusterSpec {
   vmrs: VmrSpec[];
   /** media.workers per node (default 1: several nodes share 2 cores). */
   workers?: number;
+  /** R6: overflow locations per location (locations[].overflow). */
+  overflow?: Record<string, { primary: string; secondary?: string }>;
+  /** Simulated WAN between locations (config `wan_sim`). */
+  wanSim?: Array<{ between: [string, string]; delayMs: number; jitterMs?: number; loss?: number }>;
+}
+
+function locationLine(name: string, overflow: { primary: string; secondary?: string } | undefined): string {
+  if (!overflow) return `{ name: ${name} }`;
+  return `{ name: ${name}, overflow: { primary: ${overflow.primary}${overflow.secondary ? `, secondary: ${overflow.secondary}` : ''} } }`;
 }
 
 /** Writes the cluster YAML; one NodeConfig per node (all pointing at the same file). */
@@ -47,7 +56,10 @@ export async function writeClusterConfig(spec: ClusterSpec): Promise<NodeConfig[
   }
   const yaml = [
     `cluster: { name: test, secret: "test-cluster-secret-0123456789", store: { etcd: { endpoints: ["${spec.etcdEndpoint}"] } } }`,
-    `locations: [ ${locations.map((l) => `{ name: ${l} }`).join(', ')} ]`,
+    `locations: [ ${locations.map((l) => locationLine(l, spec.overflow?.[l])).join(', ')} ]`,
+    ...(spec.wanSim && spec.wanSim.length > 0
+      ? ['wan_sim:', ...spec.wanSim.map((w) => `  - { between: [${w.between.join(', ')}], delay_ms: ${w.delayMs}, jitter_ms: ${w.jitterMs ?? 0}, loss: ${w.loss ?? 0} }`)]
+      : []),
     'nodes:',
     ...nodeLines,
     `media: { workers: ${spec.workers ?? 1} }`,
