@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterMarkdown } from './cluster/report-cluster';
 import { geoReplayMarkdown, type GeoReplayResult } from './geo-replay/run-geo-replay';
+import type { PlacementSimResult } from './geo-sim/placement-sim';
+import { geoSimMarkdown } from './geo-sim/report-geo-sim';
 import type { ClusterResult } from './cluster/run-cluster';
 import { STEAL_RERUN_PERCENT, type CodecCapacity, type StepResult } from './mixer-capacity';
 import { sfuMarkdown } from './sfu/report-sfu';
@@ -23,6 +25,12 @@ export interface SfuDocument {
 export interface ClusterDocument {
   meta: RunMeta;
   cluster: ClusterResult;
+}
+
+/** What bench/results/geo-sim.json holds. */
+export interface GeoSimDocument {
+  meta: RunMeta;
+  geoSim: PlacementSimResult;
 }
 
 /** What bench/results/geo.json holds. */
@@ -128,6 +136,7 @@ export interface ResultDocuments {
   sfu?: SfuDocument;
   cluster?: ClusterDocument;
   geo?: GeoDocument;
+  geoSim?: GeoSimDocument;
 }
 
 export function resultsMarkdown(docs: ResultDocuments): string {
@@ -135,7 +144,7 @@ export function resultsMarkdown(docs: ResultDocuments): string {
   return [
     '# confnode bench results',
     '',
-    'Load generator on the same machine. Regenerate with `npm run bench` (or `-- --quick`, or `-- --only capacity|sip|sfu|cluster|geo`: ' +
+    'Load generator on the same machine. Regenerate with `npm run bench` (or `-- --quick`, or `-- --only capacity|sip|sfu|cluster|geo|geo-sim`: ' +
       'a partial run keeps the other benches\' figures).',
     '',
     ...(cap
@@ -157,7 +166,8 @@ export function resultsMarkdown(docs: ResultDocuments): string {
     ...(docs.setup ? setupSection(docs.setup) : []),
     ...(docs.sfu ? sfuMarkdown(docs.sfu.sfu, docs.sfu.meta.startedAt, docs.sfu.meta.mode) : []),
     ...(docs.cluster ? clusterMarkdown(docs.cluster.cluster, docs.cluster.meta.startedAt, docs.cluster.meta.mode) : []),
-    ...(docs.geo ? [`Run ${docs.geo.meta.startedAt} (${docs.geo.meta.mode} mode).`, '', geoReplayMarkdown(docs.geo.geo)] : []),
+    ...(docs.geoSim ? [geoSimMarkdown(docs.geoSim.geoSim), `Run ${docs.geoSim.meta.startedAt} (${docs.geoSim.meta.mode} mode).`, ''] : []),
+    ...(docs.geo ? [geoReplayMarkdown(docs.geo.geo), `Run ${docs.geo.meta.startedAt} (${docs.geo.meta.mode} mode).`, ''] : []),
   ].join('\n');
 }
 
@@ -174,12 +184,14 @@ export function writeResults(dir: string, ran: ResultDocuments): void {
     sfu: ran.sfu ?? readJson<SfuDocument>(join(dir, SFU_FILE)),
     cluster: ran.cluster ?? readJson<ClusterDocument>(join(dir, CLUSTER_FILE)),
     geo: ran.geo ?? readJson<GeoDocument>(join(dir, GEO_FILE)),
+    geoSim: ran.geoSim ?? readJson<GeoSimDocument>(join(dir, GEO_SIM_FILE)),
   };
   if (ran.capacity) writeFileSync(join(dir, CAPACITY_FILE), `${JSON.stringify(ran.capacity, null, 2)}\n`);
   if (ran.setup) writeFileSync(join(dir, SETUP_FILE), `${JSON.stringify(ran.setup, null, 2)}\n`);
   if (ran.sfu) writeFileSync(join(dir, SFU_FILE), `${JSON.stringify(ran.sfu, null, 2)}\n`);
   if (ran.cluster) writeFileSync(join(dir, CLUSTER_FILE), `${JSON.stringify(ran.cluster, null, 2)}\n`);
   if (ran.geo) writeFileSync(join(dir, GEO_FILE), `${JSON.stringify(ran.geo, null, 2)}\n`);
+  if (ran.geoSim) writeFileSync(join(dir, GEO_SIM_FILE), `${JSON.stringify(ran.geoSim, null, 2)}\n`);
   writeFileSync(join(dir, 'RESULTS.md'), resultsMarkdown(docs));
 }
 
@@ -188,6 +200,7 @@ const SETUP_FILE = 'sip-setup.json';
 const SFU_FILE = 'sfu.json';
 const CLUSTER_FILE = 'cluster.json';
 const GEO_FILE = 'geo.json';
+const GEO_SIM_FILE = 'geo-sim.json';
 
 /** A JSON file of an earlier run, or undefined when there is none (or it is unreadable). */
 function readJson<T>(path: string): T | undefined {

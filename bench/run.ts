@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { killAll } from '../test/helpers/proc';
 import { CLUSTER_PLAN, runClusterBench, type ClusterResult } from './cluster/run-cluster';
 import { GEO_PLAN, runGeoReplay, type GeoReplayResult } from './geo-replay/run-geo-replay';
+import { GEO_SIM_PLAN, runPlacementSim, type PlacementSimResult } from './geo-sim/placement-sim';
 import type { BenchCodec } from './load/audio';
 import { runMixerCapacity, type CodecCapacity } from './mixer-capacity';
 import { writeResults, type RunMeta } from './report';
@@ -20,7 +21,7 @@ import { REPO_ROOT } from './target';
 
 interface Args {
   quick: boolean;
-  only: 'all' | 'capacity' | 'sip' | 'sfu' | 'cluster' | 'geo';
+  only: 'all' | 'capacity' | 'sip' | 'sfu' | 'cluster' | 'geo' | 'geo-sim';
   codecs: BenchCodec[];
   target: 'node' | 'fake';
   generators: number;
@@ -32,7 +33,7 @@ interface Args {
   windowS?: number;
 }
 
-const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip|sfu|cluster|geo] [--codec PCMU|opus]
+const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip|sfu|cluster|geo|geo-sim] [--codec PCMU|opus]
   [--target node|fake] [--generators N] [--mix-talkers N] [--workers N] [--window-s S] [--node-main PATH] [--out DIR]`;
 
 function parseArgs(argv: string[]): Args {
@@ -56,7 +57,7 @@ function parseArgs(argv: string[]): Args {
     if (flag === '--quick') a.quick = true;
     else if (flag === '--only') {
       const v = value();
-      a.only = v === 'sip' || v === 'sfu' || v === 'cluster' || v === 'geo' ? v : 'capacity';
+      a.only = v === 'sip' || v === 'sfu' || v === 'cluster' || v === 'geo' || v === 'geo-sim' ? v : 'capacity';
     }
     else if (flag === '--codec') a.codecs = [value() === 'opus' ? 'opus' : 'PCMU'];
     else if (flag === '--target') a.target = value() === 'fake' ? 'fake' : 'node';
@@ -113,6 +114,7 @@ async function main(): Promise<void> {
   let sfuResult: SfuResult | undefined;
   let clusterResult: ClusterResult | undefined;
   let geoResult: GeoReplayResult | undefined;
+  let geoSimResult: PlacementSimResult | undefined;
   const meta: RunMeta = {
     startedAt: new Date(t0).toISOString(),
     mode: args.quick ? 'quick' : 'full',
@@ -122,12 +124,14 @@ async function main(): Promise<void> {
   };
   const runCluster = (): Promise<ClusterResult> => runClusterBench({ plan: args.quick ? CLUSTER_PLAN.quick : CLUSTER_PLAN.full, nodeMain: args.nodeMain, log });
   const runGeo = (): Promise<GeoReplayResult> => runGeoReplay({ plan: args.quick ? GEO_PLAN.quick : GEO_PLAN.full, nodeMain: args.nodeMain, log });
-  if (args.only === 'sfu' || args.only === 'cluster' || args.only === 'geo') {
+  const runGeoSim = (): PlacementSimResult => runPlacementSim(args.quick ? GEO_SIM_PLAN.quick : GEO_SIM_PLAN.full, { log });
+  if (args.only === 'sfu' || args.only === 'cluster' || args.only === 'geo' || args.only === 'geo-sim') {
     // Only that bench's JSON is written; RESULTS.md is rebuilt from the other benches' JSON in the dir.
     try {
       if (args.only === 'sfu') sfuResult = await runSfuBench({ plan: args.quick ? SFU_PLAN.quick : SFU_PLAN.full, nodeMain: args.nodeMain, log });
       else if (args.only === 'cluster') clusterResult = await runCluster();
-      else geoResult = await runGeo();
+      else if (args.only === 'geo') geoResult = await runGeo();
+      else geoSimResult = runGeoSim();
     } finally {
       await killAll();
       meta.durationS = Math.round((Date.now() - t0) / 1000);
@@ -135,6 +139,7 @@ async function main(): Promise<void> {
         ...(sfuResult ? { sfu: { meta, sfu: sfuResult } } : {}),
         ...(clusterResult ? { cluster: { meta, cluster: clusterResult } } : {}),
         ...(geoResult ? { geo: { meta, geo: geoResult } } : {}),
+        ...(geoSimResult ? { geoSim: { meta, geoSim: geoSimResult } } : {}),
       });
       log(`results written to ${args.out} (${meta.durationS} s)`);
     }
@@ -143,6 +148,14 @@ async function main(): Promise<void> {
   const ranCapacity = args.only === 'all' || args.only === 'capacity';
   const ranSetup = args.only === 'all' || args.only === 'sip';
   try {
+    // The placement simulator first, alone on the machine (pure: no sockets, no processes).
+    if (args.only === 'all') {
+      try {
+        geoSimResult = runGeoSim();
+      } catch (e) {
+        log(`placement simulator failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     if (ranCapacity) {
       for (const codec of args.codecs) {
         log(`mixer capacity ${codec}: steps ${plan.steps[codec].join(', ')} rooms of 4`);
@@ -204,6 +217,7 @@ async function main(): Promise<void> {
       ...(sfuResult ? { sfu: { meta, sfu: sfuResult } } : {}),
       ...(clusterResult ? { cluster: { meta, cluster: clusterResult } } : {}),
       ...(geoResult ? { geo: { meta, geo: geoResult } } : {}),
+      ...(geoSimResult ? { geoSim: { meta, geoSim: geoSimResult } } : {}),
     });
     log(`results written to ${args.out} (${meta.durationS} s)`);
   }

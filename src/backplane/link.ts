@@ -76,7 +76,7 @@ export class BackplaneLink {
   private readonly random: () => number;
   private readonly socket: RtpSocket;
   private readonly wan: ImpairedSocket | undefined;
-  private readonly wanCounters: WanCounters = { delayed: 0, dropped: 0, overflowed: 0 };
+  private readonly wanCounters: WanCounters = { delayed: 0, dropped: 0, overflowed: 0, lateSumMs: 0, lateMaxMs: 0 };
   private readonly rtcpSsrc: number;
   private readonly qos: LinkQos;
   private tx: SrtpContext | undefined;

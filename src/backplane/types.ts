@@ -50,5 +50,5 @@ export interface BackplaneLinkStats {
   /** Fraction of ours the peer last reported lost (worst stream of its last report). */
   lossOut: number;
   /** Tests and benchmarks: what the simulated WAN did to what this link sent. */
-  wanSim?: { delayed: number; dropped: number; overflowed: number };
+  wanSim?: { delayed: number; dropped: number; overflowed: number; lateSumMs: number; lateMaxMs: number };
 }

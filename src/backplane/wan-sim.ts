@@ -22,6 +22,12 @@ export interface WanCounters {
   dropped: number;
   /** Dropped because the queue was full. */
   overflowed: number;
+  /**
+   * How late datagrams left against their due time, ms (timers fire late on a busy event loop):
+   * the simulator's own error, which a measurement through it includes.
+   */
+  lateSumMs: number;
+  lateMaxMs: number;
 }
 
 /** Datagrams held at most (a second of a busy link at a 100 ms delay). */
@@ -51,7 +57,7 @@ export function impairedSocket(inner: RtpSocket, impairment: WanImpairment, cloc
   let lastDue = 0;
   let timer: TimerHandle | undefined;
   let closed = false;
-  const c = counters ?? { delayed: 0, dropped: 0, overflowed: 0 };
+  const c = counters ?? { delayed: 0, dropped: 0, overflowed: 0, lateSumMs: 0, lateMaxMs: 0 };
 
   const flush = (): void => {
     timer = undefined;
@@ -61,6 +67,9 @@ export function impairedSocket(inner: RtpSocket, impairment: WanImpairment, cloc
       if (p === undefined || p.due > now) break;
       queue[head++] = undefined as never;
       inner.send(p.buf, p.port, p.address);
+      const late = now - p.due;
+      c.lateSumMs += late;
+      if (late > c.lateMaxMs) c.lateMaxMs = late;
     }
     if (head > 1024 && head * 2 > queue.length) {
       queue.splice(0, head);

@@ -99,7 +99,12 @@ export class ClusterPlacer implements Placer {
           await state.refreshConference(vmr).catch(() => undefined);
           if (state.conferenceLocations(vmr).map((r) => `${r.record.location}@${r.modRevision}`).join() !== before) continue;
         }
-        throw new ConfnodeError('capacity', `no media node can take the call: ${decision.detail}`);
+        // R8: callers hear (SIP 503 with Retry-After) or read (WebSocket 'full') where it was full;
+        // the node-level detail goes to the log only.
+        logger.info({ conference: vmr, participant: req.participant, decision: describeDecision(decision) }, 'no room for the caller (R8)');
+        const { primary, secondary } = this.opts.overflow ?? {};
+        const tried = [location, primary, secondary].filter((l): l is string => l !== undefined);
+        throw new ConfnodeError('capacity', `conference ${vmr} is full in ${tried.length > 1 ? `locations ${tried.join(', ')} (this location and its overflow)` : `location ${location}`}: try again later`);
       }
       const current = state.conferenceLocation(vmr, decision.location);
       if (decision.changed) {

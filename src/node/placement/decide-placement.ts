@@ -46,16 +46,58 @@ interface Context {
   elsewhere: ReadonlyMap<string, PlacementNode[]>;
   /** Some other location has an active node: the conference may span locations later. */
   geoPossible: boolean;
+  /** Active nodes of the location that are not media nodes of the conference. */
+  activeOutsideMedia: number;
+}
+
+/**
+ * What one decision needs of the snapshot, in one pass without allocation per node (a cluster may
+ * have thousands): the nodes of the locations it may place in or has media in, the conference's
+ * media nodes by name, and how many nodes are active per location.
+ */
+interface Index {
+  byLocation: Map<string, PlacementNode[]>;
+  byName: Map<string, PlacementNode>;
+  /** Active nodes per location (relevant locations only), and in the whole snapshot. */
+  active: Map<string, number>;
+  activeTotal: number;
+}
+
+function indexNodes(nodes: readonly PlacementNode[], relevant: ReadonlySet<string>, mediaNames: ReadonlySet<string>): Index {
+  const byLocation = new Map<string, PlacementNode[]>([...relevant].map((l) => [l, []] as const));
+  const byName = new Map<string, PlacementNode>();
+  const active = new Map<string, number>();
+  let activeTotal = 0;
+  for (const n of nodes) {
+    const list = byLocation.get(n.location);
+    if (list === undefined) {
+      if (n.state === 'active') activeTotal++;
+      continue;
+    }
+    list.push(n);
+    if (mediaNames.has(n.name)) byName.set(n.name, n);
+    if (n.state === 'active') {
+      active.set(n.location, (active.get(n.location) ?? 0) + 1);
+      activeTotal++;
+    }
+  }
+  return { byLocation, byName, active, activeTotal };
+}
+
+/** The best of `nodes` by most available capacity (ties by name), in one pass. */
+function best(nodes: readonly PlacementNode[], ok: (n: PlacementNode) => boolean): PlacementNode | undefined {
+  let top: PlacementNode | undefined;
+  for (const n of nodes) if (ok(n) && (top === undefined || byMostAvailable(n, top) < 0)) top = n;
+  return top;
 }
 
 /** The snapshot's media nodes that are still alive, in allocation order, of one location. */
-function liveMedia(nodes: PlacementNode[], location: string, list: readonly string[]): PlacementNode[] {
-  const byName = new Map(nodes.filter((n) => n.location === location).map((n) => [n.name, n] as const));
+function liveMedia(index: Index, location: string, list: readonly string[]): PlacementNode[] {
   const media: PlacementNode[] = [];
   for (const name of list) {
-    const node = byName.get(name);
+    const node = index.byName.get(name);
     // A media node gone from the snapshot is dead (its lease expired): its slot is free again.
-    if (node !== undefined && !media.includes(node)) media.push(node);
+    if (node !== undefined && node.location === location && !media.includes(node)) media.push(node);
   }
   return media;
 }
@@ -67,25 +109,27 @@ function mediaByLocation(req: PlacementRequest, snap: PlacementSnapshot): Map<st
   return all;
 }
 
-function buildContext(req: PlacementRequest, snap: PlacementSnapshot, location: string, all: Map<string, readonly string[]>): Context {
+function buildContext(req: PlacementRequest, index: Index, location: string, all: Map<string, readonly string[]>): Context {
   const original = all.get(location) ?? [];
   const elsewhere = new Map<string, PlacementNode[]>();
   for (const [loc, list] of all) {
     if (loc === location) continue;
-    const media = liveMedia(snap.nodes, loc, list);
+    const media = liveMedia(index, loc, list);
     if (media.length > 0) elsewhere.set(loc, media);
   }
+  const media = liveMedia(index, location, original);
   return {
     location,
     cost: req.cost,
     backplaneCost: req.backplaneCost,
     max: req.maxMediaNodes ?? DEFAULT_MAX_MEDIA_NODES,
-    local: snap.nodes.filter((n) => n.location === location),
-    media: liveMedia(snap.nodes, location, original),
+    local: index.byLocation.get(location) ?? [],
+    media,
     original,
     excluded: new Set(req.exclude ?? []),
     elsewhere,
-    geoPossible: snap.nodes.some((n) => n.location !== location && n.state === 'active'),
+    geoPossible: index.activeTotal - (index.active.get(location) ?? 0) > 0,
+    activeOutsideMedia: (index.active.get(location) ?? 0) - media.filter((n) => n.state === 'active').length,
   };
 }
 
@@ -117,11 +161,11 @@ function takesMedia(ctx: Context, node: PlacementNode): boolean {
  * one-location cluster, or R5 allowing one node there), so such a node of capacity 1 still takes
  * four 0.25 callers. Excluded nodes still count: they refused a moment ago and may take it later.
  */
-function loneNodeReserve(ctx: Context, candidate: string): number {
+function loneNodeReserve(ctx: Context, candidate: PlacementNode): number {
   if (ctx.geoPossible) return ctx.backplaneCost;
   if (ctx.max < 2) return 0;
-  const canExpandTo = ctx.local.some((n) => n.state === 'active' && n.name !== candidate && !ctx.media.includes(n));
-  return canExpandTo ? ctx.backplaneCost : 0;
+  const others = ctx.activeOutsideMedia - (candidate.state === 'active' && !ctx.media.includes(candidate) ? 1 : 0);
+  return others > 0 ? ctx.backplaneCost : 0;
 }
 
 /** The location's media nodes already pay the conference's backplane unit (local or geo links). */
@@ -148,9 +192,7 @@ const names = (nodes: PlacementNode[]): string => nodes.map((n) => n.name).join(
  */
 function startConference(ctx: Context): PlacementDecision {
   if (ctx.local.length === 0) return reject(`no node in location ${ctx.location}`);
-  const chosen = ctx.local
-    .filter((n) => takesMedia(ctx, n) && fits(n.load, ctx.cost + loneNodeReserve(ctx, n.name), n.capacity))
-    .sort(byMostAvailable)[0];
+  const chosen = best(ctx.local, (n) => takesMedia(ctx, n) && fits(n.load, ctx.cost + loneNodeReserve(ctx, n), n.capacity));
   if (chosen === undefined) return reject(`no active node of ${ctx.location} has room for a caller of cost ${ctx.cost}`);
   const charges: PlacementNode[] = [];
   if (ctx.elsewhere.size > 0) {
@@ -170,7 +212,7 @@ function joinByAffinity(ctx: Context): PlacementDecision | undefined {
   const alreadyPaying = paying(ctx);
   for (const node of ctx.media) {
     if (!takesMedia(ctx, node)) continue;
-    const reserve = alreadyPaying ? 0 : loneNodeReserve(ctx, node.name);
+    const reserve = alreadyPaying ? 0 : loneNodeReserve(ctx, node);
     if (fits(node.load, ctx.cost + reserve, node.capacity)) return place(ctx, node, 'affinity', ctx.media, []);
   }
   return undefined;
@@ -180,9 +222,7 @@ function joinByAffinity(ctx: Context): PlacementDecision | undefined {
 function expand(ctx: Context): PlacementDecision {
   const where = `media nodes ${names(ctx.media)} of ${ctx.location}`;
   if (ctx.media.length >= ctx.max) return reject(`${where} take no more media and the limit of ${ctx.max} is reached`);
-  const chosen = ctx.local
-    .filter((n) => takesMedia(ctx, n) && !ctx.media.includes(n) && fits(n.load, ctx.cost + ctx.backplaneCost, n.capacity))
-    .sort(byMostAvailable)[0];
+  const chosen = best(ctx.local, (n) => takesMedia(ctx, n) && !ctx.media.includes(n) && fits(n.load, ctx.cost + ctx.backplaneCost, n.capacity));
   if (chosen === undefined) {
     return reject(`${where} take no more media and no other active node fits ${ctx.cost} + backplane ${ctx.backplaneCost}`);
   }
@@ -202,7 +242,11 @@ function expand(ctx: Context): PlacementDecision {
 export function decidePlacement(req: PlacementRequest, snapshot: PlacementSnapshot): PlacementDecision {
   validate(req);
   const all = mediaByLocation(req, snapshot);
-  const own = decideIn(req, snapshot, req.location, all);
+  const relevant = new Set([req.location, ...all.keys()]);
+  if (req.overflow?.primary !== undefined) relevant.add(req.overflow.primary);
+  if (req.overflow?.secondary !== undefined) relevant.add(req.overflow.secondary);
+  const index = indexNodes(snapshot.nodes, relevant, new Set([...all.values()].flat()));
+  const own = decideIn(req, index, req.location, all);
   if (own.kind === 'place') return own;
   const details = [own.detail];
   const chain: Array<[string | undefined, 'overflow-primary' | 'overflow-secondary']> = [
@@ -211,7 +255,7 @@ export function decidePlacement(req: PlacementRequest, snapshot: PlacementSnapsh
   ];
   for (const [location, reason] of chain) {
     if (location === undefined) continue;
-    const d = decideIn(req, snapshot, location, all);
+    const d = decideIn(req, index, location, all);
     if (d.kind === 'place') return { ...d, reason };
     details.push(`${reason} ${location}: ${d.detail}`);
   }
@@ -219,8 +263,8 @@ export function decidePlacement(req: PlacementRequest, snapshot: PlacementSnapsh
 }
 
 /** R2-R5 inside one location. */
-function decideIn(req: PlacementRequest, snapshot: PlacementSnapshot, location: string, all: Map<string, readonly string[]>): PlacementDecision {
-  const ctx = buildContext(req, snapshot, location, all);
+function decideIn(req: PlacementRequest, index: Index, location: string, all: Map<string, readonly string[]>): PlacementDecision {
+  const ctx = buildContext(req, index, location, all);
   if (ctx.media.length === 0) return startConference(ctx);
   return joinByAffinity(ctx) ?? expand(ctx);
 }
