@@ -70,6 +70,10 @@ export interface StrategyResult {
   /** Geo copies of one stream between one ordered location pair, min and max over all (1 and 1 = R9). */
   copiesPerStreamLocationPair: { min: number; max: number };
   switchTimeouts: number;
+  /** The workload's expectations over the same pairs: mean of multi-region pairs, and WAN copies. */
+  expected: { meanMs: number; wanCopies: number };
+  /** How late the simulated WAN's timers sent (inside the nodes, part of what was measured), ms. */
+  wanSimLate?: { meanMs: number; maxMs: number };
 }
 
 export const GEO_LOCATIONS = ['LON', 'IAD', 'SYD'] as const;
@@ -121,6 +125,7 @@ interface BackplaneRow {
   kind: string;
   peerLocation: string;
   streamsOut: number;
+  wanSim?: { delayed: number; lateMeanMs: number; lateMaxMs: number };
 }
 
 /** Runs one strategy over the conferences on a running cluster (one node per location). */
@@ -204,6 +209,8 @@ async function geoStreams(nodes: Map<string, ClusterNodeHandle>): Promise<Array<
 function summarize(strategy: Strategy, rooms: Room[], model: GeoModel, geo: Array<BackplaneRow & { location: string }>, switchTimeouts: number): StrategyResult {
   const conferences: ConferenceResult[] = [];
   const multi: number[] = [];
+  let expectedSum = 0;
+  let expectedPairs = 0;
   let copyMin = Infinity;
   let copyMax = 0;
   for (const room of rooms) {
@@ -221,7 +228,11 @@ function summarize(strategy: Strategy, rooms: Room[], model: GeoModel, geo: Arra
     }
     const totals = pairs.map((p) => p.pathMs + p.accessMs);
     const locations = c.callers.map((x) => x.location);
-    if (new Set(locations).size > 1) multi.push(...totals);
+    if (new Set(locations).size > 1) {
+      multi.push(...totals);
+      expectedSum += (strategy === 'distributed' ? c.meanMs.A : c.meanMs.B) * c.callers.length * (c.callers.length - 1);
+      expectedPairs += c.callers.length * (c.callers.length - 1);
+    }
     let wanCopies: number;
     if (strategy === 'distributed') {
       // Each link's streams out: audio and video of every participant on the sending side, once.
@@ -252,6 +263,7 @@ function summarize(strategy: Strategy, rooms: Room[], model: GeoModel, geo: Arra
       pairs,
     });
   }
+  const delayed = geo.reduce((s, g) => s + (g.wanSim?.delayed ?? 0), 0);
   return {
     strategy,
     conferences,
@@ -260,5 +272,9 @@ function summarize(strategy: Strategy, rooms: Room[], model: GeoModel, geo: Arra
     wanCopies: conferences.reduce((s, c) => s + c.wanCopies, 0),
     copiesPerStreamLocationPair: { min: copyMin === Infinity ? 0 : copyMin, max: copyMax },
     switchTimeouts,
+    expected: { meanMs: expectedPairs > 0 ? expectedSum / expectedPairs : NaN, wanCopies: conferences.reduce((s, c) => s + c.expectedWanCopies, 0) },
+    ...(delayed > 0
+      ? { wanSimLate: { meanMs: geo.reduce((s, g) => s + (g.wanSim?.lateMeanMs ?? 0) * (g.wanSim?.delayed ?? 0), 0) / delayed, maxMs: Math.max(...geo.map((g) => g.wanSim?.lateMaxMs ?? 0)) } }
+      : {}),
   };
 }

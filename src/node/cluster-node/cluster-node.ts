@@ -268,6 +268,18 @@ export class ClusterNode {
       packetsIn: l.packetsIn,
       packetsOut: l.packetsOut,
       srtpAuthFailures: l.srtpAuthFailures,
+      nacksIn: l.nacksIn,
+      retransmitted: l.retransmitted,
+      ...(l.wanSim
+        ? {
+            wanSim: {
+              delayed: l.wanSim.delayed,
+              dropped: l.wanSim.dropped,
+              lateMeanMs: l.wanSim.delayed > 0 ? Math.round((l.wanSim.lateSumMs / l.wanSim.delayed) * 100) / 100 : 0,
+              lateMaxMs: Math.round(l.wanSim.lateMaxMs * 100) / 100,
+            },
+          }
+        : {}),
     }));
   }
 

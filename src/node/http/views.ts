@@ -110,6 +110,11 @@ export interface BackplaneView {
   packetsOut: number;
   /** Backplane packets refused by SRTP authentication (forged, corrupted or keyed wrong). */
   srtpAuthFailures?: number;
+  /** Lost packets the peer asked for again (NACK) and this link sent again. */
+  nacksIn?: number;
+  retransmitted?: number;
+  /** Tests and benchmarks (`wan_sim`): what the simulated WAN did to what this link sent. */
+  wanSim?: { delayed: number; dropped: number; lateMeanMs: number; lateMaxMs: number };
 }
 
 export interface AdminLogEntryView {
