@@ -413,24 +413,32 @@ export class ClusterNode {
     for (const vmr of this.state?.conferences() ?? []) this.chargeBackplane(vmr);
   }
 
-  /** The first live media node of each conference that listed the dead node takes it out. */
+  /**
+   * The first live media node of the dead node's location, for each conference that listed it,
+   * takes it out of that location's record; a location with no live node left is repaired by the
+   * first live node of the cluster (else the record would name a dead node, and keep the
+   * conference's instance, for good).
+   */
   private async dropDeadMediaNode(dead: string): Promise<void> {
     const state = this.state;
     if (!state) return;
     const me = this.opts.node.name;
+    const everyone = [...new Set([...state.nodes().map((n) => n.name), ...this.liveness.records().map((n) => n.name), me])].filter((n) => n !== dead).sort();
     for (const vmr of state.conferences()) {
-      const loc = state.conferenceLocation(vmr, this.opts.node.location);
-      if (!loc || !loc.record.mediaNodes.includes(dead)) continue;
-      const live = loc.record.mediaNodes.filter((m) => m !== dead && this.isLive(m));
-      // With no media node left, the first live node of the location removes the record (else it
-      // would name a dead node, and its instance id, for good).
-      const repairer = live[0] ?? this.localNodes().find((m) => m !== dead);
-      if (repairer !== me) continue;
-      const rest = loc.record.mediaNodes.filter((m) => m !== dead);
-      const next = rest.length > 0 ? { ...loc.record, mediaNodes: rest } : undefined;
-      await state.casConferenceLocation(vmr, this.opts.node.location, loc.modRevision, next).catch((err: unknown) => {
-        this.log.warn({ conference: vmr, err: errorMessage(err) }, 'could not drop a dead media node');
-      });
+      for (const loc of state.conferenceLocations(vmr)) {
+        if (!loc.record.mediaNodes.includes(dead)) continue;
+        const location = loc.record.location;
+        const live = loc.record.mediaNodes.filter((m) => m !== dead && this.isLive(m));
+        const repairer = live[0] ?? this.nodesOf(location).find((m) => m !== dead) ?? everyone[0];
+        if (repairer !== me) continue;
+        const rest = loc.record.mediaNodes.filter((m) => m !== dead);
+        // A dead proxy leaves the record with it: the next media node elects and records itself.
+        const { proxyNode, ...kept } = loc.record;
+        const next = rest.length > 0 ? { ...kept, mediaNodes: rest, ...(proxyNode !== undefined && proxyNode !== dead ? { proxyNode } : {}) } : undefined;
+        await state.casConferenceLocation(vmr, location, loc.modRevision, next).catch((err: unknown) => {
+          this.log.warn({ conference: vmr, location, err: errorMessage(err) }, 'could not drop a dead media node');
+        });
+      }
     }
   }
 
@@ -450,10 +458,11 @@ export class ClusterNode {
     return name === this.opts.node.name || this.state?.node(name) !== undefined || this.liveness.has(name);
   }
 
-  /** Live nodes of this node's location, by name. */
-  private localNodes(): string[] {
-    const here = [...(this.state?.nodes() ?? []), ...this.liveness.records()].filter((n) => n.location === this.opts.node.location).map((n) => n.name);
-    return [...new Set([...here, this.opts.node.name])].sort();
+  /** Live nodes of a location (this node included when it is its own), by name. */
+  private nodesOf(location: string): string[] {
+    const here = [...(this.state?.nodes() ?? []), ...this.liveness.records()].filter((n) => n.location === location).map((n) => n.name);
+    if (location === this.opts.node.location) here.push(this.opts.node.name);
+    return [...new Set(here)].sort();
   }
 
   private record(): NodeRecord {
