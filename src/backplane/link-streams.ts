@@ -13,6 +13,10 @@ const MAX_JUMP = 3000;
 const MAX_LATE = 100;
 /** Gaps longer than this are not asked for again (the packets would be too late to matter). */
 export const MAX_NACK_GAP = 32;
+/** A missing packet is asked for at most this many times (a lost NACK or a lost resend is asked again). */
+export const MAX_NACK_TRIES = 3;
+/** Missing packets remembered per stream at most. */
+const MAX_ASKED = 128;
 
 /**
  * A local stream on the link: its backplane SSRC and the mapping of the source's sequence numbers
@@ -95,8 +99,15 @@ export class OutStream {
 export class InStream {
   packets = 0;
   nacksSent = 0;
+  /** Asked-for packets that arrived, and those given up after MAX_NACK_TRIES. */
+  recovered = 0;
+  gaveUp = 0;
   /** Sequence numbers found missing by the last receive() (reused array). */
   readonly missing: number[] = [];
+  /** Sequence numbers to ask for again, filled by due() (reused array). */
+  readonly again: number[] = [];
+  /** Missing packets asked for and not arrived yet: when last asked, how often. */
+  private readonly asked = new Map<number, { atMs: number; tries: number }>();
   readonly stats: RtpReceiveStats;
   private readonly packet = newMediaPacket();
   private next = -1;
@@ -112,9 +123,41 @@ export class InStream {
   receive(view: RtpView, silent: boolean, nowMs: number): number {
     this.packets++;
     this.stats.update(view.sequence, view.timestamp, nowMs);
+    if (this.asked.size > 0 && this.asked.delete(view.sequence)) this.recovered++;
     const gap = this.track(view.sequence);
+    for (const seq of this.missing) {
+      if (this.asked.size >= MAX_ASKED) {
+        const oldest = this.asked.keys().next();
+        if (!oldest.done) this.asked.delete(oldest.value);
+      }
+      this.asked.set(seq, { atMs: nowMs, tries: 1 });
+    }
     this.handle.push(fillFromRtpView(this.packet, view, silent));
     return gap;
+  }
+
+  /**
+   * Packets asked for `retryMs` ago or more that still have not come (the NACK or the resend was
+   * lost too): those to ask again go into `again`; those asked MAX_NACK_TRIES times are given up,
+   * and their number is returned (a video stream then needs a keyframe).
+   */
+  due(nowMs: number, retryMs: number): number {
+    this.again.length = 0;
+    if (this.asked.size === 0) return 0;
+    let lost = 0;
+    for (const [seq, a] of this.asked) {
+      if (nowMs - a.atMs < retryMs) continue;
+      if (a.tries >= MAX_NACK_TRIES) {
+        this.asked.delete(seq);
+        lost++;
+        continue;
+      }
+      a.tries++;
+      a.atMs = nowMs;
+      this.again.push(seq);
+    }
+    this.gaveUp += lost;
+    return lost;
   }
 
   private track(seq: number): number {

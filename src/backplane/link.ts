@@ -103,6 +103,7 @@ export class BackplaneLink {
     rtcpIn: 0,
     nacksOut: 0,
     nacksIn: 0,
+    nacksGivenUp: 0,
     retransmitted: 0,
     keyframeRequestsOut: 0,
     keyframeRequestsIn: 0,
@@ -217,6 +218,7 @@ export class BackplaneLink {
       rtcpIn: c.rtcpIn,
       nacksOut: c.nacksOut,
       nacksIn: c.nacksIn,
+      nacksGivenUp: c.nacksGivenUp,
       retransmitted: c.retransmitted,
       keyframeRequestsOut: c.keyframeRequestsOut,
       keyframeRequestsIn: c.keyframeRequestsIn,
@@ -384,11 +386,29 @@ export class BackplaneLink {
     }
     this.c.packetsIn++;
     this.c.bytesIn += msg.length;
-    if (stream.receive(view, isSilent(view), this.opts.clock.now()) > 0) {
-      stream.nacksSent++;
-      this.c.nacksOut++;
-      this.sendRtcp([buildNack(this.rtcpSsrc, view.ssrc, stream.missing)]);
+    const now = this.opts.clock.now();
+    if (stream.receive(view, isSilent(view), now) > 0) this.nack(stream, view.ssrc, stream.missing);
+    // A NACK or its resend lost too (a lossy WAN): ask again after about one and a half round
+    // trips, a few times; a video packet given up needs a keyframe, asked at once rather than
+    // after the viewers' own requests time out.
+    const lost = stream.due(now, this.retryMs());
+    if (stream.again.length > 0) this.nack(stream, view.ssrc, stream.again);
+    if (lost > 0) {
+      this.c.nacksGivenUp += lost;
+      if (stream.announced.kind === 'video') this.requestKeyframe(view.ssrc);
     }
+  }
+
+  private nack(stream: InStream, ssrc: number, seqs: number[]): void {
+    stream.nacksSent++;
+    this.c.nacksOut++;
+    this.sendRtcp([buildNack(this.rtcpSsrc, ssrc, seqs)]);
+  }
+
+  /** How long a NACK waits for its packet before it is sent again: 1.5 RTT plus a margin, bounded. */
+  private retryMs(): number {
+    const rtt = this.qos.rttMs;
+    return rtt === undefined ? 120 : Math.min(1000, Math.max(30, 1.5 * rtt + 10));
   }
 
   private refused(why: SrtpFailure): void {

@@ -30,6 +30,8 @@ export interface BackplaneLinkStats {
   rtcpIn: number;
   nacksOut: number;
   nacksIn: number;
+  /** Missing packets of the peer's streams asked for MAX_NACK_TRIES times in vain. */
+  nacksGivenUp: number;
   retransmitted: number;
   keyframeRequestsOut: number;
   keyframeRequestsIn: number;

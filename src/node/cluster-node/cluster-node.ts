@@ -268,8 +268,10 @@ export class ClusterNode {
       packetsIn: l.packetsIn,
       packetsOut: l.packetsOut,
       srtpAuthFailures: l.srtpAuthFailures,
+      nacksOut: l.nacksOut,
       nacksIn: l.nacksIn,
       retransmitted: l.retransmitted,
+      nacksGivenUp: l.nacksGivenUp,
       ...(l.wanSim
         ? {
             wanSim: {

@@ -110,9 +110,11 @@ export interface BackplaneView {
   packetsOut: number;
   /** Backplane packets refused by SRTP authentication (forged, corrupted or keyed wrong). */
   srtpAuthFailures?: number;
-  /** Lost packets the peer asked for again (NACK) and this link sent again. */
+  /** NACKs this link sent (for the peer's streams) and got (for its own), packets it sent again, and packets given up after three NACKs. */
+  nacksOut?: number;
   nacksIn?: number;
   retransmitted?: number;
+  nacksGivenUp?: number;
   /** Tests and benchmarks (`wan_sim`): what the simulated WAN did to what this link sent. */
   wanSim?: { delayed: number; dropped: number; lateMeanMs: number; lateMaxMs: number };
 }
