@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigFile } from '../src/node/config';
-import { SEED_USA_CAPACITIES, SEED_USA_LOCATION } from '../src/node/placement';
+import { SEED_GLOBAL_CAPACITIES, SEED_GLOBAL_OVERFLOW, SEED_USA_CAPACITIES, SEED_USA_LOCATION } from '../src/node/placement';
 import { makeTempDir } from './helpers/config';
 import { REPO_ROOT } from './helpers/node-process';
 import { freePortRange, freePorts } from './helpers/ports';
@@ -203,5 +203,25 @@ describe('examples/usa.yaml', () => {
     expect(config.capacity_costs).toEqual({ video: 1, audio: 0.25, backplane: 1 });
     expect(config.media.workers).toBe(1);
     expect(config.vmrs.map((v) => v.aliases)).toEqual([['meet.alice', 'meet.alice@example.com']]);
+  });
+});
+
+describe('examples/global.yaml', () => {
+  it("DESIGN 7 / R6: is a valid config of the seed's global example with the placement tests' capacities and overflow table", () => {
+    const config = loadConfigFile(join(REPO_ROOT, 'examples', 'global.yaml'));
+    expect(config.cluster.name).toBe('global');
+    expect(config.cluster.store).toEqual({ etcd: { endpoints: ['http://127.0.0.1:23791'], prefix: '/confnode/v1/' } });
+    const byLocation: Record<string, Record<string, number>> = {};
+    for (const n of config.nodes) byLocation[n.location] = { ...byLocation[n.location], [n.name]: n.capacity };
+    expect(byLocation).toEqual(SEED_GLOBAL_CAPACITIES);
+    const overflow = Object.fromEntries(config.locations.filter((l) => l.overflow).map((l) => [l.name, l.overflow]));
+    expect(overflow).toEqual(SEED_GLOBAL_OVERFLOW);
+    expect(config.capacity_costs).toEqual({ video: 1, audio: 0.25, backplane: 1 });
+    expect(config.wan_sim).toEqual([]);
+    expect(config.vmrs.map((v) => v.aliases)).toEqual([['meet.alice', 'meet.alice@example.com']]);
+    // No two nodes (nor usa.yaml's) share a port: both examples can run at once.
+    const usa = loadConfigFile(join(REPO_ROOT, 'examples', 'usa.yaml'));
+    const ports = [...config.nodes, ...usa.nodes].flatMap((n) => [n.sip_port, n.http_port, n.control_port]);
+    expect(new Set(ports).size).toBe(ports.length);
   });
 });
