@@ -23,6 +23,7 @@ import { CLUSTER_PROTOCOL, type ClusterEvents, type ClusterOps } from './protoco
 import { RoutedMediaService } from './routed-media';
 import { paysBackplane } from '../placement';
 import { wanImpairment } from './wan-config';
+import { backplaneView } from './backplane-view';
 
 export interface ClusterNodeOptions {
   config: ClusterConfig;
@@ -253,36 +254,7 @@ export class ClusterNode {
   backplaneViews(): BackplaneView[] {
     const location = (peer: string): string => this.state?.node(peer)?.location ?? this.opts.node.location;
     const vmrOf = new Map((this.state?.conferences() ?? []).map((vmr) => [this.state?.instance(vmr)?.instanceId, vmr] as const));
-    return this.opts.localMedia.backplaneStats().map((l) => ({
-      id: `${l.conference}/${l.peer}`,
-      conference: vmrOf.get(l.conference) ?? l.conference,
-      kind: l.kind,
-      peerNode: l.peer,
-      peerLocation: location(l.peer),
-      streams: l.streamsIn + l.streamsOut,
-      streamsIn: l.streamsIn,
-      streamsOut: l.streamsOut,
-      ...(l.rttMs !== undefined ? { rttMs: Math.round(l.rttMs * 100) / 100 } : {}),
-      jitterMs: Math.round(l.jitterMs * 100) / 100,
-      lossFraction: l.lossIn,
-      packetsIn: l.packetsIn,
-      packetsOut: l.packetsOut,
-      srtpAuthFailures: l.srtpAuthFailures,
-      nacksOut: l.nacksOut,
-      nacksIn: l.nacksIn,
-      retransmitted: l.retransmitted,
-      nacksGivenUp: l.nacksGivenUp,
-      ...(l.wanSim
-        ? {
-            wanSim: {
-              delayed: l.wanSim.delayed,
-              dropped: l.wanSim.dropped,
-              lateMeanMs: l.wanSim.delayed > 0 ? Math.round((l.wanSim.lateSumMs / l.wanSim.delayed) * 100) / 100 : 0,
-              lateMaxMs: Math.round(l.wanSim.lateMaxMs * 100) / 100,
-            },
-          }
-        : {}),
-    }));
+    return this.opts.localMedia.backplaneStats().map((l) => backplaneView(l, vmrOf.get(l.conference) ?? l.conference, location(l.peer)));
   }
 
   controlStats(): ControlStats | undefined {
