@@ -216,6 +216,9 @@ export class SipConferenceHandler implements SessionHandler {
         { callId: call.info.callId, participant: state.participant.id, conference: state.participant.conference.vmr.name, reason, ...media },
         'SIP participant left',
       );
+      if (reason === 'session-expired') {
+        this.deps.adminLog.add('warn', 'No session refresh from the phone (SIP session timer): call ended', { conference: state.participant.conference.vmr.name, participant: state.participant.id });
+      }
       this.deps.registry.leave(state.participant.id);
     }
   }

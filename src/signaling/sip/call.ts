@@ -1,12 +1,15 @@
 /**
  * One UAS call (INVITE dialog) as the UA core drives it: the handler's answer in the 2xx, 2xx
- * retransmission until the ACK (13.3.1.4), CANCEL, BYE both ways, re-INVITE, INFO. Never calls
- * the handler's onEnded twice or before onInvite has settled; never lets a handler error escape.
+ * retransmission until the ACK (13.3.1.4), CANCEL, BYE both ways, re-INVITE, UPDATE (RFC 3311),
+ * INFO, and session timers (RFC 4028: the call ends when the caller's refreshes stop, or we
+ * refresh with UPDATE when we are the refresher). Never calls the handler's onEnded twice or
+ * before onInvite has settled; never lets a handler error escape.
  */
 import { type Clock, type Logger, type TimerHandle, errorMessage, sipStatusFor } from '../../common';
 import { type SipHeader, type SipRequest, type SipResponse, getHeader } from './message';
 import { parseCSeq } from './headers';
 import type { Dialog } from './dialog';
+import { expiryMs, negotiateSessionTimer, refreshMs, type SessionTimerDecision } from './session-timer';
 import type { CallEndReason, CallInfo, SdpResult, SessionHandler, SipCall } from './session';
 import type { SipTimerConfig } from './timers';
 import type { InboundSource, ServerTransaction, TransactionLayer } from './transactions/layer';
@@ -24,6 +27,8 @@ export interface CallContext {
   respond(tx: ServerTransaction, req: SipRequest, status: number, reason: string, extra?: ResponseExtra): void;
   /** Our Via value (fresh branch) for a request sent over `transport`. */
   viaFor(transport: 'udp' | 'tcp'): string;
+  /** Our Contact header value for requests sent over `transport`. */
+  contactFor(transport: 'udp' | 'tcp'): string;
   userAgentHeaders(): SipHeader[];
   forget(call: UasCall): void;
 }
@@ -50,6 +55,8 @@ interface Reinvite {
   cseq: number;
 }
 
+type SessionTimer = Extract<SessionTimerDecision, { kind: 'timer' }>;
+
 export class UasCall implements SipCall {
   private state: CallState = 'offered';
   private settled: Promise<void> = Promise.resolve();
@@ -59,6 +66,9 @@ export class UasCall implements SipCall {
   private byeAfterAck: (() => void) | undefined;
   private ended = false;
   private readonly log: Logger;
+  /** The session timer in force (RFC 4028), and its one timer: our refresh, or the expiry. */
+  private sessionTimer: SessionTimer | undefined;
+  private sessionTimerHandle: TimerHandle | undefined;
 
   constructor(
     readonly id: string,
@@ -68,8 +78,10 @@ export class UasCall implements SipCall {
     private readonly invite: SipRequest,
     private readonly src: InboundSource,
     private readonly ctx: CallContext,
+    sessionTimer?: SessionTimer,
   ) {
     this.log = ctx.log.child({ callId: info.callId, call: id });
+    this.sessionTimer = sessionTimer;
   }
 
   get established(): boolean {
@@ -99,7 +111,8 @@ export class UasCall implements SipCall {
     if (this.state !== 'offered' || !this.inviteTx.pending) return; // cancelled or hung up meanwhile
     this.state = 'accepted';
     this.sendOk(this.inviteTx, this.invite, answer.sdp, { cseq: this.inviteCSeq(), initial: true, offerless });
-    this.log.info({ event: 'answered' }, 'SIP call answered');
+    this.armSessionTimer();
+    this.log.info({ event: 'answered', ...(this.sessionTimer ? { sessionExpiresS: this.sessionTimer.intervalS, refresher: this.sessionTimer.refresher } : {}) }, 'SIP call answered');
   }
 
   private onInviteRejected(err: unknown): void {
@@ -109,7 +122,7 @@ export class UasCall implements SipCall {
     this.finish('rejected');
   }
 
-  private rejectTx(tx: InviteServerTransaction, req: SipRequest, err: unknown): void {
+  private rejectTx(tx: ServerTransaction, req: SipRequest, err: unknown): void {
     const m = sipStatusFor(err);
     const headers: SipHeader[] = m.status === 503 ? [{ name: 'Retry-After', value: String(m.retryAfter ?? 30) }] : [];
     this.ctx.respond(tx, req, m.status, m.reason, { headers });
@@ -117,10 +130,11 @@ export class UasCall implements SipCall {
 
   /** 13.3.1.4: the 2xx is retransmitted from T1 doubling to T2 until the ACK, 64*T1 at most. */
   private sendOk(tx: InviteServerTransaction, req: SipRequest, sdp: string, p: { cseq: number; initial: boolean; offerless: boolean }): void {
-    this.ctx.respond(tx, req, 200, 'OK', { sdp, dialogResponse: true });
+    const headers = this.sessionTimer?.headers ?? [];
+    this.ctx.respond(tx, req, 200, 'OK', { sdp, dialogResponse: true, headers });
     const okRetransmit = (interval: number): TimerHandle =>
       this.ctx.clock.setTimeout(() => {
-        this.ctx.respond(tx, req, 200, 'OK', { sdp, dialogResponse: true });
+        this.ctx.respond(tx, req, 200, 'OK', { sdp, dialogResponse: true, headers });
         if (this.pendingAck) this.pendingAck.retransmit = okRetransmit(Math.min(interval * 2, this.ctx.timers.t2));
       }, interval);
     const deadline = this.ctx.clock.setTimeout(() => this.onAckTimeout(), 64 * this.ctx.timers.t1);
@@ -197,6 +211,7 @@ export class UasCall implements SipCall {
       this.ctx.respond(tx, req, 491, 'Request Pending');
       return;
     }
+    if (!this.acceptRefresh(tx, req)) return;
     const cseq = parseCSeq(getHeader(req, 'CSeq') ?? '')?.seq ?? 0;
     this.reinvite = { tx, cseq };
     this.dialog.refreshTarget(req);
@@ -211,6 +226,7 @@ export class UasCall implements SipCall {
       (answer) => {
         if (this.ended || this.reinvite?.tx !== tx || !tx.pending) return;
         this.sendOk(tx, req, answer.sdp, { cseq, initial: false, offerless: offer === undefined });
+        this.armSessionTimer();
       },
       (err: unknown) => {
         if (this.ended || this.reinvite?.tx !== tx || !tx.pending) return;
@@ -218,6 +234,112 @@ export class UasCall implements SipCall {
         this.rejectTx(tx, req, err);
       },
     );
+  }
+
+  /**
+   * RFC 3311 UPDATE in the dialog: a session refresh (no body) or a new offer (answered in the
+   * 200 like a re-INVITE's, no ACK). An offer while another is in progress gets 491 (5.2).
+   */
+  onUpdate(req: SipRequest, tx: NonInviteServerTransaction, offer: string | undefined): void {
+    if (this.ended || this.hangupPromise) {
+      this.ctx.respond(tx, req, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    if (offer !== undefined && (this.reinvite || this.pendingAck || this.state !== 'confirmed')) {
+      this.ctx.respond(tx, req, 491, 'Request Pending');
+      return;
+    }
+    if (!this.acceptRefresh(tx, req)) return;
+    this.dialog.refreshTarget(req);
+    if (offer === undefined) {
+      this.ctx.respond(tx, req, 200, 'OK', { dialogResponse: true, headers: this.sessionTimer?.headers ?? [] });
+      this.armSessionTimer();
+      return;
+    }
+    this.log.info({ event: 'update', offer: true }, 'SIP UPDATE with an offer');
+    let result: Promise<SdpResult>;
+    try {
+      result = this.ctx.handler.onReinvite(this, offer);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (answer) => {
+        if (this.ended || !tx.pending) return;
+        this.ctx.respond(tx, req, 200, 'OK', { sdp: answer.sdp, dialogResponse: true, headers: this.sessionTimer?.headers ?? [] });
+        this.armSessionTimer();
+      },
+      (err: unknown) => {
+        if (this.ended || !tx.pending) return;
+        this.rejectTx(tx, req, err);
+      },
+    );
+  }
+
+  /**
+   * RFC 4028 on a refresh request (re-INVITE, UPDATE): 400 or 422 when its Session-Expires or
+   * Min-SE cannot be taken (false: answered); else the timer it asks for (none: timers off).
+   */
+  private acceptRefresh(tx: ServerTransaction, req: SipRequest): boolean {
+    const timer = negotiateSessionTimer(req);
+    if (timer.kind === 'bad') {
+      this.ctx.respond(tx, req, 400, timer.reason);
+      return false;
+    }
+    if (timer.kind === 'too-small') {
+      this.ctx.respond(tx, req, 422, 'Session Interval Too Small', { headers: [{ name: 'Min-SE', value: String(timer.minSe) }] });
+      return false;
+    }
+    this.sessionTimer = timer.kind === 'timer' ? timer : undefined;
+    return true;
+  }
+
+  /** (Re)starts the session timer after a 2xx that set it: our refresh at half the interval, or the expiry. */
+  private armSessionTimer(): void {
+    this.sessionTimerHandle?.cancel();
+    this.sessionTimerHandle = undefined;
+    const t = this.sessionTimer;
+    if (!t || this.ended) return;
+    if (t.refresher === 'uac') {
+      this.sessionTimerHandle = this.ctx.clock.setTimeout(() => this.onSessionExpired(t.intervalS), expiryMs(t.intervalS));
+    } else {
+      this.sessionTimerHandle = this.ctx.clock.setTimeout(() => void this.refreshSession(t), refreshMs(t.intervalS));
+    }
+  }
+
+  /** Section 10: no refresh came in time: the caller (or its network) is gone. */
+  private onSessionExpired(intervalS: number): void {
+    this.sessionTimerHandle = undefined;
+    if (this.ended || this.hangupPromise) return;
+    this.log.warn({ event: 'session-expired', sessionExpiresS: intervalS }, 'SIP session timer expired: no refresh from the caller');
+    this.hangupPromise = this.sendBye().then(() => this.finish('session-expired'));
+  }
+
+  /** We refresh (refresher=uas): an UPDATE without a body; a 408 or 481 (or no answer) ends the call. */
+  private async refreshSession(t: SessionTimer): Promise<void> {
+    this.sessionTimerHandle = undefined;
+    if (this.ended || this.hangupPromise || this.state !== 'confirmed') {
+      if (!this.ended) this.armSessionTimer();
+      return;
+    }
+    const status = await this.sendInDialog('UPDATE', [
+      { name: 'Session-Expires', value: `${t.intervalS};refresher=uas` },
+      { name: 'Supported', value: 'timer' },
+      { name: 'Contact', value: this.ctx.contactFor(this.src.transport) },
+    ]);
+    if (this.ended) return;
+    if (status !== undefined && status >= 200 && status < 300) {
+      this.armSessionTimer();
+      return;
+    }
+    if (status === undefined || status === 408 || status === 481) {
+      this.log.warn({ event: 'refresh-failed', status: status ?? 'no answer' }, 'SIP session refresh failed: ending the call');
+      this.hangupPromise = this.sendBye().then(() => this.finish('session-expired'));
+      return;
+    }
+    // Any other answer (e.g. 501): the caller will not take our refreshes; the timer is off.
+    this.log.warn({ event: 'refresh-refused', status }, 'SIP session refresh refused: session timer off');
+    this.sessionTimer = undefined;
   }
 
   hangup(): Promise<void> {
@@ -252,21 +374,30 @@ export class UasCall implements SipCall {
   }
 
   /** BYE through a non-INVITE client transaction; resolves on any final response or failure. */
-  private sendBye(): Promise<void> {
+  private async sendBye(): Promise<void> {
+    await this.sendInDialog('BYE');
+  }
+
+  /**
+   * A request of ours in the dialog (12.2.1.1: on the route set, to its first hop; over the
+   * caller's TCP connection when that is where it goes): the final status, or undefined when
+   * none came (timeout, transport failure).
+   */
+  private sendInDialog(method: string, extra: SipHeader[] = []): Promise<number | undefined> {
     const hop = this.dialog.nextHop(this.src.transport) ?? { transport: this.src.transport, address: this.src.address, port: this.src.port };
     const target = hop.transport === 'tcp' && this.src.transport === 'tcp' ? { ...hop, connectionId: this.src.connectionId } : hop;
-    const bye = this.dialog.createRequest('BYE', this.ctx.viaFor(target.transport), this.ctx.userAgentHeaders());
-    return new Promise<void>((resolve) => {
-      const tx = this.ctx.layer.sendRequest(bye, target, {
+    const req = this.dialog.createRequest(method, this.ctx.viaFor(target.transport), [...this.ctx.userAgentHeaders(), ...extra]);
+    return new Promise<number | undefined>((resolve) => {
+      const tx = this.ctx.layer.sendRequest(req, target, {
         onResponse: (res: SipResponse) => {
-          if (res.status >= 200) resolve();
+          if (res.status >= 200) resolve(res.status);
         },
         onFailure: (reason) => {
-          this.log.warn({ event: 'bye-failed', reason }, 'SIP BYE got no final response');
-          resolve();
+          this.log.warn({ event: 'request-failed', method, reason }, 'SIP request got no final response');
+          resolve(undefined);
         },
       });
-      if (!tx) resolve();
+      if (!tx) resolve(undefined);
     });
   }
 
@@ -274,6 +405,8 @@ export class UasCall implements SipCall {
     if (this.ended) return;
     this.ended = true;
     this.state = 'ended';
+    this.sessionTimerHandle?.cancel();
+    this.sessionTimerHandle = undefined;
     this.clearPendingAck();
     this.reinvite = undefined;
     this.ctx.forget(this);

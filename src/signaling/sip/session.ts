@@ -34,7 +34,8 @@ export type CallEndReason =
   | 'local-bye' // we hung up (hangup() called)
   | 'ack-timeout' // 2xx sent, no ACK within 64*T1
   | 'rejected' // handler threw, a final error response was sent
-  | 'transport-error'; // a request we sent got no response / transport failed
+  | 'transport-error' // a request we sent got no response / transport failed
+  | 'session-expired'; // session timer (RFC 4028): the refreshes stopped
 
 /** One call (INVITE dialog) as the handler sees it. */
 export interface SipCall {

@@ -8,6 +8,7 @@ import { type SipMessage, type SipRequest, type SipResponse, getHeader } from '.
 import { parseMessage } from './parser';
 import { StreamFramer } from './framing';
 import { serializeMessage } from './serializer';
+import type { CallEndReason, SdpResult, SessionHandler, SipCall } from './session';
 
 type Waiter = { pred: (m: SipMessage) => boolean; resolve: (m: SipMessage) => void };
 
@@ -160,3 +161,52 @@ export function sipResponseTo(req: SipRequest, status: number, reason: string): 
   lines.push('Content-Length: 0');
   return lines.join('\r\n') + '\r\n\r\n';
 }
+
+export const TEST_OFFER = 'v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
+export const TEST_ANSWER = 'v=0\r\no=confnode 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n';
+
+/** A SessionHandler for UA tests: records every event; answers with ANSWER unless told otherwise. */
+export class TestHandler implements SessionHandler {
+  events: string[] = [];
+  calls: SipCall[] = [];
+  ended: Array<{ call: SipCall; reason: CallEndReason }> = [];
+  acks: Array<string | undefined> = [];
+  infos: string[] = [];
+  inviteImpl: (call: SipCall, offer: string | undefined) => Promise<SdpResult> = async () => ({ sdp: TEST_ANSWER });
+  reinviteImpl: (call: SipCall, offer: string | undefined) => Promise<SdpResult> = async () => ({ sdp: TEST_ANSWER + 'a=sendonly\r\n' });
+  private endWaiters: Array<() => void> = [];
+
+  async onInvite(call: SipCall, offer: string | undefined): Promise<SdpResult> {
+    this.events.push(`invite:${offer === undefined ? 'none' : 'offer'}`);
+    this.calls.push(call);
+    return this.inviteImpl(call, offer);
+  }
+  onAck(_call: SipCall, answer: string | undefined): void {
+    this.events.push('ack');
+    this.acks.push(answer);
+  }
+  async onReinvite(call: SipCall, offer: string | undefined): Promise<SdpResult> {
+    this.events.push(`reinvite:${offer === undefined ? 'none' : 'offer'}`);
+    return this.reinviteImpl(call, offer);
+  }
+  onInfo(_call: SipCall, contentType: string | undefined, body: Buffer): void {
+    this.infos.push(`${contentType}:${body.toString()}`);
+  }
+  onEnded(call: SipCall, reason: CallEndReason): void {
+    this.events.push(`ended:${reason}`);
+    this.ended.push({ call, reason });
+    for (const w of this.endWaiters.splice(0)) w();
+  }
+  waitEnded(n = 1): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`waitEnded(${n}) timed out: ${this.events.join(',')}`)), 4000);
+      const check = (): void => {
+        if (this.ended.length < n) return void this.endWaiters.push(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      check();
+    });
+  }
+}
+

@@ -1,56 +1,12 @@
 import { ConfnodeError } from '../../common';
 import { getHeader, type SipRequest, type SipResponse } from './message';
 import { parseNameAddr, getVias } from './headers';
-import type { CallEndReason, SdpResult, SessionHandler, SipCall } from './session';
+import type { SdpResult, SipCall } from './session';
 import { createSipServer, type SipServer } from './ua';
-import { TestPeer, cseqMethod, sipRequest, sipResponseTo } from './test-peer';
+import { TEST_ANSWER, TEST_OFFER, TestHandler, TestPeer, cseqMethod, sipRequest, sipResponseTo } from './test-peer';
 
-const OFFER = 'v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
-const ANSWER = 'v=0\r\no=confnode 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n';
-
-class TestHandler implements SessionHandler {
-  events: string[] = [];
-  calls: SipCall[] = [];
-  ended: Array<{ call: SipCall; reason: CallEndReason }> = [];
-  acks: Array<string | undefined> = [];
-  infos: string[] = [];
-  inviteImpl: (call: SipCall, offer: string | undefined) => Promise<SdpResult> = async () => ({ sdp: ANSWER });
-  reinviteImpl: (call: SipCall, offer: string | undefined) => Promise<SdpResult> = async () => ({ sdp: ANSWER + 'a=sendonly\r\n' });
-  private endWaiters: Array<() => void> = [];
-
-  async onInvite(call: SipCall, offer: string | undefined): Promise<SdpResult> {
-    this.events.push(`invite:${offer === undefined ? 'none' : 'offer'}`);
-    this.calls.push(call);
-    return this.inviteImpl(call, offer);
-  }
-  onAck(_call: SipCall, answer: string | undefined): void {
-    this.events.push('ack');
-    this.acks.push(answer);
-  }
-  async onReinvite(call: SipCall, offer: string | undefined): Promise<SdpResult> {
-    this.events.push(`reinvite:${offer === undefined ? 'none' : 'offer'}`);
-    return this.reinviteImpl(call, offer);
-  }
-  onInfo(_call: SipCall, contentType: string | undefined, body: Buffer): void {
-    this.infos.push(`${contentType}:${body.toString()}`);
-  }
-  onEnded(call: SipCall, reason: CallEndReason): void {
-    this.events.push(`ended:${reason}`);
-    this.ended.push({ call, reason });
-    for (const w of this.endWaiters.splice(0)) w();
-  }
-  waitEnded(n = 1): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`waitEnded(${n}) timed out: ${this.events.join(',')}`)), 4000);
-      const check = (): void => {
-        if (this.ended.length < n) return void this.endWaiters.push(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      check();
-    });
-  }
-}
+const OFFER = TEST_OFFER;
+const ANSWER = TEST_ANSWER;
 
 let server: SipServer;
 let handler: TestHandler;
@@ -210,7 +166,7 @@ describe.each(['udp', 'tcp'] as const)('SIP UA over %s', (kind) => {
     const o = ids();
     p.send(sipRequest({ method: 'OPTIONS', peer: p, callId: o.callId, cseq: 1, branch: o.branch }), server.port);
     const ok = await p.response(200, 'OPTIONS');
-    expect(getHeader(ok, 'Allow')).toBe('INVITE, ACK, CANCEL, BYE, OPTIONS, INFO');
+    expect(getHeader(ok, 'Allow')).toBe('INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE');
     expect(getHeader(ok, 'Accept')).toBe('application/sdp');
     expect(getHeader(ok, 'Supported')).toBeDefined();
     expect(toTag(ok)).toBeDefined();

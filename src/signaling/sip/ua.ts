@@ -17,6 +17,7 @@ import { type InboundSource, type ServerTransaction, TransactionLayer, type Tran
 import { InviteServerTransaction } from './transactions/invite-server';
 import type { NonInviteServerTransaction } from './transactions/non-invite-server';
 import { type CallContext, type ResponseExtra, UasCall } from './call';
+import { negotiateSessionTimer } from './session-timer';
 
 export interface SipServerOptions {
   host: string;
@@ -64,12 +65,12 @@ export interface SipServer {
   close(): Promise<void>;
 }
 
-/** Methods we implement as a UAS. */
-export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO'] as const;
+/** Methods we implement as a UAS (UPDATE: RFC 3311, in a dialog: session refreshes and offers). */
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'UPDATE'] as const;
 /** Known methods we do not serve: 405 with Allow rather than 501 (RFC 3261 8.2.1). */
-const KNOWN_UNSUPPORTED = new Set(['REGISTER', 'PRACK', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH']);
-/** Option tags we support (none yet): every Require gets 420. */
-const SUPPORTED_OPTIONS: readonly string[] = [];
+const KNOWN_UNSUPPORTED = new Set(['REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH']);
+/** Option tags we support: session timers (RFC 4028); any other Require gets 420. */
+const SUPPORTED_OPTIONS: readonly string[] = ['timer'];
 const ALLOW = ALLOWED_METHODS.join(', ');
 
 export async function createSipServer(opts: SipServerOptions): Promise<SipServer> {
@@ -119,6 +120,7 @@ class UserAgent implements SipServer {
       log: this.log,
       respond: (tx, req, status, reason, extra) => this.respond(tx, req, status, reason, extra),
       viaFor: (t) => `SIP/2.0/${t.toUpperCase()} ${hostForUri(this.host)}:${this.port};branch=${generateBranch()};rport`,
+      contactFor: (t) => `<${this.contactUri(t)}>`,
       userAgentHeaders: () => [{ name: 'User-Agent', value: this.userAgent }],
       forget: (call) => this.forget(call),
     };
@@ -189,6 +191,11 @@ class UserAgent implements SipServer {
 
   private respond(tx: ServerTransaction, req: SipRequest, status: number, reason: string, extra: ResponseExtra = {}): void {
     const headers: SipHeader[] = [...(extra.headers ?? [])];
+    // RFC 3261 12.1.1: a response that establishes the dialog carries every Record-Route value of
+    // the request, in order, so a record-routing proxy stays on the path of the ACK and the BYE.
+    if (extra.dialogResponse && req.method === 'INVITE' && status > 100 && status < 300) {
+      for (const h of req.headers) if (h.name === 'Record-Route') headers.push({ name: 'Record-Route', value: h.value });
+    }
     if (extra.dialogResponse) headers.push(...this.dialogHeaders(tx));
     headers.push({ name: 'Server', value: this.userAgent });
     const toTag = this.toTagFor(tx);
@@ -290,6 +297,15 @@ class UserAgent implements SipServer {
       case 'INFO':
         call.onInfo(req, tx as NonInviteServerTransaction);
         return;
+      case 'UPDATE': {
+        const offer = sdpBody(req);
+        if (offer === false) {
+          this.respond(tx, req, 415, 'Unsupported Media Type', { headers: [{ name: 'Accept', value: 'application/sdp' }] });
+          return;
+        }
+        call.onUpdate(req, tx as NonInviteServerTransaction, offer);
+        return;
+      }
       case 'OPTIONS':
         this.respond(tx, req, 200, 'OK', { headers: this.optionsHeaders() });
         return;
@@ -323,6 +339,15 @@ class UserAgent implements SipServer {
       this.respond(tx, req, 415, 'Unsupported Media Type', { headers: [{ name: 'Accept', value: 'application/sdp' }] });
       return;
     }
+    const timer = negotiateSessionTimer(req);
+    if (timer.kind === 'bad') {
+      this.respond(tx, req, 400, timer.reason);
+      return;
+    }
+    if (timer.kind === 'too-small') {
+      this.respond(tx, req, 422, 'Session Interval Too Small', { headers: [{ name: 'Min-SE', value: String(timer.minSe) }] });
+      return;
+    }
     const ruri = parseUri(req.uri);
     const from = parseNameAddr(getHeader(req, 'From') ?? '');
     const localTag = generateTag();
@@ -340,7 +365,7 @@ class UserAgent implements SipServer {
       remote: { transport: src.transport, address: src.address, port: src.port },
       userAgent: getHeader(req, 'User-Agent'),
     };
-    const call = new UasCall(`sip-${this.nextCallNo++}-${localTag}`, info, created.dialog, tx, req, src, this.ctx);
+    const call = new UasCall(`sip-${this.nextCallNo++}-${localTag}`, info, created.dialog, tx, req, src, this.ctx, timer.kind === 'timer' ? timer : undefined);
     this.dialogs.set(created.dialog.key, call);
     this.byInviteTx.set(tx, call);
     call.start(offer);

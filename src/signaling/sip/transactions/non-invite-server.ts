@@ -26,6 +26,11 @@ export class NonInviteServerTransaction {
     return this.stateValue;
   }
 
+  /** No final response sent yet. */
+  get pending(): boolean {
+    return this.stateValue === 'trying' || this.stateValue === 'proceeding';
+  }
+
   respond(res: SipResponse): void {
     if (this.stateValue === 'completed' || this.stateValue === 'terminated') return;
     this.lastResponse = res;
