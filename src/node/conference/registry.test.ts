@@ -8,8 +8,8 @@ import { LocalPlacer } from './placer';
 import { ConferenceRegistry, type PlacementResult } from './registry';
 import { Roster } from './roster';
 
-const VMR: VmrConfig = { name: 'meet', aliases: ['meet'], video_codec: 'H264' };
-const SMALL: VmrConfig = { name: 'small', aliases: ['small'], video_codec: 'H264', max_participants: 2 };
+const VMR: VmrConfig = { name: 'meet', aliases: ['meet'], video_codec: 'H264', require_token: false };
+const SMALL: VmrConfig = { name: 'small', aliases: ['small'], video_codec: 'H264', max_participants: 2, require_token: false };
 const HERE: PlacementResult = { conferenceId: asConferenceId('conf-1'), mediaNode: 'node1', reason: 'least-loaded' };
 
 function makeRegistry(): { registry: ConferenceRegistry; media: LocalMediaService } {

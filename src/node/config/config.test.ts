@@ -83,7 +83,7 @@ describe('parseConfig()', () => {
     expect(cfg.nodes[0]).toMatchObject({ name: 'node1', location: 'local', address: '127.0.0.1', sip_port: 5060, http_port: 8080, control_port: 7070, capacity: 100 });
     expect(cfg.cluster.store).toBe('memory');
     expect(cfg.capacity_costs).toEqual({ video: 1, audio: 0.25, backplane: 1 });
-    expect(cfg.media).toEqual({ mix_talkers: 3, jitter_buffer_ms: 60, opus_complexity: 3, rtp_timeout_s: 60 });
+    expect(cfg.media).toEqual({ mix_talkers: 3, jitter_buffer_ms: 60, opus_complexity: 3, rtp_timeout_s: 60, sip_srtp: 'optional' });
     expect(cfg.vmrs[0]).toMatchObject({ name: 'meet', aliases: ['meet', 'meet@localhost'], video_codec: 'H264' });
     expect(cfg.routing_rules).toEqual([]);
   });

@@ -82,15 +82,42 @@ export const LocationConfigSchema = z
   })
   .strict();
 
+/** A certificate chain and its private key, PEM files (read at start; a bad file stops the node naming the key). */
+const TlsFilesSchema = z
+  .object({
+    cert_file: z.string().min(1, 'cert_file must name a PEM file'),
+    key_file: z.string().min(1, 'key_file must name a PEM file'),
+  })
+  .strict();
+
+const icePortsSchema = z
+  .object({
+    min: z.number().int().min(1024, 'ice port range must be within 1024..65535').max(65535),
+    max: z.number().int().min(1024).max(65535, 'ice port range must be within 1024..65535'),
+  })
+  .strict()
+  .refine((r) => r.max > r.min, { message: 'max must be greater than min', path: ['max'] });
+
 export const NodeConfigSchema = z
   .object({
     name: nameSchema('node'),
     location: z.string(),
     address: addressSchema,
+    /**
+     * The address peers and callers reach this node at when it differs from the one it binds
+     * (NAT, containers): announced in SDP, ICE candidates and Contact; the node still binds `address`.
+     */
+    public_address: addressSchema.optional(),
     sip_port: portSchema,
+    /** SIP over TLS (RFC 3261 26.2): 5061 by default when `tls` is set. */
+    sip_tls_port: portSchema.optional(),
     http_port: portSchema,
     control_port: portSchema,
     rtp_ports: rtpPortsSchema,
+    /** UDP ports for browsers' ICE (one per peer connection) instead of ephemeral ones. */
+    ice_ports: icePortsSchema.optional(),
+    /** The node's certificate: SIP over TLS on sip_tls_port, and HTTPS/WSS on http_port. */
+    tls: TlsFilesSchema.optional(),
     capacity: z.number().positive('capacity must be > 0'),
     /**
      * SIGTERM drains for up to this long: the node leaves placement at once (/healthz 503), takes
@@ -104,6 +131,12 @@ export const NodeConfigSchema = z
 export const MediaConfigSchema = z
   .object({
     mix_talkers: z.number().int().min(1).max(8).default(3),
+    /**
+     * SDES-SRTP (RFC 4568, AES_CM_128_HMAC_SHA1_80) for SIP media: `optional` takes SRTP when the
+     * caller offers it and plain RTP otherwise; `required` answers plain-RTP offers with 488;
+     * `off` answers with plain RTP only.
+     */
+    sip_srtp: z.enum(['optional', 'required', 'off']).default('optional'),
     jitter_buffer_ms: z.number().int().min(20).max(400).default(60),
     opus_complexity: z.number().int().min(0).max(10).default(3),
     /**
@@ -131,6 +164,8 @@ export const VmrConfigSchema = z
     guest_pin: pinSchema.optional(),
     video_codec: z.enum(['H264', 'VP8']).default('H264'),
     max_participants: z.number().int().positive().optional(),
+    /** Browsers must bring a signed join token (see `join_tokens`) for this room. */
+    require_token: z.boolean().default(false),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -172,6 +207,34 @@ export const WanSimLinkSchema = z
   })
   .strict();
 
+/** TURN servers handed to browsers with time-limited credentials (the TURN REST convention, coturn's use-auth-secret). */
+export const TurnServerSchema = z
+  .object({
+    urls: z.array(z.string().regex(/^turns?:[^\s]+$/, "a TURN URL looks like 'turn:host:3478?transport=udp'")).min(1),
+    /** coturn's static-auth-secret: credentials are HMAC-SHA1(secret, 'expiry:name'). */
+    secret: z.string().min(16, 'secret must be at least 16 characters'),
+    /** How long a handed-out credential lives. */
+    ttl_s: z.number().int().min(60).max(86_400).default(3600),
+  })
+  .strict();
+
+/** Signed join tokens for browsers (JWT, HS256): room, display name, role, expiry. */
+export const JoinTokensSchema = z
+  .object({
+    secret: z.string().min(32, 'join_tokens.secret must be at least 32 characters'),
+    /** Every room needs a token (otherwise only rooms with require_token). */
+    required: z.boolean().default(false),
+  })
+  .strict();
+
+/** The HTTP side behind a reverse proxy. */
+export const HttpSectionSchema = z
+  .object({
+    /** Addresses of reverse proxies whose X-Forwarded-For / Forwarded headers are believed (PIN lockout, logs). */
+    trusted_proxies: z.array(addressSchema).default([]),
+  })
+  .strict();
+
 const ConfigShape = z
   .object({
     cluster: ClusterSectionSchema,
@@ -182,6 +245,9 @@ const ConfigShape = z
     vmrs: z.array(VmrConfigSchema).default([]),
     routing_rules: z.array(RoutingRuleConfigSchema).default([]),
     wan_sim: z.array(WanSimLinkSchema).default([]),
+    http: HttpSectionSchema.default({}),
+    turn: z.array(TurnServerSchema).default([]),
+    join_tokens: JoinTokensSchema.optional(),
   })
   .strict();
 
@@ -203,6 +269,13 @@ export type MediaConfig = ClusterConfig['media'];
 export type VmrConfig = z.infer<typeof VmrConfigSchema>;
 export type RoutingRuleConfig = z.infer<typeof RoutingRuleConfigSchema>;
 export type WanSimLinkConfig = z.infer<typeof WanSimLinkSchema>;
+export type TurnServerConfig = z.infer<typeof TurnServerSchema>;
+export type JoinTokensConfig = z.infer<typeof JoinTokensSchema>;
+
+/** The SIP TLS port of a node: `sip_tls_port`, or 5061 when it has a certificate; undefined without TLS. */
+export function sipTlsPort(node: NodeConfig): number | undefined {
+  return node.tls ? (node.sip_tls_port ?? 5061) : undefined;
+}
 export type LogLevel = z.infer<typeof LogLevelSchema>;
 /** What a YAML file may contain before defaults are applied. */
 export type ClusterConfigInput = z.input<typeof ConfigSchema>;
@@ -241,6 +314,12 @@ function crossCheck(cfg: z.infer<typeof ConfigShape>): CrossIssue[] {
     }
   });
   cfg.nodes.forEach((n, i) => ref(n.location, ['nodes', i, 'location']));
+  cfg.nodes.forEach((n, i) => {
+    if (n.sip_tls_port !== undefined && !n.tls) out.push({ path: ['nodes', i, 'sip_tls_port'], message: 'sip_tls_port needs a certificate (nodes[].tls)' });
+  });
+  cfg.vmrs.forEach((v, i) => {
+    if (v.require_token && !cfg.join_tokens) out.push({ path: ['vmrs', i, 'require_token'], message: 'require_token needs join_tokens.secret' });
+  });
   const pairs = new Set<string>();
   cfg.wan_sim.forEach((w, i) => {
     w.between.forEach((l, j) => ref(l, ['wan_sim', i, 'between', j]));
@@ -291,7 +370,7 @@ function aliasClashes(vmrs: VmrConfig[]): CrossIssue[] {
 
 interface PortUse {
   node: number;
-  key: 'sip_port' | 'http_port' | 'control_port' | 'rtp_ports';
+  key: 'sip_port' | 'sip_tls_port' | 'http_port' | 'control_port' | 'rtp_ports' | 'ice_ports';
   lo: number;
   hi: number;
 }
@@ -310,6 +389,9 @@ function portConflicts(nodes: NodeConfig[]): CrossIssue[] {
       { node: i, key: 'control_port', lo: n.control_port, hi: n.control_port },
       { node: i, key: 'rtp_ports', lo: n.rtp_ports.min, hi: n.rtp_ports.max },
     ];
+    const tlsPort = sipTlsPort(n);
+    if (tlsPort !== undefined) mine.push({ node: i, key: 'sip_tls_port', lo: tlsPort, hi: tlsPort });
+    if (n.ice_ports) mine.push({ node: i, key: 'ice_ports', lo: n.ice_ports.min, hi: n.ice_ports.max });
     for (const use of mine) {
       const clash = uses.find((u) => u.lo <= use.hi && use.lo <= u.hi);
       if (clash) {
