@@ -196,6 +196,8 @@ function createMediaService(config: ClusterConfig, node: NodeConfig, logger: Log
   const common = {
     address: node.address,
     rtpPorts: node.rtp_ports,
+    // Browsers' ICE sockets from a fixed range (split between the workers) a firewall can open.
+    ...(node.ice_ports ? { icePortRange: [node.ice_ports.min, node.ice_ports.max] as [number, number] } : {}),
     logger: logger.child({ component: 'media' }),
     mixTalkers: m.mix_talkers,
     jitterBufferMs: m.jitter_buffer_ms,

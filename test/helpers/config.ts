@@ -16,6 +16,8 @@ export interface VmrSpec {
   maxParticipants?: number;
   hostPin?: string;
   guestPin?: string;
+  /** vmrs[].require_token */
+  requireToken?: boolean;
 }
 
 export interface NodeConfigOptions {
@@ -32,7 +34,13 @@ export interface NodeConfigOptions {
   /** nodes[].drain_timeout_s */
   drainTimeoutS?: number;
   /** The node's address (SIP, HTTP, RTP); 127.0.0.1 unless the node runs in its own namespace. */
-  address?: '127.0.0.1' | '::1';
+  address?: string;
+  /** More keys of the node's entry, YAML flow style without braces, e.g. `ice_ports: { min: 50000, max: 50099 }`. */
+  nodeExtra?: string;
+  /** More keys of `media`, flow style without braces, e.g. `sip_srtp: required`. */
+  mediaExtra?: string;
+  /** More top-level sections, as YAML lines (e.g. `turn: [...]`, `join_tokens: {...}`). */
+  extraYaml?: string[];
 }
 
 export interface NodeConfig {
@@ -56,6 +64,7 @@ export function vmrLine(v: VmrSpec): string {
     v.maxParticipants !== undefined ? `max_participants: ${v.maxParticipants}` : '',
     v.hostPin !== undefined ? `host_pin: ${JSON.stringify(v.hostPin)}` : '',
     v.guestPin !== undefined ? `guest_pin: ${JSON.stringify(v.guestPin)}` : '',
+    v.requireToken ? 'require_token: true' : '',
   ].filter(Boolean);
   return `  - { name: ${v.name}, aliases: [${v.aliases.map((a) => JSON.stringify(a)).join(', ')}]${extra.map((e) => `, ${e}`).join('')} }`;
 }
@@ -78,8 +87,9 @@ export async function writeNodeConfig(opts: NodeConfigOptions): Promise<NodeConf
     `  - { name: ${nodeName}, location: local, address: "${opts.address ?? '127.0.0.1'}", sip_port: ${sipPort}, ` +
       `http_port: ${httpPort}, control_port: ${controlPort}, ` +
       `rtp_ports: { min: ${rtp.min}, max: ${rtp.max} }, capacity: ${opts.capacity ?? 100}` +
-      `${opts.drainTimeoutS !== undefined ? `, drain_timeout_s: ${opts.drainTimeoutS}` : ''} }`,
-    `media: { mix_talkers: ${opts.mixTalkers ?? 3}${opts.rtpTimeoutS !== undefined ? `, rtp_timeout_s: ${opts.rtpTimeoutS}` : ''} }`,
+      `${opts.drainTimeoutS !== undefined ? `, drain_timeout_s: ${opts.drainTimeoutS}` : ''}${opts.nodeExtra ? `, ${opts.nodeExtra}` : ''} }`,
+    `media: { mix_talkers: ${opts.mixTalkers ?? 3}${opts.rtpTimeoutS !== undefined ? `, rtp_timeout_s: ${opts.rtpTimeoutS}` : ''}${opts.mediaExtra ? `, ${opts.mediaExtra}` : ''} }`,
+    ...(opts.extraYaml ?? []),
     'vmrs:',
     ...vmrLines,
     '',

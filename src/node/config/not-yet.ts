@@ -11,7 +11,6 @@ export function unsupportedKeys(cfg: ClusterConfig): ConfigIssue[] {
   cfg.nodes.forEach((n, i) => {
     if (n.tls) out.push({ path: `nodes[${i}].tls`, message: 'SIP over TLS and HTTPS are not built yet: remove the certificate' });
     if (n.public_address !== undefined) out.push({ path: `nodes[${i}].public_address`, message: 'announcing a public address is not built yet: remove it' });
-    if (n.ice_ports) out.push({ path: `nodes[${i}].ice_ports`, message: 'a fixed ICE port range is not built yet: remove it' });
   });
   if (cfg.media.sip_srtp === 'required') out.push({ path: 'media.sip_srtp', message: "SRTP for SIP media is not built yet: use 'optional' or 'off'" });
   if (cfg.http.trusted_proxies.length > 0) out.push({ path: 'http.trusted_proxies', message: 'trusting forwarding headers is not built yet: remove it' });
