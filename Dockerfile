@@ -23,9 +23,17 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/native/rtpio/build/Release/rtpio.node ./native/rtpio/build/Release/rtpio.node
 COPY web ./web
 COPY examples ./examples
+COPY LICENSE ./LICENSE
 USER node
-# SIP (UDP+TCP), HTTP; RTP uses the range in the config (default 40000-40999/udp).
-EXPOSE 5060/udp 5060/tcp 8080/tcp
+# The ports of examples/docker.yaml (and the embedded default's SIP, HTTP and RTP): SIP over UDP
+# and TCP, SIP over TLS, HTTP(S) with the page, API and /ws, the control channel between nodes,
+# plain RTP for SIP media and backplanes, browsers' ICE. A config with other ports publishes those.
+EXPOSE 5060/udp 5060/tcp 5061/tcp 8080/tcp 7070/tcp 40000-40999/udp 50000-50199/udp
+# /healthz answers 200 while the node takes calls (503 while it drains); the URL follows the
+# config's http address and port: set CONFNODE_HEALTH_URL when they differ.
+ENV CONFNODE_HEALTH_URL=http://127.0.0.1:8080/healthz
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch(process.env.CONFNODE_HEALTH_URL,{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Addresses default to 127.0.0.1: in a container pass a config whose node address is the
 # container's own, e.g. `docker run ... confnode --config /etc/confnode.yaml --node n1`.
 ENTRYPOINT ["node", "dist/node/main.js"]

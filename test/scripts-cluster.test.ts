@@ -225,3 +225,19 @@ describe('examples/global.yaml', () => {
     expect(new Set(ports).size).toBe(ports.length);
   });
 });
+
+describe('examples/docker.yaml and the Dockerfile', () => {
+  it('issue 12 item 4: the container example is a valid config, and the image exposes its ports and checks /healthz', () => {
+    const config = loadConfigFile(join(REPO_ROOT, 'examples', 'docker.yaml'));
+    const n = config.nodes[0];
+    expect(n?.ice_ports).toEqual({ min: 50000, max: 50199 });
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    const exposed = /^EXPOSE (.+)$/m.exec(dockerfile)?.[1]?.split(/\s+/) ?? [];
+    for (const p of [`${n?.sip_port}/udp`, `${n?.sip_port}/tcp`, `${n?.http_port}/tcp`, `${n?.control_port}/tcp`, `${n?.rtp_ports.min}-${n?.rtp_ports.max}/udp`, `${n?.ice_ports?.min}-${n?.ice_ports?.max}/udp`]) {
+      expect(exposed).toContain(p);
+    }
+    expect(dockerfile).toMatch(/^HEALTHCHECK /m);
+    expect(dockerfile).toContain('ENV CONFNODE_HEALTH_URL=http://127.0.0.1:8080/healthz');
+    expect(readFileSync(join(REPO_ROOT, 'examples', 'docker-compose.yml'), 'utf8')).toContain('/etc/confnode/docker.yaml');
+  });
+});
