@@ -47,7 +47,8 @@ export class SendTrack {
    */
   send(pkt: RtpPacket, mime: string): boolean {
     const sender = this.transceiver?.sender;
-    if (!sender || this.closedFlag) {
+    // Before the viewer's DTLS is up werift drops what it is given: counted as dropped, not sent.
+    if (!sender || this.closedFlag || sender.dtlsTransport?.state !== 'connected') {
       this.counters.dropped++;
       return false;
     }

@@ -196,7 +196,15 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     for (const t of this.sendTracks) t.renegotiated();
     const fresh = this.awaitingKeyframe;
     this.awaitingKeyframe = [];
-    for (const t of fresh) if (!t.closed) t.onKeyframeRequest?.();
+    for (const t of fresh) {
+      const ask = (): void => {
+        if (!t.closed) t.onKeyframeRequest?.();
+      };
+      // A new viewer's keyframe is asked for once its DTLS is up: one that arrived before would be
+      // dropped by werift, and the throttle would hold the next request back (issue 13 item 3).
+      if (this.pc.connectionState === 'connected') ask();
+      else this.keyframesOnConnect.add(ask);
+    }
     this.negotiate();
   }
 
