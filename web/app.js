@@ -27,6 +27,7 @@
     unavailable: () => 'The conference service is busy or partly unreachable. Please try again in a few seconds.',
     'pin-required': () => 'This room needs a PIN: enter it and join again.',
     'pin-invalid': (_a, m) => `The PIN was not accepted: ${m}`,
+    token: (_a, m) => `This room needs a valid invitation link: ${m}.`,
     'media-failed': () => 'The media connection to the server failed (is UDP blocked?).',
     timeout: (_a, m) => `The server gave up waiting: ${m}`,
     'bad-message': (_a, m) => `The server refused a message: ${m}`,
@@ -138,6 +139,26 @@
    * two cores) can then encode and decode a large room; the default stays 640x480.
    */
   const SMALL_VIDEO = new URLSearchParams(location.search).get('video') === 'small';
+  /**
+   * `&relay=1` (a diagnostic): media only through the TURN servers the node hands out
+   * (iceTransportPolicy 'relay'), as a browser whose network blocks UDP to the node would.
+   */
+  const RELAY_ONLY = new URLSearchParams(location.search).get('relay') === '1';
+  /** `&token=` (an invitation link): a signed join token, sent with the join; its name and role count. */
+  const INVITE_TOKEN = (new URLSearchParams(location.search).get('token') || '').trim();
+
+  /** The display name inside a join token, for the form only (the node checks the token). */
+  function tokenName(token) {
+    try {
+      const part = token.split('.')[1] || '';
+      const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
+      const bytes = Uint8Array.from(json, (c) => c.charCodeAt(0));
+      const name = JSON.parse(new TextDecoder().decode(bytes)).name;
+      return typeof name === 'string' ? name.trim().slice(0, 64) : '';
+    } catch (_e) {
+      return '';
+    }
+  }
   function videoConstraints() {
     if (SMALL_VIDEO) {
       return { width: { ideal: 320 }, height: { ideal: 240 }, frameRate: { ideal: 15, max: 15 } };
@@ -174,7 +195,7 @@
     hooks.timings = { start: performance.now() };
     hooks.connectionLog = [];
     session = {
-      alias, name, pin: pin || '', ws: null, pc: null, chain: Promise.resolve(), local: null, ended: false, gotError: false, iceRestartTimer: null,
+      alias, name, pin: pin || '', token: INVITE_TOKEN, iceServers: [], ws: null, pc: null, chain: Promise.resolve(), local: null, ended: false, gotError: false, iceRestartTimer: null,
       // Resuming a dropped WebSocket: the token from joined, the last server seq handled, our own seq and unacknowledged messages.
       resumeToken: null, lastSeq: 0, seq: 0, outbox: [], resumeUntil: 0, resumeTimer: null,
       lastHeard: 0, heartbeat: null, deafWs: null,
@@ -190,6 +211,7 @@
       hooks.timings.wsOpen = performance.now();
       const msg = { type: 'join', alias, name, video: s.local.getVideoTracks().length > 0 };
       if (s.pin) msg.pin = s.pin;
+      if (s.token) msg.token = s.token;
       ws.send(JSON.stringify(msg));
     });
   }
@@ -246,6 +268,10 @@
         hooks.participantId = msg.participantId;
         hooks.conference = msg.conference;
         hooks.timings.joined = performance.now();
+        // A join token's name wins over the typed one; TURN credentials are for this session only.
+        if (typeof msg.name === 'string' && msg.name) s.name = msg.name;
+        s.iceServers = Array.isArray(msg.iceServers) ? msg.iceServers : [];
+        if (RELAY_ONLY && s.iceServers.length === 0) showNote('relay=1, but the server offers no TURN server: media cannot connect.');
         startPeer(s);
         break;
       case 'answer':
@@ -267,7 +293,7 @@
         if (msg.code === 'resume-failed') break; // the close that follows ends the resume
         s.gotError = true;
         showError(msg.code, msg.message);
-        if (msg.code === 'pin-required' || msg.code === 'pin-invalid') askForPin();
+        if ((msg.code === 'pin-required' || msg.code === 'pin-invalid') && !s.token) askForPin();
         break;
       default:
         break;
@@ -366,7 +392,13 @@
   // ---- WebRTC ------------------------------------------------------------------------------
 
   function startPeer(s) {
-    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: [] });
+    const pc = new RTCPeerConnection({
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+      // No public STUN: the node offers its own address; TURN only when the node hands some out.
+      iceServers: s.iceServers,
+      iceTransportPolicy: RELAY_ONLY ? 'relay' : 'all',
+    });
     s.pc = pc;
     hooks.pc = pc;
     const audio = s.local.getAudioTracks()[0];
@@ -642,7 +674,9 @@
     const name = els.name.value.trim();
     if (!alias || !name) return;
     // The PIN is never written into the address bar (history, screen shares).
-    history.replaceState(null, '', `?alias=${encodeURIComponent(alias)}&name=${encodeURIComponent(name)}${SMALL_VIDEO ? '&video=small' : ''}`);
+    // The invitation's token (already in the link) and the diagnostics stay.
+    const keep = `${SMALL_VIDEO ? '&video=small' : ''}${RELAY_ONLY ? '&relay=1' : ''}${INVITE_TOKEN ? `&token=${encodeURIComponent(INVITE_TOKEN)}` : ''}`;
+    history.replaceState(null, '', `?alias=${encodeURIComponent(alias)}&name=${encodeURIComponent(name)}${keep}`);
     void join(alias, name, els.pin.value.trim());
   });
   els.muteAudio.addEventListener('click', () => toggle('audio'));
@@ -674,11 +708,14 @@
     .catch(() => undefined);
   const params = new URLSearchParams(location.search);
   const alias = (params.get('alias') || '').trim();
-  const name = (params.get('name') || '').trim();
+  // An invitation link's token names its holder: that name is shown, and the node uses it.
+  const invitedAs = INVITE_TOKEN ? tokenName(INVITE_TOKEN) : '';
+  const name = invitedAs || (params.get('name') || '').trim();
   // `&pin=` lets an invitation link carry the PIN; the field then shows it.
   const pin = (params.get('pin') || '').trim();
   if (alias) els.alias.value = alias;
   if (name) els.name.value = name;
+  if (invitedAs) els.name.readOnly = true;
   if (pin) {
     els.pin.value = pin;
     els.pinLabel.hidden = false;

@@ -5,6 +5,7 @@
 /* global process, fetch, AbortSignal */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -86,7 +87,9 @@ function readPlan(doc) {
     if (!isObject(n) || typeof n.name !== 'string' || typeof n.address !== 'string') return undefined;
     if (!Number.isInteger(n.sip_port) || !Number.isInteger(n.http_port)) return undefined;
     const host = n.address.includes(':') ? `[${n.address}]` : n.address;
-    nodes.push({ name: n.name, location: String(n.location ?? '?'), host, sipPort: n.sip_port, httpPort: n.http_port });
+    // A node with a certificate serves its page, API and /ws over HTTPS (nodes[].tls).
+    const scheme = isObject(n.tls) ? 'https' : 'http';
+    nodes.push({ name: n.name, location: String(n.location ?? '?'), host, sipPort: n.sip_port, httpPort: n.http_port, scheme });
   }
   const firstAlias = Array.isArray(doc.vmrs) && isObject(doc.vmrs[0]) && Array.isArray(doc.vmrs[0].aliases) ? doc.vmrs[0].aliases[0] : undefined;
   const store = isObject(doc.cluster) ? doc.cluster.store : undefined;
@@ -163,6 +166,26 @@ async function getOk(url, wantJsonHealth) {
   } catch {
     return false;
   }
+}
+
+/**
+ * GET /healthz of a node over HTTPS answers 200. The certificate is not checked: this only asks
+ * whether our own child process is up (a development certificate is self-signed).
+ */
+function httpsHealthy(host, port) {
+  return new Promise((resolve) => {
+    const req = httpsRequest({ host: host.replace(/^\[|\]$/g, ''), port, path: '/healthz', rejectUnauthorized: false, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+function nodeHealthy(node) {
+  return node.scheme === 'https' ? httpsHealthy(node.host, node.httpPort) : getOk(`http://${node.host}:${node.httpPort}/healthz`, false);
 }
 
 function pipeLines(stream, out, child) {
@@ -339,7 +362,7 @@ async function waitNodesReady(nodes) {
       return shutdown(1, 'nodes did not start');
     }
     await Promise.all([...pending].map(async (c) => {
-      if (await getOk(`http://${c.node.host}:${c.node.httpPort}/healthz`, false)) pending.delete(c);
+      if (await nodeHealthy(c.node)) pending.delete(c);
     }));
     if (pending.size > 0) await sleep(200);
   }
@@ -375,7 +398,7 @@ function watchRunning(nodes) {
 
 function printReady(plan) {
   for (const n of plan.nodes) {
-    say(`${n.name} (${n.location}): sip:${plan.alias !== undefined ? `${plan.alias}@` : ''}${n.host}:${n.sipPort}  page http://${n.host}:${n.httpPort}/`);
+    say(`${n.name} (${n.location}): sip:${plan.alias !== undefined ? `${plan.alias}@` : ''}${n.host}:${n.sipPort}  page ${n.scheme}://${n.host}:${n.httpPort}/`);
   }
   say('Ctrl-C stops everything');
 }

@@ -20,6 +20,10 @@ export {
   LOCAL_MESH,
   RTCP_PSFB,
   RtpReceiveStats,
+  SrtpContext,
+  SRTP_MASTER_KEY_BYTES,
+  SRTP_MASTER_SALT_BYTES,
+  checkMasterKey,
   buildPli,
   buildRtcp,
   emptyRtpView,
@@ -47,5 +51,7 @@ export {
   type RtpView,
   type Sink,
   type SourceView,
+  type SrtpFailure,
+  type SrtpMasterKey,
   type UnknownRtcp,
 } from '../media';

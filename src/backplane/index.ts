@@ -4,7 +4,7 @@
  */
 export { deriveLinkKeys, deriveDirectionKey, LINK_NONCE_BYTES, SRTP_MASTER_KEY_BYTES, SRTP_MASTER_SALT_BYTES, type LinkKeys, type LinkKeyInput, type SrtpMasterKey } from './keys';
 export { newLinkNonce } from './nonce';
-export { SrtpContext, type SrtpFailure } from './srtp';
+export { SrtpContext, type SrtpFailure } from './deps';
 export { backplaneStreamsSchema, parseBackplaneStreams, backplaneMeshTag, meshPrefixOf, BACKPLANE_MESH_PREFIX, type BackplaneKind, MAX_LINK_STREAMS, type BackplaneStream } from './streams';
 export { BackplaneLink, type BackplaneLinkOptions } from './link';
 export type { BackplaneLinkStats, BackplaneAddress, BackplaneRouter } from './types';

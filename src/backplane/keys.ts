@@ -5,20 +5,13 @@
  * nonces cross the control channel. Never logs, stores or compares keys itself.
  */
 import { hkdfSync } from 'node:crypto';
-import { ConfnodeError } from './deps';
+import { ConfnodeError, SRTP_MASTER_KEY_BYTES, SRTP_MASTER_SALT_BYTES, type SrtpMasterKey } from './deps';
 
-export const SRTP_MASTER_KEY_BYTES = 16;
-export const SRTP_MASTER_SALT_BYTES = 14;
+export { SRTP_MASTER_KEY_BYTES, SRTP_MASTER_SALT_BYTES, checkMasterKey, type SrtpMasterKey } from './deps';
 /** Each side's contribution to a link's keys (fresh per link). */
 export const LINK_NONCE_BYTES = 16;
 /** Versioned, so a later key schedule cannot be confused with this one. */
 const INFO_LABEL = 'confnode backplane srtp v1';
-
-/** One direction's SRTP master key and salt (AES_CM_128_HMAC_SHA1_80). */
-export interface SrtpMasterKey {
-  readonly key: Uint8Array;
-  readonly salt: Uint8Array;
-}
 
 /** A link's keys, as one side sees them: what it protects with, and what it unprotects with. */
 export interface LinkKeys {
@@ -65,13 +58,6 @@ export function deriveLinkKeys(input: LinkKeyInput): LinkKeys {
     send: deriveDirectionKey(secret, conference, localNode, peerNode, localNonce, peerNonce),
     receive: deriveDirectionKey(secret, conference, peerNode, localNode, peerNonce, localNonce),
   };
-}
-
-/** Lengths of keys that crossed a thread or a schema: anything else is refused, never padded. */
-export function checkMasterKey(k: SrtpMasterKey, what: string): void {
-  if (!(k.key instanceof Uint8Array) || k.key.length !== SRTP_MASTER_KEY_BYTES || !(k.salt instanceof Uint8Array) || k.salt.length !== SRTP_MASTER_SALT_BYTES) {
-    throw new ConfnodeError('bad-request', `${what}: an SRTP master key is ${SRTP_MASTER_KEY_BYTES} bytes and its salt ${SRTP_MASTER_SALT_BYTES}`);
-  }
 }
 
 function checkInput(input: LinkKeyInput): void {

@@ -31,12 +31,13 @@ import {
   type RtpSocketPair,
   type Sink,
   type SourceView,
+  SrtpContext,
+  type SrtpFailure,
   type TimerHandle,
 } from './deps';
 import { checkMasterKey, type LinkKeys } from './keys';
 import { LinkQos } from './link-qos';
 import { InStream, OutStream } from './link-streams';
-import { SrtpContext, type SrtpFailure } from './srtp';
 import { backplaneMeshTag, meshPrefixOf, type BackplaneKind, parseBackplaneStreams, sameCodec, sameStream, type BackplaneStream } from './streams';
 import type { BackplaneAddress, BackplaneLinkStats, BackplaneRouter } from './types';
 import { impairedSocket, type ImpairedSocket, type WanCounters, type WanImpairment } from './wan-sim';

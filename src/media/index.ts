@@ -40,6 +40,7 @@ export { emptyMediaStats } from './service';
 export { LocalMediaService, type LocalMediaOptions } from './local-service';
 export { mediaOpHandlers, forwardMediaEvents, type MediaOps, type MediaEventPayloads } from './ops';
 export type { RtpDirection, RtpRemote } from './rtp/rtp-endpoint';
+export { isSdesKey, SRTP_SUITES, SDES_KEY_BASE64_LENGTH, type SrtpKeys, type SrtpSuite } from './rtp/sdes';
 export { WebRtcEndpoint, dropMdnsCandidates, type WebRtcEndpointOptions, type WebRtcEndpointStats } from './werift';
 export { KeyframeThrottle, type KeyframeThrottleStats } from './video/keyframe-throttle';
 // For the backplane (backplane/ imports media only through this file): RTP/RTCP building blocks.
@@ -48,3 +49,5 @@ export type { RtpSocket } from './rtp/udp-io';
 export { buildRtcp, parseRtcp, ntpFromUnixMs, ntpMiddle32, RTCP_SR, RTCP_RR, type RtcpPacket, type ReportBlock, type UnknownRtcp } from './rtp/rtcp';
 export { RtpReceiveStats, rttFromReportBlock } from './rtp/stats';
 export { buildPli, keyframeRequestTarget, RTCP_PSFB } from './rtp/feedback';
+// SRTP (RFC 3711): backplane links and SDES-keyed SIP media.
+export { SrtpContext, SRTP_MASTER_KEY_BYTES, SRTP_MASTER_SALT_BYTES, checkMasterKey, type SrtpFailure, type SrtpMasterKey, type SrtpContextOptions } from './rtp/srtp';

@@ -15,8 +15,8 @@ import { CapacityLedger } from './conference/capacity-ledger';
 import { LocalPlacer } from './conference/placer';
 import { ConferenceRegistry } from './conference/registry';
 import { Roster } from './conference/roster';
-import { assertSupported, defaultConfig, loadConfigFile, selectNode, type ClusterConfig, type NodeConfig } from './config';
-import { startHttpServer, NodeMetrics } from './http';
+import { ConfigError, assertSupported, defaultConfig, loadConfigFile, selectNode, sipTlsPort, type ClusterConfig, type NodeConfig } from './config';
+import { loadTlsFiles, startHttpServer, NodeMetrics } from './http';
 import { createLogger } from './logging';
 import { ClusterNode } from './cluster-node';
 import { LocalMediaHost, WorkerMediaService, type MediaHost } from './media-host';
@@ -37,6 +37,8 @@ interface Running {
 
 export async function runNode(config: ClusterConfig, node: NodeConfig, logger: Logger): Promise<Running> {
   const clock = systemClock;
+  // HTTPS/WSS on http_port: a bad certificate or key stops the start before anything opens.
+  const httpTls = node.tls ? loadTlsFiles(node.tls, `nodes[${config.nodes.indexOf(node)}].tls`) : undefined;
   const adminLog = new AdminLog(logger);
   const localMedia = createMediaService(config, node, logger);
   const metrics = new NodeMetrics({ nodeName: node.name });
@@ -98,7 +100,17 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
 
   const handler = new SipConferenceHandler({ config, node, registry, admission, media, clock, logger, adminLog, countCall: (r) => metrics.countCall(r), countCallEnd: (r) => metrics.countCallEnd(r) });
   // Browsers: WebSocket signaling on the HTTP server's port, path /ws.
-  const browsers = new WebRtcConferenceHandler({ config, registry, admission, roster, media, clock, logger: logger.child({ component: 'webrtc' }), adminLog });
+  const browsers = new WebRtcConferenceHandler({
+    config,
+    registry,
+    admission,
+    roster,
+    media,
+    clock,
+    logger: logger.child({ component: 'webrtc' }),
+    adminLog,
+    countTokenRefused: (reason) => metrics.countJoinTokenRefused(reason),
+  });
   const signaling: WebRtcSignalingServer = createWebRtcSignaling({
     handler: browsers,
     clock,
@@ -116,9 +128,12 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
     if (rtpIo.kind === 'unavailable') throw new Error(rtpIo.reason);
     if (rtpIo.kind === 'native') logger.info({ rtpIo: rtpIo.kind }, 'plain RTP sockets use batched native I/O (native/rtpio)');
     else logger.warn({ rtpIo: rtpIo.kind, reason: rtpIo.reason }, "plain RTP sockets use Node's dgram (slower: see README, RTP socket I/O)");
+    // SIP over TLS on sip_tls_port (5061 by default) with the node's certificate (checked above).
+    const tlsPort = sipTlsPort(node);
     sip = await createSipServer({
       host: node.address,
       port: node.sip_port,
+      ...(httpTls && tlsPort !== undefined ? { tls: { port: tlsPort, cert: httpTls.cert, key: httpTls.key } } : {}),
       handler,
       clock,
       logger,
@@ -142,7 +157,9 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
       metrics,
       staticDir: path.resolve(__dirname, '..', '..', 'web'),
       ...(config.cluster.admin_token !== undefined ? { adminToken: config.cluster.admin_token } : {}),
-      upgrade: (req, socket, head) => signaling.handleUpgrade(req, socket, head),
+      ...(httpTls ? { tls: httpTls } : {}),
+      trustedProxies: config.http.trusted_proxies,
+      upgrade: (req, socket, head, client) => signaling.handleUpgrade(req, socket, head, client),
     });
   } catch (err) {
     await sip?.close();
@@ -154,9 +171,10 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
   }
   const host = node.address.includes(':') ? `[${node.address}]` : node.address;
   const firstAlias = config.vmrs[0]?.aliases[0];
+  const page = `${httpTls ? 'https' : 'http'}://${host}:${node.http_port}/`;
   logger.info(
-    { sip: `${host}:${node.sip_port}`, http: `http://${host}:${node.http_port}/` },
-    `confnode ${node.name} ready${firstAlias ? `: dial sip:${firstAlias.split('@')[0]}@${host}:${node.sip_port}` : ''}, page http://${host}:${node.http_port}/`,
+    { sip: `${host}:${node.sip_port}`, ...(sip.tlsPort !== undefined ? { sipTls: `${host}:${sip.tlsPort}` } : {}), http: page, ...(httpTls ? { certificateSha256: httpTls.fingerprint256 } : {}) },
+    `confnode ${node.name} ready${firstAlias ? `: dial sip:${firstAlias.split('@')[0]}@${host}:${node.sip_port}` : ''}, page ${page}`,
   );
   let stopping: Promise<void> | undefined;
   const drainMs = (node.drain_timeout_s ?? 0) * 1000;
@@ -233,7 +251,7 @@ async function main(): Promise<void> {
   if (!cli.configPath) {
     const host = node.address;
     process.stdout.write(
-      `confnode: single node with embedded defaults\n  SIP: sip:meet@${host}:${node.sip_port} (UDP and TCP)\n  page: http://${host}:${node.http_port}/\n`,
+      `confnode: single node with embedded defaults\n  SIP: sip:meet@${host}:${node.sip_port} (UDP and TCP)\n  page: ${node.tls ? 'https' : 'http'}://${host}:${node.http_port}/\n`,
     );
   }
   let running: Running;
@@ -242,7 +260,7 @@ async function main(): Promise<void> {
   } catch (err) {
     logger.error({ err: errorMessage(err) }, 'start failed');
     process.stderr.write(`confnode: start failed: ${errorMessage(err)}\n`);
-    process.exitCode = 1;
+    process.exitCode = err instanceof ConfigError ? 2 : 1;
     return;
   }
   let signals = 0;

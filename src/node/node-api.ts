@@ -93,12 +93,21 @@ export class NodeApiImpl implements NodeApi {
       capacity: ledger.capacity,
       load: Math.round(ledger.load * 1000) / 1000,
       state: this.draining ? 'draining' : 'active',
-      sip: { address: node.address, port: node.sip_port, transports: ['udp', 'tcp'] },
+      sip: this.sipView(),
       http: { address: node.address, port: node.http_port },
       control: { address: node.address, port: node.control_port },
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       version,
     };
+  }
+
+  /** The SIP server's own ports (TLS only when it listens on it). */
+  private sipView(): NodeStatusView['sip'] {
+    const { node } = this.deps;
+    const tlsPort = this.deps.sip()?.tlsPort;
+    return tlsPort === undefined
+      ? { address: node.address, port: node.sip_port, transports: ['udp', 'tcp'] }
+      : { address: node.address, port: node.sip_port, transports: ['udp', 'tcp', 'tls'], tlsPort };
   }
 
   nodes(): NodeStatusView[] {

@@ -1,12 +1,13 @@
 /**
  * Joins SIP calls to conferences: implements the signaling plane's SessionHandler port. For each
- * INVITE it finds the VMR from the Request-URI, reserves capacity, negotiates SDP, opens an
- * RtpEndpoint and adds it to the conference's MediaRouter. A call whose phone stops sending
- * (media.rtp_timeout_s, media-watch.ts) is ended with a BYE. Never parses SIP itself.
+ * INVITE it finds the VMR from the Request-URI, reserves capacity, negotiates SDP (SDES-SRTP per
+ * media.sip_srtp, with a fresh key of ours per m-line), opens an RtpEndpoint and adds it to the
+ * conference's MediaRouter. A call whose phone stops sending (media.rtp_timeout_s, media-watch.ts)
+ * is ended with a BYE. Never parses SIP itself; never logs an SRTP key.
  */
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { ConfnodeError, errorMessage, type Clock, type Logger, type TimerHandle } from '../common';
-import type { AudioFormat, LocalRtpAddress, MediaService, RtpDirection, RtpVideoUpdate } from '../media';
+import type { AudioFormat, LocalRtpAddress, MediaService, RtpDirection, RtpVideoUpdate, SrtpKeys } from '../media';
 import {
   answerDirection,
   buildAnswer,
@@ -16,7 +17,9 @@ import {
   type CallEndReason,
   type CodecCapability,
   type LocalAudio,
+  type LocalSdesKey,
   type LocalVideo,
+  type SdesCrypto,
   type OfferNegotiation,
   type NegotiatedAudio,
   type SdpResult,
@@ -57,6 +60,15 @@ interface CallState {
   mediaTimer?: TimerHandle;
   /** Why the node hung up, when it did so on its own (counted instead of 'local-bye'). */
   endCause?: 'media-timeout' | 'pin-timeout' | 'pin-rejected';
+  /**
+   * Our SRTP keys per m-line kind, kept across re-INVITEs (same suite: same key, so the phone's
+   * decryption goes on); the media is SRTP while the last negotiation keyed the line.
+   */
+  srtpKeys: { audio?: LocalSdesKey; video?: LocalSdesKey };
+  /** The last negotiation of the audio line was SRTP (our offers then stay SRTP). */
+  audioSrtp: boolean;
+  /** Our pending offer is RTP/SAVP: the answer in the ACK must be SRTP too. */
+  offeredSrtp: boolean;
 }
 
 /** How long a caller has to enter a PIN before we hang up. */
@@ -109,13 +121,23 @@ export class SipConferenceHandler implements SessionHandler {
   private async setUpCall(call: SipCall, offerSdp: string | undefined): Promise<SdpResult> {
     const { config, registry, logger } = this.deps;
     const log = logger.child({ callId: call.info.callId, call: call.id });
-    const state: CallState = { call, sessionId: String(randomInt(1, 2 ** 47)), sdpVersion: 1, pendingOffer: false, ended: false, phoneSends: false };
+    const state: CallState = {
+      call,
+      sessionId: String(randomInt(1, 2 ** 47)),
+      sdpVersion: 1,
+      pendingOffer: false,
+      ended: false,
+      phoneSends: false,
+      srtpKeys: {},
+      audioSrtp: false,
+      offeredSrtp: false,
+    };
     this.calls.set(call.id, state);
 
     const user = call.info.requestUser ?? '';
     const vmr = this.deps.admission.findVmr(user, call.info.requestHost, 'Call', call.info.fromUri);
     // Negotiate before touching capacity or sockets: a 488 must cost nothing.
-    const videoOptions = { videoCodec: vmr.video_codec };
+    const videoOptions = { videoCodec: vmr.video_codec, srtp: config.media.sip_srtp };
     const negotiation = offerSdp !== undefined ? negotiateOffer(offerSdp, AUDIO_CAPABILITIES, videoOptions) : undefined;
     const cost = participantCost(negotiation?.video ? 'video' : 'audio', config.capacity_costs);
     const participant = await this.deps.admission.admit(
@@ -145,15 +167,45 @@ export class SipConferenceHandler implements SessionHandler {
     if (negotiation?.audio) {
       this.applyMedia(state, negotiation);
       log.info(
-        { conference: vmr.name, participant: participant.id, codec: negotiation.audio.codec.name, video: negotiation.video?.codec.name ?? negotiation.videoRejectedReason ?? 'none' },
+        {
+          conference: vmr.name,
+          participant: participant.id,
+          codec: negotiation.audio.codec.name,
+          video: negotiation.video?.codec.name ?? negotiation.videoRejectedReason ?? 'none',
+          srtp: negotiation.audio.crypto?.suite ?? false,
+        },
         'SIP participant joined',
       );
-      return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation, ...this.localVideo(state.local) }) };
+      return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation, localKeys: state.srtpKeys, ...this.localVideo(state.local) }) };
     }
     // Offerless INVITE: offer everything; the media starts when the answer arrives in the ACK.
     state.pendingOffer = true;
     log.info({ conference: vmr.name, participant: participant.id }, 'SIP participant joined (offer in 200)');
-    return { sdp: buildOffer({ origin: this.origin(state), local, caps: AUDIO_CAPABILITIES }) };
+    return { sdp: this.offer(state, local) };
+  }
+
+  /** Our offer: RTP/SAVP with a key when SRTP is required or the call is SRTP already, else plain. */
+  private offer(state: CallState, local: LocalAudio): string {
+    const srtp = this.deps.config.media.sip_srtp === 'required' || state.audioSrtp;
+    state.offeredSrtp = srtp;
+    const srtpKey = srtp ? this.localKey(state, 'audio', 'AES_CM_128_HMAC_SHA1_80') : undefined;
+    return buildOffer({ origin: this.origin(state), local, caps: AUDIO_CAPABILITIES, ...(srtpKey ? { srtpKey } : {}) });
+  }
+
+  /** Our key of a line: kept while the suite stays, fresh (CSPRNG, 30 bytes) otherwise. */
+  private localKey(state: CallState, kind: 'audio' | 'video', suite: LocalSdesKey['suite']): LocalSdesKey {
+    const kept = state.srtpKeys[kind];
+    if (kept?.suite === suite) return kept;
+    const key: LocalSdesKey = { suite, key: randomBytes(30).toString('base64') };
+    state.srtpKeys[kind] = key;
+    return key;
+  }
+
+  /** The media's SRTP keys of a line the peer keyed (crypto), or undefined for plain RTP. */
+  private srtpFor(state: CallState, kind: 'audio' | 'video', crypto: SdesCrypto | undefined): SrtpKeys | undefined {
+    if (!crypto) return undefined;
+    const local = this.localKey(state, kind, crypto.suite);
+    return { suite: crypto.suite, localKey: local.key, remoteKey: crypto.key };
   }
 
   onAck(call: SipCall, answerSdp: string | undefined): void {
@@ -166,7 +218,9 @@ export class SipConferenceHandler implements SessionHandler {
       return;
     }
     try {
-      this.applyAudio(state, negotiateAnswer(answerSdp, AUDIO_CAPABILITIES).audio);
+      // The answer must match our offer: SRTP if we offered RTP/SAVP, plain otherwise.
+      const srtp = state.offeredSrtp ? 'required' : 'off';
+      this.applyAudio(state, negotiateAnswer(answerSdp, AUDIO_CAPABILITIES, { srtp }).audio);
     } catch (err) {
       this.deps.logger.warn({ callId: call.info.callId, err: errorMessage(err) }, 'unusable answer in ACK: hanging up');
       void call.hangup();
@@ -180,17 +234,17 @@ export class SipConferenceHandler implements SessionHandler {
     const local = this.localAudio(state.local);
     if (offerSdp === undefined) {
       state.pendingOffer = true;
-      return { sdp: buildOffer({ origin: this.origin(state), local, caps: AUDIO_CAPABILITIES }) };
+      return { sdp: this.offer(state, local) };
     }
-    const negotiation = negotiateOffer(offerSdp, AUDIO_CAPABILITIES, { videoCodec: state.participant.conference.vmr.video_codec });
+    const negotiation = negotiateOffer(offerSdp, AUDIO_CAPABILITIES, { videoCodec: state.participant.conference.vmr.video_codec, srtp: this.deps.config.media.sip_srtp });
     if (negotiation.audio) {
       this.applyMedia(state, negotiation);
       this.deps.logger.info(
-        { callId: call.info.callId, participant: state.participant.id, hold: negotiation.audio.onHold, codec: negotiation.audio.codec.name },
+        { callId: call.info.callId, participant: state.participant.id, hold: negotiation.audio.onHold, codec: negotiation.audio.codec.name, srtp: negotiation.audio.crypto?.suite ?? false },
         're-INVITE applied',
       );
     }
-    return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation, ...this.localVideo(state.local) }) };
+    return { sdp: buildAnswer({ origin: this.origin(state), local, negotiation, localKeys: state.srtpKeys, ...this.localVideo(state.local) }) };
   }
 
   onInfo(call: SipCall, contentType: string | undefined, body: Buffer): void {
@@ -226,6 +280,7 @@ export class SipConferenceHandler implements SessionHandler {
   /** Audio plus, when both sides have it, video; re-INVITEs go through here too. */
   private applyMedia(state: CallState, negotiation: OfferNegotiation): void {
     const v = negotiation.video;
+    const videoSrtp = v && state.local?.video ? this.srtpFor(state, 'video', v.crypto) : undefined;
     const video: RtpVideoUpdate | undefined =
       v && state.local?.video
         ? {
@@ -236,6 +291,7 @@ export class SipConferenceHandler implements SessionHandler {
               rtcpMux: v.remote.rtcpMux,
               clockRate: 90000,
               payloadTypes: [v.codec.payloadType],
+              ...(videoSrtp ? { srtp: videoSrtp } : {}),
             },
             direction: answerDirection(v.remoteDirection),
             payloadType: v.codec.payloadType,
@@ -250,6 +306,8 @@ export class SipConferenceHandler implements SessionHandler {
     if (!participant || !state.local) return;
     const format = audioFormat(audio);
     const direction: RtpDirection = answerDirection(audio.remoteDirection);
+    const srtp = this.srtpFor(state, 'audio', audio.crypto);
+    state.audioSrtp = srtp !== undefined;
     this.deps.media.updateRtpParticipant(participant.id, {
       remote: {
         address: audio.remote.address,
@@ -258,6 +316,7 @@ export class SipConferenceHandler implements SessionHandler {
         rtcpMux: audio.remote.rtcpMux,
         clockRate: audio.codec.clockRate,
         payloadTypes: [format.payloadType, ...(format.telephoneEventPayloadType !== undefined ? [format.telephoneEventPayloadType] : [])],
+        ...(srtp ? { srtp } : {}),
       },
       direction,
       format,

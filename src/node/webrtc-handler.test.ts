@@ -3,7 +3,8 @@ import { emptyMediaStats, type LocalRtpAddress, type MediaConferenceRef, type Me
 import { WebRtcRefusal, type ServerMessage, type WebRtcCloseRequest, type WebRtcSession } from '../signaling';
 import { AdminLog } from './admin-log';
 import { ConferenceRegistry } from './conference/registry';
-import { defaultConfigInput, parseConfig, type ClusterConfig } from './config';
+import { defaultConfigInput, parseConfig, type ClusterConfig, type ClusterConfigInput } from './config';
+import { mintJoinToken } from './conference/join-token';
 import { WebRtcConferenceHandler } from './webrtc-handler';
 import { Admission } from './conference/admission';
 import { CapacityLedger } from './conference/capacity-ledger';
@@ -74,7 +75,10 @@ class FakeSession implements WebRtcSession {
   }
 }
 
-function setup(opts: { capacity?: number } = {}) {
+const WALL_NOW = 1_700_000_000_000;
+const TOKEN_SECRET = 'join-token-secret-0123456789abcdef';
+
+function setup(opts: { capacity?: number; extra?: Partial<ClusterConfigInput> } = {}) {
   const input = defaultConfigInput();
   const config: ClusterConfig = parseConfig({
     ...input,
@@ -83,7 +87,9 @@ function setup(opts: { capacity?: number } = {}) {
       { name: 'meet', aliases: ['meet', 'meet@localhost'] },
       { name: 'vp8room', aliases: ['vp8'], video_codec: 'VP8' },
       { name: 'secret', aliases: ['secret'], host_pin: '1234', guest_pin: '5678' },
+      ...(opts.extra?.join_tokens ? [{ name: 'board', aliases: ['board'], require_token: true }] : []),
     ],
+    ...opts.extra,
   });
   const media = new FakeMedia();
   const clock = new FakeClock();
@@ -94,8 +100,20 @@ function setup(opts: { capacity?: number } = {}) {
   const admission = new Admission({ config, registry, placer, adminLog });
   const roster = new Roster(registry, 'node1');
   media.events.on('activeSpeaker', (c, p) => roster.setActiveSpeaker(c, p));
-  const handler = new WebRtcConferenceHandler({ config, registry, admission, roster, media, clock, logger: silentLogger, adminLog });
-  return { config, media, clock, registry, ledger, admission, adminLog, handler };
+  const refusals: string[] = [];
+  const handler = new WebRtcConferenceHandler({
+    config,
+    registry,
+    admission,
+    roster,
+    media,
+    clock,
+    logger: silentLogger,
+    adminLog,
+    wallClock: () => WALL_NOW,
+    countTokenRefused: (r) => refusals.push(r),
+  });
+  return { config, media, clock, registry, ledger, admission, adminLog, handler, refusals };
 }
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -296,5 +314,74 @@ describe('WebRtcConferenceHandler: in the conference', () => {
     handler.close();
     media.events.emit('webrtcOffer', ja.participantId as ParticipantId, 'v=0');
     expect(a.of('offer')).toEqual([]);
+  });
+});
+
+describe('WebRtcConferenceHandler: join tokens (issue 12 item 6)', () => {
+  const withTokens = { join_tokens: { secret: TOKEN_SECRET } };
+  const mint = (room: string, name: string, role: 'host' | 'guest', ttlS = 600, nowMs = WALL_NOW): Promise<string> =>
+    mintJoinToken({ secret: TOKEN_SECRET, room, name, role, ttlS, nowMs });
+
+  it('a room with require_token refuses a join without a token: code token, counted, admin log, nothing reserved', async () => {
+    const { handler, ledger, adminLog, refusals } = setup({ extra: withTokens });
+    const err = await handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'board', name: 'Ann' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WebRtcRefusal);
+    expect(err).toMatchObject({ code: 'token', message: expect.stringMatching(/needs an invitation link/) });
+    expect(refusals).toEqual(['missing']);
+    expect(ledger.load).toBe(0);
+    expect(adminLog.list().at(-1)).toMatchObject({ level: 'warn', conference: 'board', reason: 'missing', message: expect.stringMatching(/^Browser refused: no join token/) });
+  });
+
+  it("with a valid token the browser joins with the token's name and role; joined tells the page both", async () => {
+    const { handler, registry } = setup({ extra: withTokens });
+    const joined = await handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'board', name: 'Typed Name', token: await mint('board', 'Grace Host', 'host') });
+    expect(joined).toMatchObject({ type: 'joined', conference: 'board', name: 'Grace Host', role: 'host' });
+    expect(registry.participant(joined.participantId)).toMatchObject({ displayName: 'Grace Host', role: 'host' });
+  });
+
+  it('a token replaces the PIN: a host token enters a PIN room as host, a guest token as guest', async () => {
+    const { handler, registry } = setup({ extra: withTokens });
+    const host = await handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'secret', name: 'x', token: await mint('secret', 'Hal', 'host') });
+    const guest = await handler.onJoin(new FakeSession('s2'), { type: 'join', alias: 'secret', name: 'x', token: await mint('secret', 'Gus', 'guest') });
+    expect(registry.participant(host.participantId)?.role).toBe('host');
+    expect(registry.participant(guest.participantId)?.role).toBe('guest');
+  });
+
+  it('expired, wrong-room and forged tokens are refused with code token, each reason counted; the token never reaches the admin log', async () => {
+    const { handler, adminLog, refusals } = setup({ extra: withTokens });
+    const expired = await mint('board', 'Old', 'guest', 60, WALL_NOW - 3600_000);
+    const otherRoom = await mint('meet', 'Mallory', 'host');
+    const forged = await mintJoinToken({ secret: 'not-the-secret-0123456789abcdefgh', room: 'board', name: 'Eve', role: 'host', ttlS: 600, nowMs: WALL_NOW });
+    for (const [i, token] of [expired, otherRoom, forged].entries()) {
+      await expect(handler.onJoin(new FakeSession(`s${i}`), { type: 'join', alias: 'board', name: 'x', token })).rejects.toMatchObject({ code: 'token' });
+    }
+    expect(refusals).toEqual(['expired', 'wrong-room', 'signature']);
+    expect(JSON.stringify(adminLog.list())).not.toContain(expired.slice(0, 20));
+  });
+
+  it('join_tokens.required: every room needs a token; without join_tokens a token is refused (disabled)', async () => {
+    const required = setup({ extra: { join_tokens: { secret: TOKEN_SECRET, required: true } } });
+    await expect(required.handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'meet', name: 'Ann' })).rejects.toMatchObject({ code: 'token' });
+    const none = setup();
+    await expect(none.handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'meet', name: 'Ann', token: 'a.b.c' })).rejects.toMatchObject({ code: 'token' });
+    expect(none.refusals).toEqual(['disabled']);
+  });
+});
+
+describe('WebRtcConferenceHandler: TURN for the page (issue 12 item 5)', () => {
+  it('no turn servers configured: joined carries no iceServers', async () => {
+    const { handler } = setup();
+    const joined = await handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'meet', name: 'Ann' });
+    expect(joined.iceServers).toBeUndefined();
+  });
+
+  it('joined carries each TURN server with a username <expiry>:<participant id> and a derived credential, never the secret', async () => {
+    const secret = 'coturn-static-secret-0123';
+    const { handler } = setup({ extra: { turn: [{ urls: ['turn:127.0.0.1:3478?transport=udp'], secret, ttl_s: 600 }] } });
+    const joined = await handler.onJoin(new FakeSession('s1'), { type: 'join', alias: 'meet', name: 'Ann' });
+    expect(joined.iceServers).toEqual([
+      { urls: ['turn:127.0.0.1:3478?transport=udp'], username: `${WALL_NOW / 1000 + 600}:${joined.participantId}`, credential: expect.stringMatching(/^[A-Za-z0-9+/]{27}=$/) },
+    ]);
+    expect(JSON.stringify(joined)).not.toContain(secret);
   });
 });

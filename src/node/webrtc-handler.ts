@@ -2,8 +2,10 @@
  * Joins browsers to conferences: implements the signaling plane's WebRtcSessionHandler port. A
  * join is admitted like a SIP call (admission.ts: VMR by alias, placement, capacity), adds a werift
  * peer through the MediaService, relays SDP both ways and keeps every browser of a conference told
- * who is there and who speaks (the roster's events). Never touches sockets or SDP contents itself;
- * never decides media (the MediaService does).
+ * who is there and who speaks (the roster's events). A join token (join-token.ts) or a PIN decides
+ * who may enter; the joined reply hands the page TURN credentials (turn-credentials.ts). Never
+ * touches sockets or SDP contents itself; never decides media (the MediaService does); never logs
+ * a token or a secret.
  */
 import { ConfnodeError, type Clock, type ConferenceId, type Logger, type ParticipantId } from '../common';
 import type { MediaService } from '../media';
@@ -21,10 +23,12 @@ import {
 import type { AdminLog } from './admin-log';
 import type { Admission } from './conference/admission';
 import { participantCost } from './conference/capacity';
+import { TOKEN_REFUSAL_TEXT, checkJoinToken, type JoinTokenClaims, type TokenRefusalReason } from './conference/join-token';
 import { roleForPin, type PinRole } from './conference/pin-gate';
 import { PinLockout } from './conference/pin-lockout';
 import type { ConferenceRegistry, ParticipantRecord } from './conference/registry';
 import type { Roster } from './conference/roster';
+import { turnIceServers } from './conference/turn-credentials';
 import type { ClusterConfig, VmrConfig } from './config';
 
 export interface WebRtcHandlerDeps {
@@ -37,6 +41,10 @@ export interface WebRtcHandlerDeps {
   clock: Clock;
   logger: Logger;
   adminLog: AdminLog;
+  /** Wall-clock ms since the epoch (token expiry, TURN credentials); default Date.now. */
+  wallClock?: () => number;
+  /** A join refused for its token (metric confnode_join_tokens_refused_total). */
+  countTokenRefused?: (reason: TokenRefusalReason) => void;
 }
 
 interface Browser {
@@ -74,12 +82,15 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
     this.bySession.set(session.id, browser);
     const at = join.alias.indexOf('@');
     const vmr = admission.findVmr(at < 0 ? join.alias : join.alias.slice(0, at), at < 0 ? undefined : join.alias.slice(at + 1), 'Browser', session.remote);
-    const role = vmr.host_pin === undefined ? 'participant' : this.checkPin(vmr, join, session.remote);
+    // A valid join token is the operator's word: its name and role stand, and it replaces the PIN.
+    const token = await this.checkToken(vmr, join, session.remote);
+    const role = token ? token.role : vmr.host_pin === undefined ? 'participant' : this.checkPin(vmr, join, session.remote);
+    const displayName = token ? token.name : join.name;
     const video = join.video !== false;
     const cost = participantCost(video ? 'video' : 'audio', config.capacity_costs);
     const participant = await admission.admit(
       vmr,
-      { protocol: 'webrtc', displayName: join.name, remote: session.remote, cost, role, publishing: { audio: true, video }, hangup: () => this.hangup(browser) },
+      { protocol: 'webrtc', displayName, remote: session.remote, cost, role, publishing: { audio: true, video }, hangup: () => this.hangup(browser) },
       'Browser',
       session.remote,
     );
@@ -96,12 +107,21 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
     let set = this.byConference.get(conference.id);
     if (!set) this.byConference.set(conference.id, (set = new Set()));
     set.add(browser);
-    this.deps.logger.info({ conference: vmr.name, participant: participant.id, name: join.name, remote: session.remote, video }, 'browser joined');
+    this.deps.logger.info(
+      { conference: vmr.name, participant: participant.id, name: displayName, role, byToken: token !== undefined, remote: session.remote, video },
+      'browser joined',
+    );
     // Sent after the joined reply (the session holds them until then).
     this.lastList.delete(conference.id);
     this.syncList(conference.id);
     session.send({ type: 'activeSpeaker', participantId: roster.activeSpeaker(conference.id) ?? null });
-    return { type: 'joined', participantId: participant.id, conference: vmr.name, videoCodec: vmr.video_codec };
+    const joined: JoinedMessage = { type: 'joined', participantId: participant.id, conference: vmr.name, videoCodec: vmr.video_codec };
+    // TURN for browsers whose network blocks UDP: credentials derived for this participant, valid ttl_s.
+    const iceServers = turnIceServers(config.turn, participant.id, this.wallNow());
+    if (iceServers.length > 0) joined.iceServers = iceServers;
+    if (displayName !== join.name) joined.name = displayName;
+    if (role === 'host' || role === 'guest') joined.role = role;
+    return joined;
   }
 
   async onOffer(session: WebRtcSession, sdp: string): Promise<string | undefined> {
@@ -177,6 +197,24 @@ export class WebRtcConferenceHandler implements WebRtcSessionHandler {
     const left = this.pinLockout.failed(vmr.name, address, now);
     adminLog.add('warn', 'Browser refused: wrong PIN', { conference: vmr.name, from: remote });
     throw new WebRtcRefusal('pin-invalid', left > 0 ? `wrong PIN (${left} more before a pause)` : 'wrong PIN: too many wrong PINs, try again later');
+  }
+
+  /**
+   * The join's token, checked against `join_tokens` and the room's `require_token`: its claims
+   * when valid, undefined when there is none and none is needed. Otherwise the join is refused
+   * with 'token', counted, and written to the admin log (never the token itself).
+   */
+  private async checkToken(vmr: VmrConfig, join: JoinMessage, remote: string): Promise<JoinTokenClaims | undefined> {
+    const d = await checkJoinToken({ token: join.token, config: this.deps.config.join_tokens, vmr, nowMs: this.wallNow() });
+    if (d.kind === 'none') return undefined;
+    if (d.kind === 'valid') return d.claims;
+    this.deps.countTokenRefused?.(d.reason);
+    this.deps.adminLog.add('warn', `Browser refused: ${TOKEN_REFUSAL_TEXT[d.reason]}`, { conference: vmr.name, from: remote, reason: d.reason });
+    throw new WebRtcRefusal('token', d.message);
+  }
+
+  private wallNow(): number {
+    return (this.deps.wallClock ?? Date.now)();
   }
 
   private hangup(browser: Browser): Promise<void> {

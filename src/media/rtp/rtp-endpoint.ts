@@ -1,7 +1,8 @@
 /**
- * One plain RTP/AVP media endpoint for a SIP participant: a bound RTP/RTCP socket pair, symmetric
- * RTP latching (NAT), SSRC locking, RTCP SR/RR/SDES/BYE and counters. The packet path is plain
- * function calls and counters: no event, log line, await or callback-bearing send per packet.
+ * One plain RTP/AVP (or SDES-keyed RTP/SAVP) media endpoint for a SIP participant: a bound
+ * RTP/RTCP socket pair, symmetric RTP latching (NAT), SSRC locking, RTCP SR/RR/SDES/BYE, SRTP and
+ * SRTCP when the SDP gave keys, and counters. The packet path is plain function calls and
+ * counters: no event, log line, await or callback-bearing send per packet; keys are never logged.
  */
 import net from 'node:net';
 import crypto from 'node:crypto';
@@ -12,14 +13,15 @@ import { buildRtcp, ntpFromUnixMs, ntpMiddle32, parseRtcp, type ReportBlock, typ
 import { RtpReceiveStats, rttFromReportBlock } from './stats';
 import type { PortAllocator, RtpSocketPair } from './port-allocator';
 import type { RtpSocket } from './udp-io';
+import { SrtpStream, type SrtpKeys } from './sdes';
+import { RELATCH_SILENCE_MS, SourceLatch } from './source-latch';
 
-/** A latched source may be replaced by another only after this much silence. */
-export const RELATCH_SILENCE_MS = 2000;
+export { RELATCH_SILENCE_MS };
 /** A locked SSRC may be replaced by another only after this much silence (peer restarted). */
 export const SSRC_SWITCH_SILENCE_MS = 500;
 
 export type RtpDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
-export type RtpDropReason = 'wrong-source' | 'unknown-ssrc' | 'bad-pt' | 'malformed' | 'before-remote' | 'direction';
+export type RtpDropReason = 'wrong-source' | 'unknown-ssrc' | 'bad-pt' | 'malformed' | 'before-remote' | 'direction' | 'srtp-auth' | 'srtp-replay';
 
 /** What the SDP of the peer says; `address` must be an IP literal ('0.0.0.0' = hold). */
 export interface RtpRemote {
@@ -33,6 +35,8 @@ export interface RtpRemote {
   payloadTypes: readonly number[];
   /** RTP clock rate for jitter and SR timestamps; default 8000. */
   clockRate?: number;
+  /** SDES-SRTP keys (RTP/SAVP): everything both ways is SRTP/SRTCP; plain packets are refused. */
+  srtp?: SrtpKeys;
 }
 
 export interface RtpEndpointOptions {
@@ -57,6 +61,10 @@ export interface RtpEndpointStats {
   rtcpOut: number;
   rtcpDropped: number;
   dropped: Record<RtpDropReason, number>;
+  /** Media is SRTP (SDES keys given). */
+  srtp: boolean;
+  /** SRTCP packets refused (authentication or replay); also counted in rtcpDropped. */
+  srtcpRefused: number;
   socketErrors: number;
   callbackErrors: number;
   /** PLI/FIR received for our stream, and sent by requestKeyframe(). */
@@ -73,36 +81,6 @@ export interface RtpEndpointStats {
   rttMs: number | null;
   /** What the peer last reported about our stream. */
   remoteReport: { fractionLost: number; cumulativeLost: number; jitter: number } | null;
-}
-
-/** The transport address media is accepted from; one per flow (RTP, RTCP). */
-class SourceLatch {
-  address: string | null = null;
-  port = 0;
-  lastMs = 0;
-  /** After setRemote(): the next packet may latch from anywhere. */
-  open = false;
-
-  /** 0 = from the latched source, 1 = (re)latched to this source, -1 = wrong source. */
-  accept(address: string, port: number, now: number): number {
-    if (this.address === address && this.port === port) {
-      this.lastMs = now;
-      this.open = false;
-      return 0;
-    }
-    if (this.address !== null && !this.open && now - this.lastMs < RELATCH_SILENCE_MS) return -1;
-    this.address = address;
-    this.port = port;
-    this.lastMs = now;
-    this.open = false;
-    return 1;
-  }
-
-  clear(): void {
-    this.address = null;
-    this.port = 0;
-    this.open = false;
-  }
 }
 
 const randomUint32 = (): number => crypto.randomBytes(4).readUInt32BE(0);
@@ -135,6 +113,8 @@ export class RtpEndpoint {
   private readonly epochOffsetMs: number;
 
   private remote: RtpRemote | null = null;
+  private srtp: SrtpStream | null = null;
+  private srtcpRefused = 0;
   private clockRate = 8000;
   private readonly acceptedPt = new Uint8Array(128);
   private direction: RtpDirection = 'sendrecv';
@@ -170,6 +150,8 @@ export class RtpEndpoint {
     malformed: 0,
     'before-remote': 0,
     direction: 0,
+    'srtp-auth': 0,
+    'srtp-replay': 0,
   };
   private socketErrors = 0;
   private callbackErrors = 0;
@@ -214,9 +196,12 @@ export class RtpEndpoint {
     if (badPort(r.rtpPort) || (r.rtcpPort !== undefined && badPort(r.rtcpPort))) {
       throw new ConfnodeError('bad-request', `bad RTP port ${r.rtpPort}/${String(r.rtcpPort)}`);
     }
+    // Before any state changes: malformed keys leave the endpoint as it was.
+    const srtp = r.srtp ? SrtpStream.create(r.srtp, this.srtp) : null;
     const prev = this.remote;
     const moved = !prev || prev.address !== r.address || prev.rtpPort !== r.rtpPort || prev.rtcpPort !== r.rtcpPort;
-    this.remote = { ...r, payloadTypes: [...r.payloadTypes] };
+    this.srtp = srtp;
+    this.remote = { ...r, payloadTypes: [...r.payloadTypes], ...(r.srtp ? { srtp: { ...r.srtp } } : {}) };
     this.clockRate = r.clockRate ?? 8000;
     this.acceptedPt.fill(0);
     for (const pt of r.payloadTypes) if (pt >= 0 && pt < 128) this.acceptedPt[pt] = 1;
@@ -267,6 +252,8 @@ export class RtpEndpoint {
       rtcpOut: this.rtcpOut,
       rtcpDropped: this.rtcpDropped,
       dropped: { ...this.dropped },
+      srtp: this.srtp !== null,
+      srtcpRefused: this.srtcpRefused,
       socketErrors: this.socketErrors,
       callbackErrors: this.callbackErrors,
       keyframeRequestsIn: this.keyframeRequestsIn,
@@ -299,7 +286,7 @@ export class RtpEndpoint {
   /** RTP packets dropped for any reason (the sum of stats().dropped). */
   get packetsDiscarded(): number {
     const d = this.dropped;
-    return d['wrong-source'] + d['unknown-ssrc'] + d['bad-pt'] + d.malformed + d['before-remote'] + d.direction;
+    return d['wrong-source'] + d['unknown-ssrc'] + d['bad-pt'] + d.malformed + d['before-remote'] + d.direction + d['srtp-auth'] + d['srtp-replay'];
   }
 
   get closed(): boolean {
@@ -320,7 +307,7 @@ export class RtpEndpoint {
     if (target) {
       const bye = buildRtcp([this.makeReport(), { type: 'bye', ssrcs: [this.ssrc] }]);
       // release() sends what is queued before it closes the sockets.
-      target.socket.send(bye, target.port, target.address);
+      target.socket.send(this.protectRtcp(bye), target.port, target.address);
       this.rtcpOut++;
     }
     await this.pair.release();
@@ -328,19 +315,30 @@ export class RtpEndpoint {
 
   // ---------------------------------------------------------------- receive path
 
-  private readonly onRtpSocketMessage = (msg: Buffer, address: string, port: number): void => {
+  private readonly onRtpSocketMessage = (data: Buffer, address: string, port: number): void => {
     // RFC 5761: demultiplex on every packet; RTP payload types 64-95 are never negotiated.
-    if (isRtcp(msg)) {
-      this.handleRtcp(msg, address, port, true);
-      return;
-    }
-    const pkt = this.view;
-    if (!parseRtpInto(msg, pkt)) {
-      this.dropped.malformed++;
+    if (isRtcp(data)) {
+      this.handleRtcp(data, address, port, true);
       return;
     }
     if (this.remote === null) {
       this.dropped['before-remote']++;
+      return;
+    }
+    let msg = data;
+    const srtp = this.srtp;
+    if (srtp !== null) {
+      // Authenticated before anything else: without the key a packet can latch or lock nothing.
+      const plain = srtp.rx.unprotectRtp(data);
+      if (typeof plain === 'string') {
+        this.dropped[plain === 'replay' ? 'srtp-replay' : plain === 'auth' ? 'srtp-auth' : 'malformed']++;
+        return;
+      }
+      msg = plain;
+    }
+    const pkt = this.view;
+    if (!parseRtpInto(msg, pkt)) {
+      this.dropped.malformed++;
       return;
     }
     if (this.acceptedPt[pkt.payloadType] !== 1) {
@@ -390,8 +388,22 @@ export class RtpEndpoint {
     this.handleRtcp(msg, address, port, false);
   };
 
-  private handleRtcp(msg: Buffer, address: string, port: number, muxed: boolean): void {
-    if (this.remote === null || !this.acceptRtcpSource(address, port, muxed)) {
+  private handleRtcp(data: Buffer, address: string, port: number, muxed: boolean): void {
+    if (this.remote === null) {
+      this.rtcpDropped++;
+      return;
+    }
+    let msg = data;
+    if (this.srtp !== null) {
+      const plain = this.srtp.rx.unprotectRtcp(data);
+      if (typeof plain === 'string') {
+        this.rtcpDropped++;
+        this.srtcpRefused++;
+        return;
+      }
+      msg = plain;
+    }
+    if (!this.acceptRtcpSource(address, port, muxed)) {
       this.rtcpDropped++;
       return;
     }
@@ -473,7 +485,9 @@ export class RtpEndpoint {
     if (this.direction === 'recvonly' || this.direction === 'inactive') return false;
     writeRtpHeader(this.header, 0, payloadType, marker, this.seq, timestamp, this.ssrc);
     this.seq = (this.seq + 1) & 0xffff;
-    this.pair.rtp.sendParts(this.header, payload, this.sendPort, this.sendAddress);
+    const srtp = this.srtp;
+    if (srtp === null) this.pair.rtp.sendParts(this.header, payload, this.sendPort, this.sendAddress);
+    else this.pair.rtp.send(srtp.tx.protectRtpParts(this.header, payload), this.sendPort, this.sendAddress);
     this.packetsOut++;
     this.bytesOut += RTP_HEADER_SIZE + payload.length;
     this.payloadOctetsOut += payload.length;
@@ -511,7 +525,7 @@ export class RtpEndpoint {
     const target = this.rtcpTarget();
     if (!target || this.remoteSsrc < 0) return false;
     const buf = buildRtcp([{ type: 'rr', ssrc: this.ssrc, reports: [] }, buildPli(this.ssrc, this.remoteSsrc)]);
-    target.socket.send(buf, target.port, target.address);
+    target.socket.send(this.protectRtcp(buf), target.port, target.address);
     this.rtcpOut++;
     this.keyframeRequestsOut++;
     return true;
@@ -521,8 +535,13 @@ export class RtpEndpoint {
     const target = this.rtcpTarget();
     if (!target) return;
     const buf = buildRtcp([this.makeReport(), { type: 'sdes', chunks: [{ ssrc: this.ssrc, cname: this.cname }] }]);
-    target.socket.send(buf, target.port, target.address);
+    target.socket.send(this.protectRtcp(buf), target.port, target.address);
     this.rtcpOut++;
+  }
+
+  /** SRTCP when the stream is keyed (RFC 3711 3.4: every RTCP packet is authenticated). */
+  private protectRtcp(buf: Buffer): Buffer {
+    return this.srtp === null ? buf : this.srtp.tx.protectRtcp(buf);
   }
 
   /** SR when we sent RTP since the last report, else RR; one block about the remote SSRC. */

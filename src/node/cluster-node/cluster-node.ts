@@ -21,6 +21,7 @@ import { MediaMembership } from './membership';
 import { PeerLiveness } from './peer-liveness';
 import { CLUSTER_PROTOCOL, type ClusterEvents, type ClusterOps } from './protocol';
 import { RoutedMediaService } from './routed-media';
+import { SrtpKeySeal } from './srtp-seal';
 import { paysBackplane } from '../placement';
 import { wanImpairment } from './wan-config';
 import { backplaneView } from './backplane-view';
@@ -49,6 +50,7 @@ const VIEWS_TIMEOUT_MS = 2000;
 
 export class ClusterNode {
   readonly media: RoutedMediaService;
+  private readonly keySeal: SrtpKeySeal;
   readonly membership: MediaMembership;
   private placerImpl: ClusterPlacer | undefined;
   private state: ClusterState | undefined;
@@ -74,7 +76,8 @@ export class ClusterNode {
       logger: this.log,
     });
     this.membership = new MediaMembership(opts.ledger);
-    this.media = new RoutedMediaService(opts.localMedia, opts.node.name, { call: (node, op, data) => this.channel().call(asNodeId(node), op, data) }, this.log);
+    this.keySeal = new SrtpKeySeal(opts.config.cluster.secret);
+    this.media = new RoutedMediaService(opts.localMedia, opts.node.name, { call: (node, op, data) => this.channel().call(asNodeId(node), op, data) }, this.log, this.keySeal);
   }
 
   /** Placement through the cluster; every decision routes the participant's media. */
@@ -286,7 +289,8 @@ export class ClusterNode {
       createWebRtc: (d) => (mine(d.participant), media.createWebRtc(d)),
       webrtcOffer: (d) => (mine(d.participant), media.webrtcOffer(d)),
       webrtcAnswer: (d) => (mine(d.participant), media.webrtcAnswer(d)),
-      updateRtp: (d) => (mine(d.participant), media.updateRtp(d)),
+      // SDES keys arrive sealed (srtp-seal.ts): opened here, for this participant only.
+      updateRtp: (d) => (mine(d.participant), media.updateRtp({ participant: d.participant, update: this.keySeal.openUpdate(d.participant, d.update) })),
       admit: (d) => (mine(d.participant), media.admit(d)),
       dtmf: (d) => (mine(d.participant), media.dtmf(d)),
       remove: (d) => {

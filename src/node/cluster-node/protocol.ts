@@ -11,6 +11,7 @@ import { backplaneStreamsSchema, type BackplaneAddress, type BackplaneStream } f
 import type { ControlProtocol } from '../control';
 import type { AdminLogEntryView, ConferenceView, ParticipantView } from '../http';
 import type { RosterEntry } from '../conference/roster';
+import { SEALED_KEY_RE } from './srtp-seal';
 
 const participantId = z.string().min(1).max(100).transform(asParticipantId);
 const conferenceId = z.string().min(1).max(100).transform(asConferenceId);
@@ -19,6 +20,9 @@ const direction = z.enum(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
 const videoCodec = z.enum(['H264', 'VP8']);
 const none = z.undefined().or(z.null()).transform(() => undefined);
 
+/** SDES-SRTP keys, each sealed (srtp-seal.ts: the channel does not encrypt): never in clear, never echoed in an error. */
+const sdesKey = z.string().regex(SEALED_KEY_RE, 'a sealed SRTP key is 80 base64 characters');
+const srtpKeys = z.object({ suite: z.enum(['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']), localKey: sdesKey, remoteKey: sdesKey });
 const conferenceRef = z.object({ id: conferenceId, name: z.string().min(1).max(100), videoCodec: videoCodec.optional() });
 const rtpRemote = z.object({
   address: z.string().min(1).max(100),
@@ -27,6 +31,7 @@ const rtpRemote = z.object({
   rtcpMux: z.boolean(),
   payloadTypes: z.array(z.number().int().min(0).max(127)).max(16),
   clockRate: z.number().int().positive().optional(),
+  srtp: srtpKeys.optional(),
 });
 const audioFormat = z.object({
   name: z.string().min(1).max(32),

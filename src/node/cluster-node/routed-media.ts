@@ -16,6 +16,7 @@ import {
 } from '../../media';
 import type { OpName } from '../../common';
 import type { ClusterEvents, ClusterOps } from './protocol';
+import type { SrtpKeySeal } from './srtp-seal';
 
 /** How this node reaches a peer's media (the control channel). */
 export interface PeerCaller {
@@ -39,6 +40,8 @@ export class RoutedMediaService implements MediaService {
     private readonly nodeName: string,
     private readonly peers: PeerCaller,
     private readonly logger: Logger,
+    /** Seals SDES keys that go to a peer's media (the control channel does not encrypt). */
+    private readonly keySeal: SrtpKeySeal,
   ) {
     this.events = new TypedEmitter<MediaServiceEvents>((err, event) => logger.error({ event: String(event), err: String(err) }, 'media event listener failed'));
     const e = this.events;
@@ -126,7 +129,12 @@ export class RoutedMediaService implements MediaService {
   }
 
   updateRtpParticipant(participant: ParticipantId, update: RtpParticipantUpdate): void {
-    this.send(participant, 'updateRtp', { participant, update }, () => this.local.updateRtpParticipant(participant, update));
+    const node = this.nodeOf(participant);
+    if (node === undefined) {
+      this.local.updateRtpParticipant(participant, update);
+      return;
+    }
+    this.send(participant, 'updateRtp', { participant, update: this.keySeal.sealUpdate(participant, update) }, () => this.local.updateRtpParticipant(participant, update));
   }
 
   admit(participant: ParticipantId): void {

@@ -9,13 +9,8 @@ export function unsupportedKeys(cfg: ClusterConfig): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   // Issue 12 (deployments): each part removes its lines here when it lands.
   cfg.nodes.forEach((n, i) => {
-    if (n.tls) out.push({ path: `nodes[${i}].tls`, message: 'SIP over TLS and HTTPS are not built yet: remove the certificate' });
     if (n.public_address !== undefined) out.push({ path: `nodes[${i}].public_address`, message: 'announcing a public address is not built yet: remove it' });
   });
-  if (cfg.media.sip_srtp === 'required') out.push({ path: 'media.sip_srtp', message: "SRTP for SIP media is not built yet: use 'optional' or 'off'" });
-  if (cfg.http.trusted_proxies.length > 0) out.push({ path: 'http.trusted_proxies', message: 'trusting forwarding headers is not built yet: remove it' });
-  if (cfg.turn.length > 0) out.push({ path: 'turn', message: 'TURN for browsers is not built yet: remove it' });
-  if (cfg.join_tokens) out.push({ path: 'join_tokens', message: 'join tokens are not built yet: remove them' });
   if (cfg.routing_rules.length > 0) {
     out.push({ path: 'routing_rules', message: 'the distributed gateway (R11) is not built yet: remove the routing rules' });
   }

@@ -101,6 +101,7 @@ export class NodeMetrics {
   readonly iceRestarts: Counter<'by'>;
   readonly iceReconnects: Counter;
   readonly wsSessionEvents: Counter<'event'>;
+  readonly joinTokensRefused: Counter<'reason'>;
   readonly controlRefused: Counter<'reason'>;
   readonly controlCalls: Counter<'outcome'>;
   readonly controlBadFrames: Counter;
@@ -195,6 +196,12 @@ export class NodeMetrics {
       labelNames: ['event'] as const,
       registers,
     });
+    this.joinTokensRefused = new Counter({
+      name: 'confnode_join_tokens_refused_total',
+      help: 'Browser joins refused for their join token, by reason: missing, malformed, signature, expired, not-yet-valid, wrong-room, claims, disabled',
+      labelNames: ['reason'] as const,
+      registers,
+    });
     this.collectErrors = new Counter({ name: 'confnode_metrics_collect_errors_total', help: 'Metric sources that threw during a scrape', registers });
   }
 
@@ -216,6 +223,11 @@ export class NodeMetrics {
   /** A browser session lost its WebSocket ('detached'), 'resumed', 'expired', or a 'resume-refused'. */
   countWsSession(event: WebRtcSessionEvent): void {
     this.wsSessionEvents.inc({ event });
+  }
+
+  /** A browser join refused for its token; `reason` is one of join-token.ts's fixed reasons. */
+  countJoinTokenRefused(reason: string): void {
+    this.joinTokensRefused.inc({ reason: /^[a-z-]{1,20}$/.test(reason) ? reason : 'other' });
   }
 
   /** E.g. 'answered', 'cancelled', or an error code such as 'not-found' or 'capacity'. */

@@ -5,7 +5,7 @@
  */
 import { ConfnodeError } from '../../common';
 import type { NodeMetrics } from './metrics';
-import type { AdminLogQuery, NodeApi } from './views';
+import type { AdminLogQuery, NodeApi, NodeStatusView } from './views';
 
 export type HttpMethod = 'GET' | 'DELETE';
 
@@ -32,7 +32,8 @@ const MAX_LOG_LIMIT = 1000;
 
 const ok = (json: unknown): HttpReply => ({ status: 200, json });
 
-export function apiRoutes(api: NodeApi, metrics: NodeMetrics): Route[] {
+/** `scheme`: what this server speaks, so /api/v1/status can give the page's URL. */
+export function apiRoutes(api: NodeApi, metrics: NodeMetrics, scheme: 'http' | 'https' = 'http'): Route[] {
   return [
     {
       pattern: /^\/healthz$/,
@@ -43,7 +44,7 @@ export function apiRoutes(api: NodeApi, metrics: NodeMetrics): Route[] {
         },
       },
     },
-    { pattern: /^\/api\/v1\/status$/, methods: { GET: async () => ok(await api.status()) } },
+    { pattern: /^\/api\/v1\/status$/, methods: { GET: async () => ok(withPageUrl(await api.status(), scheme)) } },
     { pattern: /^\/api\/v1\/nodes$/, methods: { GET: async () => ok(await api.nodes()) } },
     { pattern: /^\/api\/v1\/conferences$/, methods: { GET: async () => ok(await api.conferences()) } },
     {
@@ -73,6 +74,13 @@ export function apiRoutes(api: NodeApi, metrics: NodeMetrics): Route[] {
       methods: { GET: async () => ({ status: 200, raw: await metrics.text(), contentType: metrics.contentType }) },
     },
   ];
+}
+
+/** The status with `http.scheme` and `http.url` (the join page's address) as this server serves it. */
+function withPageUrl(status: NodeStatusView, scheme: 'http' | 'https'): NodeStatusView {
+  const { address, port } = status.http;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return { ...status, http: { ...status.http, scheme, url: `${scheme}://${host}:${port}/` } };
 }
 
 export interface RouteMatch {

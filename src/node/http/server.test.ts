@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfnodeError, type Logger } from '../../common';
 import { NodeMetrics, startHttpServer, type NodeApi, type NodeStatusView, type RunningHttpServer } from './index';
+import { loggableUrl } from './server';
 
 const status: NodeStatusView = {
   node: 'node1',
@@ -134,7 +135,8 @@ describe('startHttpServer()', () => {
   });
 
   it.each([
-    ['/api/v1/status', status],
+    // The server adds the page's scheme and URL as it serves them (https with a certificate).
+    ['/api/v1/status', { ...status, http: { ...status.http, scheme: 'http', url: 'http://127.0.0.1:8080/' } }],
     ['/api/v1/nodes', [status]],
     ['/api/v1/participants', [participant]],
     ['/api/v1/backplanes', []],
@@ -379,3 +381,11 @@ function rawUpgrade(port: number, path: string): Promise<string> {
     sock.on('error', reject);
   });
 }
+
+describe('loggableUrl', () => {
+  it('never logs a join token a page link carries, and stays bounded', () => {
+    expect(loggableUrl('/?alias=meet&token=eyJhbGciOiJIUzI1NiJ9.x.y&name=Ann')).toBe('/?alias=meet&token=[redacted]&name=Ann');
+    expect(loggableUrl('/ws?TOKEN=abc')).toBe('/ws?TOKEN=[redacted]');
+    expect(loggableUrl(`/${'a'.repeat(500)}`)).toHaveLength(200);
+  });
+});

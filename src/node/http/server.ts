@@ -1,12 +1,16 @@
 /**
- * The node's HTTP server (node:http, no framework): admin API, Prometheus metrics and the browser
- * pages. Owns sockets, request limits and error replies; what each path does is in routes.ts.
- * A bad request or a failing handler gets a JSON error and never takes the process down.
+ * The node's HTTP server (node:http, or node:https when the node has a certificate; no framework):
+ * admin API, Prometheus metrics, the browser pages and the WebSocket upgrades, all on one port.
+ * Owns sockets, request limits, the client address behind trusted proxies, and error replies;
+ * what each path does is in routes.ts. A bad request or a failing handler gets a JSON error and
+ * never takes the process down.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { ConfnodeError, type ErrorCode, type Logger } from '../../common';
+import { ConfnodeError, errorMessage, type ErrorCode, type Logger } from '../../common';
 import { adminAccess, isAdminPath } from './admin-access';
+import { TrustedProxies, clientAddress, type ClientAddress } from './forwarded';
 import type { NodeMetrics } from './metrics';
 import { allowedMethods, apiRoutes, matchRoute, type HttpMethod, type HttpReply, type Route } from './routes';
 import { StaticFiles } from './static';
@@ -28,12 +32,19 @@ export interface HttpServerOptions {
   /**
    * HTTP upgrades (WebSocket): returns true when it took the socket; anything it does not take
    * gets 404. Upgraded sockets are the taker's to close (close() here does not see them).
+   * `client` is the request's client (behind a trusted proxy: the one it names).
    */
-  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer, client: ClientAddress) => boolean;
+  /** Serve HTTPS (and so WSS) with this PEM certificate chain and key; plain HTTP without. */
+  tls?: { cert: Buffer | string; key: Buffer | string };
+  /** `http.trusted_proxies`: only these TCP peers' X-Forwarded-For / Forwarded headers are believed. */
+  trustedProxies?: readonly string[];
 }
 
 export interface RunningHttpServer {
   port: number;
+  /** 'https' when it serves TLS. */
+  scheme: 'http' | 'https';
   /** Stops accepting, lets in-flight requests finish (up to 2 s), then closes. Idempotent. */
   close(): Promise<void>;
 }
@@ -42,6 +53,8 @@ const DEFAULT_MAX_BODY = 64 * 1024;
 /** A refused body up to this size is read and dropped so the client sees the 413 cleanly. */
 const MAX_DRAIN_BYTES = 1024 * 1024;
 const CLOSE_GRACE_MS = 2000;
+/** A TLS client that has not finished its handshake by then is cut (node's default is 120 s). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 const STATUS_FOR_CODE: Partial<Record<ErrorCode, number>> = {
   'bad-request': 400,
@@ -58,36 +71,53 @@ interface Context {
   logger: Logger;
   maxBody: number;
   adminToken: string | undefined;
+  trusted: TrustedProxies;
+}
+
+/** The request's client: its TCP peer, or the client a trusted proxy forwarded it for. */
+function clientOf(req: IncomingMessage, trusted: TrustedProxies): ClientAddress {
+  return clientAddress({ address: req.socket.remoteAddress, port: req.socket.remotePort }, req.headers, trusted);
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const ctx: Context = {
-    routes: apiRoutes(opts.api, opts.metrics),
+    routes: apiRoutes(opts.api, opts.metrics, opts.tls ? 'https' : 'http'),
     statics: opts.staticDir !== undefined ? new StaticFiles(opts.staticDir) : undefined,
     logger: opts.logger,
     maxBody: opts.maxBodyBytes ?? DEFAULT_MAX_BODY,
     adminToken: opts.adminToken,
+    trusted: new TrustedProxies(opts.trustedProxies ?? []),
   };
-  const server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => void handle(req, res, ctx));
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => void handle(req, res, ctx);
+  const server: Server | HttpsServer = opts.tls
+    ? createHttpsServer({ maxHeaderSize: 16 * 1024, cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onRequest)
+    : createServer({ maxHeaderSize: 16 * 1024 }, onRequest);
+  if (opts.tls) {
+    // A plain-HTTP request, a scanner or a browser that refuses the certificate: no reply possible.
+    server.on('tlsClientError', (err: Error, socket: Duplex) => {
+      opts.logger.debug({ err: errorMessage(err) }, 'tls handshake failed');
+      socket.destroy();
+    });
+  }
   // Slow or stuck clients must not hold sockets forever.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, opts));
-  const port = await listen(server, opts.host, opts.port);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, opts, ctx.trusted));
+  const port = await listen(server, opts.host, opts.port, opts.tls ? 'HTTPS' : 'HTTP');
   server.on('error', (err) => opts.logger.error({ err }, 'http server error'));
   let closing: Promise<void> | undefined;
-  return { port, close: () => (closing ??= closeServer(server)) };
+  return { port, scheme: opts.tls ? 'https' : 'http', close: () => (closing ??= closeServer(server)) };
 }
 
-function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, opts: HttpServerOptions): void {
+function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, opts: HttpServerOptions, trusted: TrustedProxies): void {
   socket.on('error', () => undefined);
   let taken = false;
   try {
-    taken = opts.upgrade?.(req, socket, head) ?? false;
+    taken = opts.upgrade?.(req, socket, head, clientOf(req, trusted)) ?? false;
   } catch (err) {
-    opts.logger.error({ err, url: (req.url ?? '').slice(0, 200) }, 'upgrade handler failed');
+    opts.logger.error({ err, url: loggableUrl(req.url ?? '') }, 'upgrade handler failed');
     socket.destroy();
     return;
   }
@@ -105,7 +135,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     }
     const reply = await dispatch(req, method, url, ctx);
     send(res, reply);
-    ctx.logger.debug({ method, url: url.slice(0, 200), status: reply.status }, 'http request');
+    ctx.logger.debug({ method, url: loggableUrl(url), status: reply.status, client: describeClient(clientOf(req, ctx.trusted)) }, 'http request');
   } catch (err) {
     if (res.headersSent) {
       res.destroy();
@@ -160,7 +190,7 @@ function send(res: ServerResponse, reply: HttpReply): void {
 function errorReply(err: unknown, logger: Logger, method: string, url: string): HttpReply {
   const status = (err instanceof ConfnodeError && STATUS_FOR_CODE[err.code]) || 500;
   if (status === 500) {
-    logger.error({ err, method, url: url.slice(0, 200) }, 'http handler failed');
+    logger.error({ err, method, url: loggableUrl(url) }, 'http handler failed');
     return { status, json: { error: 'internal error' } };
   }
   return { status, json: { error: (err as Error).message } };
@@ -212,10 +242,15 @@ function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number
   });
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
+/** For the request log: a forwarded client is marked, so a reader knows a proxy named it. */
+function describeClient(c: ClientAddress): string {
+  return c.forwarded ? `${c.address} (forwarded)` : c.address;
+}
+
+function listen(server: Server | HttpsServer, host: string, port: number, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(new ConfnodeError('config', `cannot listen for HTTP on ${host}:${port}: ${err.code ?? err.message}`, { cause: err }));
+      reject(new ConfnodeError('config', `cannot listen for ${what} on ${host}:${port}: ${err.code ?? err.message}`, { cause: err }));
     };
     server.once('error', onError);
     server.listen({ host, port }, () => {
@@ -226,7 +261,7 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+function closeServer(server: Server | HttpsServer): Promise<void> {
   return new Promise((resolve) => {
     const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
     force.unref();
@@ -236,4 +271,9 @@ function closeServer(server: Server): Promise<void> {
     });
     server.closeIdleConnections();
   });
+}
+
+/** A request URL for the log: bounded, and without secrets a link may carry (join tokens). */
+export function loggableUrl(url: string): string {
+  return url.replace(/([?&](?:token|access_token)=)[^&#]*/gi, '$1[redacted]').slice(0, 200);
 }

@@ -27,8 +27,10 @@ export interface NodeStatusView {
   /** Units in use (participants and backplanes, by the capacity costs). */
   load: number;
   state: NodeStateView;
-  sip: SocketAddressView & { transports: ('udp' | 'tcp' | 'tls')[] };
-  http: SocketAddressView;
+  /** `port` is UDP and TCP; `tlsPort` (with 'tls' in transports) is SIP over TLS. */
+  sip: SocketAddressView & { transports: ('udp' | 'tcp' | 'tls')[]; tlsPort?: number };
+  /** `scheme` and `url` (the join page) in /api/v1/status: https when the node has a certificate. */
+  http: SocketAddressView & { scheme?: 'http' | 'https'; url?: string };
   control: SocketAddressView;
   uptimeSeconds: number;
   version: string;

@@ -1,12 +1,14 @@
 /**
- * SDP offer/answer (RFC 3264) for plain RTP/AVP endpoints: audio picks the first codec of the
- * offer that we support (the offerer's preference wins) plus telephone-event (RFC 4733); video is
- * accepted only in the conference's codec (no video transcoding), else rejected with a reason the
- * API shows. Pure: parses with sdp-transform, never touches sockets.
+ * SDP offer/answer (RFC 3264) for plain RTP/AVP and SDES-SRTP (RFC 4568) endpoints: audio picks
+ * the first codec of the offer that we support (the offerer's preference wins) plus
+ * telephone-event (RFC 4733); video is accepted only in the conference's codec (no video
+ * transcoding), else rejected with a reason the API shows; each m-line is SRTP, plain or refused
+ * under the SRTP policy. Pure: parses with sdp-transform, never touches sockets.
  */
 import type * as sdpTransform from 'sdp-transform';
 import { ConfnodeError } from '../../common';
 import { lineTransport, offeredCodecs, parseSdp, type ParsedMedia } from './sdp-lines';
+import { decideSrtp } from './crypto';
 import type {
   CodecCapability,
   ConferenceVideoCodec,
@@ -15,6 +17,7 @@ import type {
   NegotiatedVideo,
   OfferNegotiation,
   OfferedMediaOutcome,
+  SrtpPolicy,
 } from './types';
 
 export { answerDirection, describePayload, parseSdp } from './sdp-lines';
@@ -34,9 +37,12 @@ function negotiateAudioLine(
   mid: number,
   session: sdpTransform.SessionDescription,
   caps: readonly CodecCapability[],
+  policy: SrtpPolicy,
 ): OfferedMediaOutcome {
   const t = lineTransport(m, session);
   if (!t.ok) return rejected(m, t.reason);
+  const srtp = decideSrtp(m, policy);
+  if (!srtp.ok) return rejected(m, srtp.reason);
   const offered = offeredCodecs(m);
   const codec = offered.find((c) => caps.some((cap) => matchesCapability(c, cap)));
   if (!codec) return rejected(m, 'no common codec');
@@ -50,6 +56,8 @@ function negotiateAudioLine(
     remoteDirection: t.remoteDirection,
     onHold: t.onHold,
     ...(m.ptime ? { ptime: m.ptime } : {}),
+    profile: m.protocol,
+    ...(srtp.crypto ? { crypto: srtp.crypto } : {}),
   };
   return { kind: 'audio', audio };
 }
@@ -87,9 +95,12 @@ function negotiateVideoLine(
   mid: number,
   session: sdpTransform.SessionDescription,
   conferenceCodec: ConferenceVideoCodec,
+  policy: SrtpPolicy,
 ): OfferedMediaOutcome {
   const t = lineTransport(m, session);
   if (!t.ok) return rejected(m, t.reason);
+  const srtp = decideSrtp(m, policy);
+  if (!srtp.ok) return rejected(m, srtp.reason);
   const codec = offeredCodecs(m).find((c) => videoCodecMatches(c, conferenceCodec));
   if (!codec) {
     const detail = conferenceCodec === 'H264' ? 'H264 packetization-mode=1' : 'VP8';
@@ -102,6 +113,8 @@ function negotiateVideoLine(
     remoteDirection: t.remoteDirection,
     onHold: t.onHold,
     feedback: rtcpFeedback(m, codec.payloadType),
+    profile: m.protocol,
+    ...(srtp.crypto ? { crypto: srtp.crypto } : {}),
   };
   return { kind: 'video', video };
 }
@@ -109,6 +122,8 @@ function negotiateVideoLine(
 export interface NegotiateOptions {
   /** The conference's video codec; without it every video m-line is rejected. */
   videoCodec?: ConferenceVideoCodec;
+  /** media.sip_srtp; default 'off' (RTP/SAVP lines rejected, a=crypto on RTP/AVP ignored). */
+  srtp?: SrtpPolicy;
 }
 
 /**
@@ -118,20 +133,21 @@ export interface NegotiateOptions {
  */
 export function negotiateOffer(sdp: string, caps: readonly CodecCapability[], options: NegotiateOptions = {}): OfferNegotiation {
   const session = parseSdp(sdp);
+  const policy = options.srtp ?? 'off';
   let audio: NegotiatedAudio | undefined;
   let video: NegotiatedVideo | undefined;
   let videoRejectedReason: string | undefined;
   const media = session.media.map((m, mid): OfferedMediaOutcome => {
     if (m.type === 'audio') {
       if (audio) return rejected(m, 'second audio stream');
-      const outcome = negotiateAudioLine(m, mid, session, caps);
+      const outcome = negotiateAudioLine(m, mid, session, caps, policy);
       if (outcome.kind === 'audio') audio = outcome.audio;
       return outcome;
     }
     if (m.type === 'video') {
       if (video) return rejected(m, 'second video stream');
       if (!options.videoCodec) return rejected(m, 'video not supported here');
-      const outcome = negotiateVideoLine(m, mid, session, options.videoCodec);
+      const outcome = negotiateVideoLine(m, mid, session, options.videoCodec, policy);
       if (outcome.kind === 'video') video = outcome.video;
       else if (outcome.kind === 'rejected' && outcome.reason !== 'disabled by offerer') videoRejectedReason ??= outcome.reason;
       return outcome;

@@ -95,10 +95,13 @@ export type LineTransport =
   | { ok: true; remote: RemoteMediaAddress; remoteDirection: MediaDirection; onHold: boolean }
   | { ok: false; reason: string };
 
+/** RTP profiles we take: plain, and SRTP keyed by SDES (RFC 4568); DTLS-SRTP's UDP/TLS/... is not ours. */
+const PROFILES = new Set(['RTP/AVP', 'RTP/AVPF', 'RTP/SAVP', 'RTP/SAVPF']);
+
 /** Address, ports, rtcp-mux and direction of an offered m-line, or why it cannot be used. */
 export function lineTransport(m: ParsedMedia, session: sdpTransform.SessionDescription): LineTransport {
   if (m.port === 0) return { ok: false, reason: 'disabled by offerer' };
-  if (m.protocol !== 'RTP/AVP' && m.protocol !== 'RTP/AVPF') return { ok: false, reason: `unsupported profile ${m.protocol}` };
+  if (!PROFILES.has(m.protocol)) return { ok: false, reason: `unsupported profile ${m.protocol}` };
   const address = text(m.connection?.ip ?? session.connection?.ip);
   if (!address || !validAddress(address)) return { ok: false, reason: 'no valid connection address' };
   if (!validPort(m.port)) return { ok: false, reason: 'bad port' };

@@ -26,6 +26,26 @@ export interface NegotiatedCodec {
   fmtp?: string;
 }
 
+/** SDES crypto suites we accept (RFC 4568 6.2); the same strings as media's SrtpSuite. */
+export type SdesSuite = 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32';
+
+/** media.sip_srtp: take SRTP when offered, insist on it, or answer with plain RTP only. */
+export type SrtpPolicy = 'optional' | 'required' | 'off';
+
+/** The peer's a=crypto line we picked (RFC 4568): answered with the same tag and suite and our own key. */
+export interface SdesCrypto {
+  tag: number;
+  suite: SdesSuite;
+  /** base64 key||salt (30 bytes) the peer protects its media with. Never log it. */
+  key: string;
+}
+
+/** Our SRTP key of one m-line (base64 key||salt, 30 bytes), for our a=crypto. */
+export interface LocalSdesKey {
+  suite: SdesSuite;
+  key: string;
+}
+
 export interface RemoteMediaAddress {
   address: string;
   rtpPort: number;
@@ -45,6 +65,10 @@ export interface NegotiatedAudio {
   /** True when the remote put us on hold (sendonly/inactive or a 0.0.0.0 connection). */
   onHold: boolean;
   ptime?: number;
+  /** The m-line's transport protocol as offered ('RTP/AVP', 'RTP/SAVP', ...). */
+  profile: string;
+  /** SDES-SRTP: the crypto line picked; undefined = plain RTP. */
+  crypto?: SdesCrypto;
 }
 
 export type ConferenceVideoCodec = 'H264' | 'VP8';
@@ -57,6 +81,8 @@ export interface NegotiatedVideo {
   onHold: boolean;
   /** RTCP feedback the offerer supports for the codec (RFC 4585/5104). */
   feedback: { nack: boolean; pli: boolean; fir: boolean };
+  profile: string;
+  crypto?: SdesCrypto;
 }
 
 /** Per offered m-line: accepted audio or video, or the reason it was rejected (port 0 in the answer). */

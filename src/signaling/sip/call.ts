@@ -10,7 +10,7 @@ import { type SipHeader, type SipRequest, type SipResponse, getHeader } from './
 import { parseCSeq } from './headers';
 import type { Dialog } from './dialog';
 import { expiryMs, negotiateSessionTimer, refreshMs, type SessionTimerDecision } from './session-timer';
-import type { CallEndReason, CallInfo, SdpResult, SessionHandler, SipCall } from './session';
+import type { CallEndReason, CallInfo, SdpResult, SessionHandler, SipCall, SipTransportKind } from './session';
 import type { SipTimerConfig } from './timers';
 import type { InboundSource, ServerTransaction, TransactionLayer } from './transactions/layer';
 import type { InviteServerTransaction } from './transactions/invite-server';
@@ -26,9 +26,9 @@ export interface CallContext {
   /** Builds a response with our To tag, Server header and optional SDP body. */
   respond(tx: ServerTransaction, req: SipRequest, status: number, reason: string, extra?: ResponseExtra): void;
   /** Our Via value (fresh branch) for a request sent over `transport`. */
-  viaFor(transport: 'udp' | 'tcp'): string;
+  viaFor(transport: SipTransportKind): string;
   /** Our Contact header value for requests sent over `transport`. */
-  contactFor(transport: 'udp' | 'tcp'): string;
+  contactFor(transport: SipTransportKind): string;
   userAgentHeaders(): SipHeader[];
   forget(call: UasCall): void;
 }
@@ -380,12 +380,12 @@ export class UasCall implements SipCall {
 
   /**
    * A request of ours in the dialog (12.2.1.1: on the route set, to its first hop; over the
-   * caller's TCP connection when that is where it goes): the final status, or undefined when
+   * caller's TCP or TLS connection when that is where it goes): the final status, or undefined when
    * none came (timeout, transport failure).
    */
   private sendInDialog(method: string, extra: SipHeader[] = []): Promise<number | undefined> {
     const hop = this.dialog.nextHop(this.src.transport) ?? { transport: this.src.transport, address: this.src.address, port: this.src.port };
-    const target = hop.transport === 'tcp' && this.src.transport === 'tcp' ? { ...hop, connectionId: this.src.connectionId } : hop;
+    const target = hop.transport !== 'udp' && hop.transport === this.src.transport ? { ...hop, connectionId: this.src.connectionId } : hop;
     const req = this.dialog.createRequest(method, this.ctx.viaFor(target.transport), [...this.ctx.userAgentHeaders(), ...extra]);
     return new Promise<number | undefined>((resolve) => {
       const tx = this.ctx.layer.sendRequest(req, target, {

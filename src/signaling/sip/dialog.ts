@@ -128,15 +128,19 @@ export class Dialog {
   }
 }
 
-/** Host/port/transport of a SIP URI; sips goes over TCP (no TLS yet), default port 5060. */
+/**
+ * Host/port/transport of a SIP URI (RFC 3263 minus DNS): ;transport=tcp|tls|udp, sips: is TLS,
+ * else the default; port 5061 for TLS, 5060 otherwise.
+ */
 export function uriTarget(uriText: string, defaultTransport: SipTransportKind): DialogTarget | undefined {
   const uri = parseUri(uriText);
   if (!uri || uri.scheme === 'tel') return undefined;
   const tp = uri.params['transport'];
+  const named = typeof tp === 'string' ? tp.toLowerCase() : undefined;
   const transport: SipTransportKind =
-    typeof tp === 'string' ? (tp.toLowerCase() === 'tcp' ? 'tcp' : 'udp') : uri.scheme === 'sips' ? 'tcp' : defaultTransport;
+    uri.scheme === 'sips' ? 'tls' : named === 'tcp' || named === 'tls' ? named : named !== undefined ? 'udp' : defaultTransport;
   const maddr = uri.params['maddr'];
-  return { transport, address: typeof maddr === 'string' ? maddr : uri.host, port: uri.port ?? 5060 };
+  return { transport, address: typeof maddr === 'string' ? maddr : uri.host, port: uri.port ?? (transport === 'tls' ? 5061 : 5060) };
 }
 
 /** The single Contact URI of a dialog-creating request, undefined when absent or malformed. */

@@ -4,6 +4,7 @@
  */
 export { createSipServer, ALLOWED_METHODS } from './ua';
 export type { SipServer, SipServerOptions, SipServerStats, SipTrafficObserver } from './ua';
+export type { SipTlsOptions } from './transport';
 export type { CallEndReason, CallInfo, SdpResult, SessionHandler, SipCall, SipEndpointAddress, SipTransportKind } from './session';
 export type { SipTimerConfig } from './timers';
 export { DEFAULT_SIP_TIMERS } from './timers';

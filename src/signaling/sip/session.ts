@@ -5,7 +5,8 @@
  * ConfnodeError become SIP statuses through common/errors sipStatusFor().
  */
 
-export type SipTransportKind = 'udp' | 'tcp';
+/** TLS (RFC 3261 26.2) is framed like TCP, on its own port. */
+export type SipTransportKind = 'udp' | 'tcp' | 'tls';
 
 export interface SipEndpointAddress {
   transport: SipTransportKind;

@@ -1,9 +1,10 @@
 /**
- * Test-only SIP peer over real loopback UDP/TCP sockets: sends hand-written messages and waits
- * for parsed ones. Used by the UA tests; never imported by production code.
+ * Test-only SIP peer over real loopback UDP/TCP/TLS sockets: sends hand-written messages and
+ * waits for parsed ones. Used by the UA tests; never imported by production code.
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { type SipMessage, type SipRequest, type SipResponse, getHeader } from './message';
 import { parseMessage } from './parser';
 import { StreamFramer } from './framing';
@@ -20,7 +21,7 @@ export class TestPeer {
   private server: net.Server | undefined;
   port = 0;
 
-  private constructor(readonly transport: 'udp' | 'tcp') {}
+  private constructor(readonly transport: 'udp' | 'tcp' | 'tls') {}
 
   /** UDP peer bound to an ephemeral port. */
   static async udp(): Promise<TestPeer> {
@@ -36,17 +37,34 @@ export class TestPeer {
   /** TCP peer connected to the server (its local port is its "port"). */
   static async tcp(serverPort: number): Promise<TestPeer> {
     const p = new TestPeer('tcp');
-    const framer = new StreamFramer();
     const sock = net.connect({ host: '127.0.0.1', port: serverPort });
-    p.tcp = sock;
-    sock.on('data', (chunk: Buffer) => {
-      framer.push(chunk);
-      for (let m = framer.next(); m; m = framer.next()) p.deliver(m);
-    });
-    sock.on('error', () => undefined);
+    p.attach(sock);
     await new Promise<void>((r) => sock.once('connect', () => r()));
     p.port = sock.localPort ?? 0;
     return p;
+  }
+
+  /** TLS peer connected to the server's TLS port, trusting `ca` (the server's self-signed certificate). */
+  static async tls(serverTlsPort: number, ca: Buffer | string): Promise<TestPeer> {
+    const p = new TestPeer('tls');
+    const sock = tls.connect({ host: '127.0.0.1', port: serverTlsPort, ca });
+    p.attach(sock);
+    await new Promise<void>((resolve, reject) => {
+      sock.once('secureConnect', () => resolve());
+      sock.once('error', reject);
+    });
+    p.port = sock.localPort ?? 0;
+    return p;
+  }
+
+  private attach(sock: net.Socket): void {
+    const framer = new StreamFramer();
+    this.tcp = sock;
+    sock.on('data', (chunk: Buffer) => {
+      framer.push(chunk);
+      for (let m = framer.next(); m; m = framer.next()) this.deliver(m);
+    });
+    sock.on('error', () => undefined);
   }
 
   send(msg: string | SipMessage | Buffer, port: number): void {
@@ -128,6 +146,8 @@ export interface RequestSpec {
   extra?: string[];
   /** Override the Via sent-by host (e.g. to test `received`). */
   viaHost?: string;
+  /** Override the Contact port (a peer that listens elsewhere than it sends from). */
+  contactPort?: number;
   uri?: string;
 }
 
@@ -143,7 +163,7 @@ export function sipRequest(s: RequestSpec): string {
     `To: <sip:meet@127.0.0.1>${s.toTag ? `;tag=${s.toTag}` : ''}`,
     `Call-ID: ${s.callId}`,
     `CSeq: ${s.cseq} ${s.method}`,
-    `Contact: <sip:alice@127.0.0.1:${s.peer.port}${s.peer.transport === 'tcp' ? ';transport=tcp' : ''}>`,
+    `Contact: <sip:alice@127.0.0.1:${s.contactPort ?? s.peer.port}${s.peer.transport === 'udp' ? '' : `;transport=${s.peer.transport}`}>`,
     'User-Agent: test-peer',
     ...(s.extra ?? []),
   ];

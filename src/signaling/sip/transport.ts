@@ -1,10 +1,13 @@
 /**
- * SIP transport (RFC 3261 section 18, RFC 3581 rport) over UDP and TCP on one host:port: parses
- * inbound messages, stamps received/rport, answers malformed requests with 400 when it can, and
- * sends requests and responses. Never throws on network input and never awaits per packet.
+ * SIP transport (RFC 3261 section 18, RFC 3581 rport) over UDP and TCP on one host:port, and TLS
+ * (26.2, framed like TCP) on its own port when a certificate is given: parses inbound messages,
+ * stamps received/rport, answers malformed requests with 400 when it can, and sends requests and
+ * responses (a response and our in-dialog requests go back on the caller's connection). Never
+ * throws on network input, never awaits per packet, never logs key material.
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { type Logger, errorMessage, silentLogger } from '../../common';
 import { type SipMessage, type SipRequest, type SipResponse, getHeader, getHeaderLines } from './message';
 import { type Via, formatVia, parseVia } from './headers';
@@ -13,8 +16,24 @@ import { serializeMessage } from './serializer';
 import { StreamFramer } from './framing';
 import { createResponse } from './build';
 import type { InboundSource, OutboundTarget } from './transactions/layer';
+import type { SipTransportKind } from './session';
 
 export type { InboundSource, OutboundTarget } from './transactions/layer';
+
+/** SIP over TLS: the node's certificate chain and key (PEM), on a port of its own. */
+export interface SipTlsOptions {
+  /** 0 picks a free port. */
+  port: number;
+  cert: Buffer | string;
+  key: Buffer | string;
+  /**
+   * CAs for connections we open (a request after the caller's connection is gone): the peer's
+   * certificate is verified against these (default: Node's bundled roots).
+   */
+  ca?: Buffer | string;
+}
+
+type StreamKind = Exclude<SipTransportKind, 'udp'>;
 
 export interface SipTransportOptions {
   host: string;
@@ -26,6 +45,8 @@ export interface SipTransportOptions {
   maxTcpConnections?: number;
   /** A TCP connection without traffic for this long is closed (default 5 minutes). */
   tcpIdleMs?: number;
+  /** Also listen for SIP over TLS. */
+  tls?: SipTlsOptions;
 }
 
 export interface SipTransportHandler {
@@ -41,11 +62,17 @@ export interface SipTransportStats {
   dropped: number;
   malformed: number;
   sendErrors: number;
+  /** TCP and TLS connections. */
   tcpConnections: number;
+  tlsConnections: number;
+  /** TLS handshakes that failed (bad client hello, protocol or certificate). */
+  tlsHandshakeFailures: number;
 }
 
 interface TcpConn {
   id: number;
+  kind: StreamKind;
+  /** A TLSSocket for kind 'tls'. */
   socket: net.Socket;
   framer: StreamFramer;
   address: string;
@@ -58,19 +85,27 @@ interface TcpConn {
 const MALFORMED_REASONS: Record<number, string> = { 400: 'Bad Request', 505: 'Version Not Supported', 513: 'Message Too Large' };
 const MAX_MESSAGES_PER_CHUNK = 10000;
 const BIND_ATTEMPTS = 8;
+/** A TLS client has this long to finish its handshake. */
+const TLS_HANDSHAKE_MS = 10_000;
 
 export class SipTransport {
   private tcpServer: net.Server | undefined;
+  private tlsServer: tls.Server | undefined;
+  /** Raw sockets of the TLS port, handshake or not: closed on shutdown without waiting. */
+  private readonly tlsSockets = new Set<net.Socket>();
   private udp: dgram.Socket | undefined;
   private readonly conns = new Map<number, TcpConn>();
   private readonly byPeer = new Map<string, number>();
   private nextConnId = 1;
   private boundPort = 0;
+  private boundTlsPort: number | undefined;
+  private tlsHandshakeFailures = 0;
   private closed = false;
   private readonly limits: ParseLimits;
   private readonly log: Logger;
   private readonly maxConns: number;
   private readonly idleMs: number;
+  private readonly tlsOpts: SipTlsOptions | undefined;
   private readonly counters = { received: 0, sent: 0, dropped: 0, malformed: 0, sendErrors: 0 };
 
   private constructor(
@@ -82,6 +117,7 @@ export class SipTransport {
     this.log = opts.logger ?? silentLogger;
     this.maxConns = opts.maxTcpConnections ?? 1024;
     this.idleMs = opts.tcpIdleMs ?? 300_000;
+    this.tlsOpts = opts.tls;
   }
 
   /** Binds TCP first (port 0 -> ephemeral), then UDP on the same port, retrying if UDP's is taken. */
@@ -105,15 +141,22 @@ export class SipTransport {
     return this.boundPort;
   }
 
-  stats(): SipTransportStats {
-    return { ...this.counters, tcpConnections: this.conns.size };
+  /** The TLS port, when TLS was asked for. */
+  get tlsPort(): number | undefined {
+    return this.boundTlsPort;
   }
 
-  /** RFC 3261 18.2.2 + RFC 3581: TCP on the request's connection, UDP to received/rport. */
+  stats(): SipTransportStats {
+    let tlsConnections = 0;
+    for (const c of this.conns.values()) if (c.kind === 'tls') tlsConnections++;
+    return { ...this.counters, tcpConnections: this.conns.size, tlsConnections, tlsHandshakeFailures: this.tlsHandshakeFailures };
+  }
+
+  /** RFC 3261 18.2.2 + RFC 3581: TCP/TLS on the request's connection, UDP to received/rport. */
   sendResponse(res: SipResponse, src: InboundSource, onError: () => void): void {
     if (this.closed) return;
     this.handler.responseSent?.(res.status);
-    if (src.transport === 'tcp') {
+    if (src.transport !== 'udp') {
       const conn = src.connectionId === undefined ? undefined : this.conns.get(src.connectionId);
       if (conn && !conn.socket.destroyed) {
         this.writeTcp(conn, serializeMessage(res), onError);
@@ -153,7 +196,7 @@ export class SipTransport {
       this.sendUdp(data, target.address, target.port, onError);
       return;
     }
-    const conn = this.connectionFor(target);
+    const conn = this.connectionFor(target, target.transport);
     if (!conn) {
       this.counters.sendErrors++;
       onError();
@@ -194,17 +237,18 @@ export class SipTransport {
     });
   }
 
-  private connectionFor(target: OutboundTarget): TcpConn | undefined {
+  private connectionFor(target: OutboundTarget, kind: StreamKind): TcpConn | undefined {
     if (target.connectionId !== undefined) {
       const pinned = this.conns.get(target.connectionId);
-      if (pinned && !pinned.socket.destroyed) return pinned;
+      if (pinned && pinned.kind === kind && !pinned.socket.destroyed) return pinned;
     }
-    const existingId = this.byPeer.get(peerKey(target.address, target.port));
+    const existingId = this.byPeer.get(peerKey(kind, target.address, target.port));
     const existing = existingId === undefined ? undefined : this.conns.get(existingId);
     if (existing && !existing.socket.destroyed) return existing;
     if (this.conns.size >= this.maxConns) return undefined;
+    if (kind === 'tls') return this.connectTls(target);
     const socket = net.connect({ host: target.address, port: target.port });
-    const conn = this.adopt(socket, target.address, target.port, false);
+    const conn = this.adopt(socket, 'tcp', target.address, target.port, false);
     socket.once('connect', () => {
       conn.connected = true;
       conn.pending = [];
@@ -212,17 +256,37 @@ export class SipTransport {
     return conn;
   }
 
-  private adopt(socket: net.Socket, address: string, port: number, connected: boolean): TcpConn {
-    const conn: TcpConn = { id: this.nextConnId++, socket, framer: new StreamFramer(this.limits), address, port, connected, pending: [] };
+  /** A TLS connection of ours: the peer's certificate must verify (Node's default checks, or `tls.ca`). */
+  private connectTls(target: OutboundTarget): TcpConn | undefined {
+    const opts = this.tlsOpts;
+    if (!opts) return undefined;
+    const socket = tls.connect({
+      host: target.address,
+      port: target.port,
+      ...(net.isIP(target.address) === 0 ? { servername: target.address } : {}),
+      ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+      minVersion: 'TLSv1.2',
+    });
+    const conn = this.adopt(socket, 'tls', target.address, target.port, false);
+    socket.once('secureConnect', () => {
+      conn.connected = true;
+      conn.pending = [];
+    });
+    return conn;
+  }
+
+  private adopt(socket: net.Socket, kind: StreamKind, address: string, port: number, connected: boolean): TcpConn {
+    const conn: TcpConn = { id: this.nextConnId++, kind, socket, framer: new StreamFramer(this.limits), address, port, connected, pending: [] };
+    const key = peerKey(kind, address, port);
     this.conns.set(conn.id, conn);
-    this.byPeer.set(peerKey(address, port), conn.id);
+    this.byPeer.set(key, conn.id);
     socket.setNoDelay(true);
     socket.setTimeout(this.idleMs, () => socket.destroy());
     socket.on('data', (chunk: Buffer) => this.onTcpData(conn, chunk));
-    socket.on('error', (err) => this.log.debug({ err: err.message, peer: `${address}:${port}` }, 'SIP TCP connection error'));
+    socket.on('error', (err) => this.log.debug({ err: err.message, peer: `${address}:${port}`, transport: kind }, 'SIP stream connection error'));
     socket.on('close', () => {
       this.conns.delete(conn.id);
-      if (this.byPeer.get(peerKey(address, port)) === conn.id) this.byPeer.delete(peerKey(address, port));
+      if (this.byPeer.get(key) === conn.id) this.byPeer.delete(key);
       const pending = conn.pending;
       conn.pending = [];
       for (const fail of pending) fail();
@@ -237,7 +301,7 @@ export class SipTransport {
         if (conn.framer.takePing()) conn.socket.write('\r\n');
         const frame = conn.framer.next();
         if (!frame) break;
-        this.onDatagram(frame, { transport: 'tcp', address: conn.address, port: conn.port, connectionId: conn.id });
+        this.onDatagram(frame, { transport: conn.kind, address: conn.address, port: conn.port, connectionId: conn.id });
       }
       if (conn.framer.takePing()) conn.socket.write('\r\n');
     } catch (err) {
@@ -312,7 +376,7 @@ export class SipTransport {
   }
 
   private async bind(port: number): Promise<void> {
-    const server = net.createServer((socket) => this.onAccept(socket));
+    const server = net.createServer((socket) => this.onAccept(socket, 'tcp'));
     server.maxConnections = this.maxConns;
     this.tcpServer = server;
     await new Promise<void>((resolve, reject) => {
@@ -337,23 +401,59 @@ export class SipTransport {
     udp.on('error', (err) => this.log.error({ err: err.message }, 'SIP UDP socket error'));
     udp.on('message', (data, rinfo) => this.onDatagram(data, { transport: 'udp', address: rinfo.address, port: rinfo.port }));
     this.boundPort = tcpPort;
+    if (this.tlsOpts) await this.bindTls(this.tlsOpts);
   }
 
-  private onAccept(socket: net.Socket): void {
+  /** SIP over TLS on its own port (a fixed one is never retried elsewhere). */
+  private async bindTls(opts: SipTlsOptions): Promise<void> {
+    const server = tls.createServer(
+      { cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2', handshakeTimeout: TLS_HANDSHAKE_MS },
+      (socket) => this.onAccept(socket, 'tls'),
+    );
+    server.maxConnections = this.maxConns;
+    server.on('connection', (raw: net.Socket) => {
+      this.tlsSockets.add(raw);
+      raw.once('close', () => this.tlsSockets.delete(raw));
+    });
+    this.tlsServer = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.host, port: opts.port, exclusive: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      throw new Error(`SIP TLS cannot bind ${this.host}:${opts.port}: ${errorMessage(err)}`, { cause: err });
+    });
+    server.on('error', (err) => this.log.error({ err: err.message }, 'SIP TLS listener error'));
+    // A failed handshake is the client's problem (wrong CA, plain SIP on the TLS port): counted, never loud.
+    server.on('tlsClientError', (err, socket) => {
+      this.tlsHandshakeFailures++;
+      this.log.debug({ err: err.message, peer: `${stripV4Mapped(socket.remoteAddress ?? '')}:${socket.remotePort ?? 0}` }, 'SIP TLS handshake failed');
+    });
+    const addr = server.address();
+    this.boundTlsPort = typeof addr === 'object' && addr ? addr.port : opts.port;
+  }
+
+  private onAccept(socket: net.Socket, kind: StreamKind): void {
     if (this.closed || this.conns.size >= this.maxConns) {
       socket.destroy();
       return;
     }
-    this.adopt(socket, stripV4Mapped(socket.remoteAddress ?? ''), socket.remotePort ?? 0, true);
+    this.adopt(socket, kind, stripV4Mapped(socket.remoteAddress ?? ''), socket.remotePort ?? 0, true);
   }
 
   private async unbind(): Promise<void> {
     for (const conn of [...this.conns.values()]) conn.socket.destroy();
+    for (const raw of [...this.tlsSockets]) raw.destroy();
     const server = this.tcpServer;
+    const tlsServer = this.tlsServer;
     const udp = this.udp;
     this.tcpServer = undefined;
+    this.tlsServer = undefined;
     this.udp = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (tlsServer) await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
     if (udp) await new Promise<void>((resolve) => {
       try {
         udp.close(() => resolve());
@@ -364,8 +464,8 @@ export class SipTransport {
   }
 }
 
-function peerKey(address: string, port: number): string {
-  return `${address.toLowerCase()}|${port}`;
+function peerKey(kind: StreamKind, address: string, port: number): string {
+  return `${kind}|${address.toLowerCase()}|${port}`;
 }
 
 function stripV4Mapped(address: string): string {

@@ -102,6 +102,16 @@ describe('UPDATE (RFC 3311) and session timers (RFC 4028)', () => {
     expect(getHeader(opt, 'Supported')).toBe('timer');
   });
 
+  it("over TCP, the 200 to an UPDATE keeps the dialog's transport in its Contact (it is the caller's new remote target)", async () => {
+    await start();
+    const p = await TestPeer.tcp(server.port);
+    peers.push(p);
+    const { callId, tag } = await call(p, []);
+    p.send(sipRequest({ method: 'UPDATE', peer: p, callId, cseq: 2, branch: 'z9hG4bKupdtcp', toTag: tag }), server.port);
+    const ok = await p.response(200, 'UPDATE');
+    expect(getHeader(ok, 'Contact')).toBe(`<sip:127.0.0.1:${server.port};transport=tcp>`);
+  });
+
   it('Require: timer is accepted (no 420): the 200 carries Session-Expires with refresher=uac and Require: timer', async () => {
     const p = await start();
     const { ok } = await call(p, ['Supported: timer', 'Require: timer', 'Session-Expires: 120']);

@@ -1,7 +1,8 @@
 /**
  * SIP user agent core (RFC 3261 sections 8, 12, 13, 15): answers calls for a SessionHandler over
- * UDP and TCP, and the other methods a conferencing endpoint must answer. Never forwards requests
- * (not a proxy or registrar), never logs per packet, never lets a handler error escape.
+ * UDP and TCP (and TLS when given a certificate), and the other methods a conferencing endpoint
+ * must answer. Never forwards requests (not a proxy or registrar), never logs per packet, never
+ * lets a handler error escape.
  */
 import { type Clock, type Logger, errorMessage, silentLogger, systemClock } from '../../common';
 import { type SipHeader, type SipRequest, type SipResponse, getHeader } from './message';
@@ -12,7 +13,7 @@ import type { ParseLimits } from './parser';
 import { Dialog, dialogKey } from './dialog';
 import type { SessionHandler, SipCall, SipTransportKind } from './session';
 import { type SipTimerConfig, resolveTimers } from './timers';
-import { SipTransport, type SipTransportStats } from './transport';
+import { SipTransport, type SipTlsOptions, type SipTransportStats } from './transport';
 import { type InboundSource, type ServerTransaction, TransactionLayer, type TransactionLayerStats } from './transactions/layer';
 import { InviteServerTransaction } from './transactions/invite-server';
 import type { NonInviteServerTransaction } from './transactions/non-invite-server';
@@ -23,6 +24,8 @@ export interface SipServerOptions {
   host: string;
   /** 0 binds a free port, the same one for UDP and TCP. */
   port: number;
+  /** SIP over TLS on its own port (RFC 3261 26.2); its calls advertise `;transport=tls`. */
+  tls?: SipTlsOptions;
   handler: SessionHandler;
   clock?: Clock;
   logger?: Logger;
@@ -59,6 +62,8 @@ export interface SipServer {
   readonly port: number;
   readonly udpPort: number;
   readonly tcpPort: number;
+  /** The TLS port; undefined without TLS. */
+  readonly tlsPort: number | undefined;
   calls(): SipCall[];
   stats(): SipServerStats;
   /** BYE to every established call (bounded wait), then closes the sockets. Idempotent. */
@@ -119,7 +124,7 @@ class UserAgent implements SipServer {
       layer: this.layer,
       log: this.log,
       respond: (tx, req, status, reason, extra) => this.respond(tx, req, status, reason, extra),
-      viaFor: (t) => `SIP/2.0/${t.toUpperCase()} ${hostForUri(this.host)}:${this.port};branch=${generateBranch()};rport`,
+      viaFor: (t) => `SIP/2.0/${t.toUpperCase()} ${hostForUri(this.host)}:${this.portFor(t)};branch=${generateBranch()};rport`,
       contactFor: (t) => `<${this.contactUri(t)}>`,
       userAgentHeaders: () => [{ name: 'User-Agent', value: this.userAgent }],
       forget: (call) => this.forget(call),
@@ -142,9 +147,17 @@ class UserAgent implements SipServer {
     return this.port;
   }
 
+  get tlsPort(): number | undefined {
+    return this.transport?.tlsPort;
+  }
+
+  private portFor(transport: SipTransportKind): number {
+    return transport === 'tls' ? (this.tlsPort ?? this.port) : this.port;
+  }
+
   async listen(): Promise<void> {
     this.transport = await SipTransport.listen(
-      { host: this.opts.host, port: this.opts.port, limits: this.opts.limits, logger: this.log },
+      { host: this.opts.host, port: this.opts.port, limits: this.opts.limits, logger: this.log, ...(this.opts.tls ? { tls: this.opts.tls } : {}) },
       {
         onRequest: (req, src) => {
           this.opts.observer?.request(req.method);
@@ -154,7 +167,8 @@ class UserAgent implements SipServer {
         responseSent: (status) => this.opts.observer?.response(status),
       },
     );
-    this.log.info({ host: this.host, port: this.port }, 'SIP listening on UDP and TCP');
+    const tlsPort = this.tlsPort;
+    this.log.info({ host: this.host, port: this.port, ...(tlsPort !== undefined ? { tlsPort } : {}) }, `SIP listening on UDP and TCP${tlsPort !== undefined ? ` and TLS (port ${tlsPort})` : ''}`);
   }
 
   calls(): SipCall[] {
@@ -162,7 +176,7 @@ class UserAgent implements SipServer {
   }
 
   stats(): SipServerStats {
-    const transport = this.transport?.stats() ?? { received: 0, sent: 0, dropped: 0, malformed: 0, sendErrors: 0, tcpConnections: 0 };
+    const transport = this.transport?.stats() ?? { received: 0, sent: 0, dropped: 0, malformed: 0, sendErrors: 0, tcpConnections: 0, tlsConnections: 0, tlsHandshakeFailures: 0 };
     return { transport, transactions: this.layer.stats(), calls: this.dialogs.size, rejectedOverCalls: this.rejectedOverCalls };
   }
 
@@ -196,7 +210,7 @@ class UserAgent implements SipServer {
     if (extra.dialogResponse && req.method === 'INVITE' && status > 100 && status < 300) {
       for (const h of req.headers) if (h.name === 'Record-Route') headers.push({ name: 'Record-Route', value: h.value });
     }
-    if (extra.dialogResponse) headers.push(...this.dialogHeaders(tx));
+    if (extra.dialogResponse) headers.push(...this.dialogHeaders(tx, req));
     headers.push({ name: 'Server', value: this.userAgent });
     const toTag = this.toTagFor(tx);
     const res: SipResponse = createResponse(req, status, reason, {
@@ -209,8 +223,11 @@ class UserAgent implements SipServer {
   }
 
   /** Contact/Allow/Supported for responses that create or refresh the dialog (12.1.1, 13.3.1.4). */
-  private dialogHeaders(tx: ServerTransaction): SipHeader[] {
-    const call = tx instanceof InviteServerTransaction ? this.byInviteTx.get(tx) : undefined;
+  private dialogHeaders(tx: ServerTransaction, req: SipRequest): SipHeader[] {
+    // An INVITE's call by its transaction; an in-dialog UPDATE's by its dialog (its Contact must
+    // keep the dialog's transport: RFC 3311 5.2 makes it the caller's new remote target).
+    const toTag = parseNameAddr(getHeader(req, 'To') ?? '')?.tag;
+    const call = (tx instanceof InviteServerTransaction ? this.byInviteTx.get(tx) : undefined) ?? (toTag !== undefined ? this.findDialog(req, toTag) : undefined);
     const transport = call?.info.remote.transport ?? 'udp';
     return [
       { name: 'Contact', value: `<${this.contactUri(transport)}>` },
@@ -220,7 +237,7 @@ class UserAgent implements SipServer {
   }
 
   private contactUri(transport: SipTransportKind): string {
-    return `sip:${hostForUri(this.host)}:${this.port}${transport === 'tcp' ? ';transport=tcp' : ''}`;
+    return `sip:${hostForUri(this.host)}:${this.portFor(transport)}${transport === 'udp' ? '' : `;transport=${transport}`}`;
   }
 
   /** The dialog's tag for an initial INVITE (or its CANCEL); a fresh one for other out-of-dialog requests. */

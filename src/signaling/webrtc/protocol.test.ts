@@ -7,6 +7,7 @@ describe('parseClientMessage() accepts the protocol messages', () => {
   it.each([
     ['join', { type: 'join', alias: 'meet', name: 'Ann' }],
     ['join with host alias', { type: 'join', alias: 'meet@localhost', name: 'Ann', video: false }],
+    ['join with a join token', { type: 'join', alias: 'meet', name: 'Ann', token: 'eyJhbGciOiJIUzI1NiJ9.e30.c2ln' }],
     ['offer', { type: 'offer', sdp: SDP }],
     ['answer', { type: 'answer', sdp: SDP }],
     ['media', { type: 'media', audio: false, video: true }],
@@ -35,6 +36,9 @@ describe('parseClientMessage() refuses bad input (DESIGN.md section 8)', () => {
     ['join with an over-long name', JSON.stringify({ type: 'join', alias: 'meet', name: 'x'.repeat(65) }), /name/],
     ['join with a space in the alias', JSON.stringify({ type: 'join', alias: 'me et', name: 'Ann' }), /alias/],
     ['offer that is not SDP', JSON.stringify({ type: 'offer', sdp: 'hello' }), /v=0/],
+    ['join with an empty token', JSON.stringify({ type: 'join', alias: 'meet', name: 'Ann', token: '' }), /token must not be empty/],
+    ['join with an over-long token', JSON.stringify({ type: 'join', alias: 'meet', name: 'Ann', token: 'x'.repeat(4097) }), /token must be at most 4096/],
+    ['join with a token that is not a string', JSON.stringify({ type: 'join', alias: 'meet', name: 'Ann', token: 7 }), /token/],
     ['media with a string flag', JSON.stringify({ type: 'media', audio: 'no', video: true }), /audio/],
   ])('%s', (_what, text, error) => {
     const r = parseClientMessage(text, false);
@@ -76,5 +80,23 @@ describe('ServerMessageSchema describes what the server sends', () => {
     const list = { type: 'participants', participants: [{ id: 'p1', name: 'Ann', protocol: 'webrtc', audio: true, video: false }] };
     expect(ServerMessageSchema.safeParse(list).success).toBe(true);
     expect(ServerMessageSchema.safeParse({ type: 'error', code: 'nope', message: '' }).success).toBe(false);
+  });
+
+  it("joined may carry TURN servers with derived credentials, the name and role; 'token' is an error code", () => {
+    const joined = {
+      type: 'joined',
+      participantId: 'p1',
+      conference: 'meet',
+      videoCodec: 'H264',
+      iceServers: [{ urls: ['turn:127.0.0.1:3478?transport=udp'], username: '1700003600:p1', credential: 'Rr7pFitY+JAEZTkbiv7eFOzcpMA=' }],
+      name: 'Alice',
+      role: 'host',
+    };
+    expect(ServerMessageSchema.safeParse(joined).success).toBe(true);
+    // A server entry with anything else (a secret) does not fit the schema.
+    const leaky = { ...joined, iceServers: [{ ...joined.iceServers[0], secret: 's' }] };
+    expect(ServerMessageSchema.safeParse(leaky).success).toBe(false);
+    expect(ServerMessageSchema.safeParse({ type: 'joined', participantId: 'p1', conference: 'meet', videoCodec: 'H264', iceServers: [{ urls: ['stun:x'], username: 'u', credential: 'c' }] }).success).toBe(false);
+    expect(ServerMessageSchema.safeParse({ type: 'error', code: 'token', message: 'expired' }).success).toBe(true);
   });
 });

@@ -25,6 +25,8 @@ export const RESUME_GRACE_MS = 20_000;
 export const ANSWER_TIMEOUT_MS = 30_000;
 export const MAX_NAME_LENGTH = 64;
 export const MAX_ALIAS_LENGTH = 256;
+/** A join token (JWT) is far shorter; the node verifies its signature, times and claims. */
+export const MAX_JOIN_TOKEN_LENGTH = 4096;
 
 /** Error codes sent in `{type:'error'}`; the page maps each to a sentence. */
 export const WS_ERROR_CODES = [
@@ -36,6 +38,7 @@ export const WS_ERROR_CODES = [
   'timeout', // no join in time, or no answer to the node's offer in time
   'media-failed', // the browser's ICE/DTLS connection failed
   'resume-failed', // unknown or expired resume token, or messages it missed are gone: join afresh
+  'token', // the room needs a join token and the join had none, or its token is bad, expired or for another room
   'unavailable', // the cluster cannot decide or reach a media node now: try again shortly
   'internal',
 ] as const;
@@ -90,6 +93,11 @@ export const JoinMessageSchema = z
     video: z.boolean().optional(),
     /** The room's host or guest PIN, when it has PINs. */
     pin: z.string().regex(/^[0-9]{1,16}$/, 'pin must be 1-16 digits').optional(),
+    /**
+     * A signed join token from an invitation link: its name and role replace the join's name and
+     * any PIN. Only bounded here; a bad one is refused by the node with 'token'.
+     */
+    token: z.string().min(1, 'token must not be empty').max(MAX_JOIN_TOKEN_LENGTH, `token must be at most ${MAX_JOIN_TOKEN_LENGTH} characters`).optional(),
   })
   .strict();
 /**
@@ -152,6 +160,19 @@ export const ParticipantEntrySchema = z
   .strict();
 export type ParticipantEntry = z.infer<typeof ParticipantEntrySchema>;
 
+/**
+ * A TURN server for the page's RTCPeerConnection, with time-limited credentials (TURN REST
+ * convention): never the node's TURN secret.
+ */
+export const IceServerEntrySchema = z
+  .object({
+    urls: z.array(z.string().regex(/^turns?:[^\s]+$/)).min(1),
+    username: z.string().min(1),
+    credential: z.string().min(1),
+  })
+  .strict();
+export type IceServerEntry = z.infer<typeof IceServerEntrySchema>;
+
 /** What the session handler sends; the WebSocket layer adds `seq` (and `resumeToken` to joined). */
 export const ServerMessageSchema = z.discriminatedUnion('type', [
   z
@@ -160,6 +181,12 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
       participantId: z.string(),
       conference: z.string(),
       videoCodec: z.enum(['H264', 'VP8']),
+      /** TURN servers for the page's RTCPeerConnection (config `turn`); absent: host candidates only. */
+      iceServers: z.array(IceServerEntrySchema).optional(),
+      /** The display name the node uses when it differs from the join's (a join token's name). */
+      name: z.string().optional(),
+      /** The role the participant joined with (a PIN's or a join token's). */
+      role: z.enum(['host', 'guest']).optional(),
       resumeToken: z.string().optional(),
       seq: seqSchema.optional(),
     })

@@ -36,12 +36,20 @@ export interface WebRtcSignalingOptions {
   onSessionEvent?: (event: SessionEvent) => void;
 }
 
+/** The browser's address as the HTTP server determined it (behind a trusted proxy: the one it names). */
+export interface UpgradeClient {
+  address: string;
+  /** undefined when a proxy named the client without its port. */
+  port: number | undefined;
+}
+
 export interface WebRtcSignalingServer {
   /**
    * For the HTTP server's 'upgrade' event: returns false when the URL is not ours (the caller
-   * answers it); otherwise takes the socket (accepted or refused).
+   * answers it); otherwise takes the socket (accepted or refused). `client` names the browser
+   * (sessions key their PIN lockout and logs on it); the TCP peer when absent.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, client?: UpgradeClient): boolean;
   /** Sessions alive: joining, joined, or detached and waiting for a resume. */
   readonly sessionCount: number;
   /** Closes every session (the handler sees 'shutdown') and stops accepting. Idempotent. */
@@ -115,7 +123,7 @@ export function createWebRtcSignaling(opts: WebRtcSignalingOptions): WebRtcSigna
   };
 
   return {
-    handleUpgrade(req, socket, head) {
+    handleUpgrade(req, socket, head, client) {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       if ((q < 0 ? url : url.slice(0, q)) !== path) return false;
@@ -125,7 +133,7 @@ export function createWebRtcSignaling(opts: WebRtcSignalingOptions): WebRtcSigna
       else if (connections.size >= maxSessions) refuse(socket, 503, 'Service Unavailable');
       else {
         wss.handleUpgrade(req, socket, head, (ws) => {
-          const remote = `ws:${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+          const remote = remoteOf(req, client);
           const conn = new Connection(remote, ws, registry, opts.clock, opts.logger.child({ remote }), limits);
           connections.add(conn);
           conn.closed.then(() => connections.delete(conn), () => connections.delete(conn));
@@ -145,6 +153,17 @@ export function createWebRtcSignaling(opts: WebRtcSignalingOptions): WebRtcSigna
       return closing;
     },
   };
+}
+
+/**
+ * `ws:ADDRESS:PORT` (`wss:` over TLS): how the session names its browser in logs and the API, and
+ * what the PIN lockout keys on (the part before the last colon). Port 0: a proxy gave none.
+ */
+function remoteOf(req: IncomingMessage, client: UpgradeClient | undefined): string {
+  const scheme = (req.socket as { encrypted?: boolean }).encrypted === true ? 'wss' : 'ws';
+  const address = client?.address ?? req.socket.remoteAddress ?? '?';
+  const port = client ? (client.port ?? 0) : (req.socket.remotePort ?? 0);
+  return `${scheme}:${address}:${port}`;
 }
 
 /**

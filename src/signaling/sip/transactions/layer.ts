@@ -3,7 +3,7 @@
  * 9.2 for CANCEL), creates server transactions for new requests and bounds their number.
  * Never hands a retransmission or a non-2xx ACK to the UA core; never awaits on the packet path.
  */
-import type { SipEndpointAddress } from '../session';
+import type { SipEndpointAddress, SipTransportKind } from '../session';
 import { type SipRequest, type SipResponse, getHeader } from '../message';
 import { getVias, parseCSeq, parseNameAddr } from '../headers';
 import { createResponse } from '../build';
@@ -15,15 +15,15 @@ import { NonInviteServerTransaction } from './non-invite-server';
 import { InviteClientTransaction } from './invite-client';
 import { type ClientTransactionUser, NonInviteClientTransaction } from './non-invite-client';
 
-/** Where a request or response came from; connectionId pins TCP responses to their connection. */
+/** Where a request or response came from; connectionId pins TCP/TLS responses to their connection. */
 export interface InboundSource {
-  transport: 'udp' | 'tcp';
+  transport: SipTransportKind;
   address: string;
   port: number;
   connectionId?: number;
 }
 
-/** Target of a request we send; `connectionId` prefers an open TCP flow (e.g. the one the INVITE used). */
+/** Target of a request we send; `connectionId` prefers an open TCP or TLS flow (e.g. the one the INVITE used). */
 export interface OutboundTarget extends SipEndpointAddress {
   connectionId?: number;
 }
@@ -112,7 +112,7 @@ export class TransactionLayer {
   sendRequest(req: SipRequest, target: OutboundTarget, user: ClientTransactionUser): ClientTransaction | undefined {
     const key = clientKeyOfRequest(req);
     if (key === undefined) return undefined;
-    const env: TransactionEnv = { clock: this.opts.clock, timers: this.opts.timers, reliable: target.transport === 'tcp' };
+    const env: TransactionEnv = { clock: this.opts.clock, timers: this.opts.timers, reliable: target.transport !== 'udp' };
     const send = (r: SipRequest): void => this.opts.sendRequest(r, target, () => tx.transportError());
     const tx: ClientTransaction =
       req.method === 'INVITE' ? new InviteClientTransaction(env, req, send, user) : new NonInviteClientTransaction(env, req, send, user);
@@ -163,7 +163,7 @@ export class TransactionLayer {
   }
 
   private createServerTransaction(req: SipRequest, src: InboundSource, key: string): void {
-    const env: TransactionEnv = { clock: this.opts.clock, timers: this.opts.timers, reliable: src.transport === 'tcp' };
+    const env: TransactionEnv = { clock: this.opts.clock, timers: this.opts.timers, reliable: src.transport !== 'udp' };
     const send = (r: SipResponse): void => this.opts.sendResponse(r, src, () => tx.transportError());
     const tx: ServerTransaction =
       req.method === 'INVITE' ? new InviteServerTransaction(env, req, send) : new NonInviteServerTransaction(env, req, send);

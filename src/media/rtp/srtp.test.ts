@@ -1,8 +1,7 @@
 import { RtpHeader, SrtcpSession, SrtpSession } from 'werift';
-import { buildRtcp } from '../media/rtp/rtcp';
-import { buildRtp } from '../media/rtp/packet';
-import type { SrtpMasterKey } from './keys';
-import { SrtpContext, aesCmKeystream, deriveSessionKey, deriveSessionKeys, estimateIndex, SRTP_LABELS } from './srtp';
+import { buildRtcp } from './rtcp';
+import { buildRtp } from './packet';
+import { SrtpContext, type SrtpMasterKey, aesCmKeystream, deriveSessionKey, deriveSessionKeys, estimateIndex, SRTP_LABELS } from './srtp';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -77,6 +76,25 @@ describe('SRTP protect and unprotect', () => {
     forged[9] = (forged[9] as number) ^ 0x01;
     expect(rx.unprotectRtcp(forged)).toBe('auth');
     expect(rx.unprotectRtcp(rtcp)).not.toBe('auth');
+  });
+
+  it('AES_CM_128_HMAC_SHA1_32: the same ciphertext with a 4-byte SRTP tag (the _80 tag cut short); SRTCP keeps 10 bytes', () => {
+    const tx80 = new SrtpContext(OTHER);
+    const tx32 = new SrtpContext(OTHER, { rtpTagBytes: 4 });
+    const rx32 = new SrtpContext(OTHER, { rtpTagBytes: 4 });
+    for (const seq of [65535, 0, 1]) {
+      const w80 = tx80.protectRtp(rtp(seq));
+      const w32 = tx32.protectRtp(rtp(seq));
+      expect(w32).toEqual(w80.subarray(0, w80.length - 6));
+      expect(rx32.unprotectRtp(w32)).toEqual(rtp(seq));
+    }
+    const forged = tx32.protectRtp(rtp(2));
+    forged[20] = (forged[20] as number) ^ 0x40;
+    expect(rx32.unprotectRtp(forged)).toBe('auth');
+    expect(new SrtpContext(OTHER).unprotectRtp(tx32.protectRtp(rtp(3)))).toBe('auth');
+    const report = buildRtcp([{ type: 'rr', ssrc: 3, reports: [] }]);
+    expect(tx32.protectRtcp(report).length).toBe(report.length + 14);
+    expect(rx32.unprotectRtcp(tx32.protectRtcp(report))).toEqual(report);
   });
 
   it('refuses a packet of another key', () => {

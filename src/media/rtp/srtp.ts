@@ -1,15 +1,34 @@
 /**
- * SRTP and SRTCP (RFC 3711) with AES_CM_128_HMAC_SHA1_80, for backplane links: session keys
- * derived once per context (key derivation rate 0), AES-CM keystream from Node's aes-128-ctr,
- * 80-bit HMAC-SHA1 tags, ROC estimation and a 64-packet replay window per SSRC, the SRTCP index
- * with its E bit. Never returns bytes that failed authentication, never changes its state for a
- * packet that did not authenticate, never throws on bytes from the network.
+ * SRTP and SRTCP (RFC 3711) with AES_CM_128_HMAC_SHA1_80 (and _32: a 4-byte SRTP tag), for
+ * backplane links and SDES-keyed SIP media: session keys derived once per context (key
+ * derivation rate 0), AES-CM keystream from Node's aes-128-ctr, HMAC-SHA1 tags, ROC estimation
+ * and a 64-packet replay window per SSRC, the SRTCP index with its E bit. Never returns bytes
+ * that failed authentication, never changes its state for a packet that did not authenticate,
+ * never throws on bytes from the network, never logs or exposes a key.
  */
 import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
-import { ConfnodeError } from './deps';
-import { SRTP_MASTER_KEY_BYTES, SRTP_MASTER_SALT_BYTES, checkMasterKey, type SrtpMasterKey } from './keys';
+import { ConfnodeError } from '../../common';
 
+export const SRTP_MASTER_KEY_BYTES = 16;
+export const SRTP_MASTER_SALT_BYTES = 14;
+
+/** One direction's SRTP master key and salt (AES_CM_128 suites). */
+export interface SrtpMasterKey {
+  readonly key: Uint8Array;
+  readonly salt: Uint8Array;
+}
+
+/** Lengths of keys that crossed a thread or a schema: anything else is refused, never padded. */
+export function checkMasterKey(k: SrtpMasterKey, what: string): void {
+  if (!(k.key instanceof Uint8Array) || k.key.length !== SRTP_MASTER_KEY_BYTES || !(k.salt instanceof Uint8Array) || k.salt.length !== SRTP_MASTER_SALT_BYTES) {
+    throw new ConfnodeError('bad-request', `${what}: an SRTP master key is ${SRTP_MASTER_KEY_BYTES} bytes and its salt ${SRTP_MASTER_SALT_BYTES}`);
+  }
+}
+
+/** The SRTP tag of AES_CM_128_HMAC_SHA1_80, and always the SRTCP tag (RFC 4568 6.2.1). */
 export const SRTP_AUTH_TAG_BYTES = 10;
+/** The SRTP tag of AES_CM_128_HMAC_SHA1_32. */
+export const SRTP_AUTH_TAG_BYTES_32 = 4;
 /** E bit and 31-bit SRTCP index, between an SRTCP packet and its tag. */
 export const SRTCP_TRAILER_BYTES = 4;
 /** Packets behind the highest index that can still be accepted once each (RFC 3711 3.3.2). */
@@ -39,6 +58,8 @@ export interface SrtpContextOptions {
   maxSsrcs?: number;
   /** ROCs tried for the first packet of an SSRC (default 4; 1 is RFC 3711's plain 0). */
   firstRocGuesses?: number;
+  /** The SRTP tag length: 10 (_80, default) or 4 (_32); SRTCP's is always 10. */
+  rtpTagBytes?: 10 | 4;
 }
 
 /** RFC 3711 4.3.1 with kdr 0: AES-CM keyed with the master key over (label << 48) XOR salt. */
@@ -135,6 +156,7 @@ export class SrtpContext {
   private readonly rtcp: SrtpSessionKeys;
   private readonly maxSsrcs: number;
   private readonly firstRocGuesses: number;
+  private readonly rtpTagBytes: number;
   /** Scratch: copied by createCipheriv and createHmac, so one of each per context is enough. */
   private readonly iv = Buffer.alloc(16);
   private readonly word = Buffer.alloc(4);
@@ -151,6 +173,7 @@ export class SrtpContext {
     this.rtcp = deriveSessionKeys(master, true);
     this.maxSsrcs = opts.maxSsrcs ?? 1024;
     this.firstRocGuesses = Math.max(1, opts.firstRocGuesses ?? 4);
+    this.rtpTagBytes = opts.rtpTagBytes === SRTP_AUTH_TAG_BYTES_32 ? SRTP_AUTH_TAG_BYTES_32 : SRTP_AUTH_TAG_BYTES;
   }
 
   /** Protects one RTP packet of ours (throws only on a packet we built wrongly). */
@@ -168,17 +191,17 @@ export class SrtpContext {
     const roc = Math.floor(index / 0x10000);
     const hl = header.length;
     const end = hl + payload.length;
-    const out = Buffer.allocUnsafe(end + SRTP_AUTH_TAG_BYTES);
+    const out = Buffer.allocUnsafe(end + this.rtpTagBytes);
     header.copy(out, 0);
     writeAesCmIv(this.iv, this.rtp.salt, ssrc, roc, seq);
     createCipheriv('aes-128-ctr', this.rtp.cipherKey, this.iv).update(payload).copy(out, hl);
-    this.rtpTag(out, end, roc).copy(out, end, 0, SRTP_AUTH_TAG_BYTES);
+    this.rtpTag(out, end, roc).copy(out, end, 0, this.rtpTagBytes);
     return out;
   }
 
   /** The plain RTP packet (a new Buffer), or why it was refused. */
   unprotectRtp(packet: Buffer): Buffer | SrtpFailure {
-    const end = packet.length - SRTP_AUTH_TAG_BYTES;
+    const end = packet.length - this.rtpTagBytes;
     const hl = rtpHeaderLength(packet, end);
     if (hl < 0) return 'malformed';
     const ssrc = packet.readUInt32BE(8);
@@ -274,7 +297,7 @@ export class SrtpContext {
   }
 
   private rtpTagMatches(packet: Buffer, end: number, roc: number): boolean {
-    return timingSafeEqual(this.rtpTag(packet, end, roc).subarray(0, SRTP_AUTH_TAG_BYTES), packet.subarray(end));
+    return timingSafeEqual(this.rtpTag(packet, end, roc).subarray(0, this.rtpTagBytes), packet.subarray(end));
   }
 
   /**
@@ -287,7 +310,7 @@ export class SrtpContext {
     return -1;
   }
 
-  /** HMAC-SHA1 over buf[0, end) || ROC (the full 20 bytes; callers use the first 10). */
+  /** HMAC-SHA1 over buf[0, end) || ROC (the full 20 bytes; callers use the first 10 or 4). */
   private rtpTag(buf: Buffer, end: number, roc: number): Buffer {
     this.word.writeUInt32BE(roc >>> 0, 0);
     return createHmac('sha1', this.rtp.authKey).update(buf.subarray(0, end)).update(this.word).digest();
