@@ -16,7 +16,7 @@ interface Side {
 }
 
 let nextPort = 46000;
-function side(name: string): Side {
+function side(name: string, announceAddress?: string): Side {
   const media = new LocalMediaService({
     address: '127.0.0.1',
     rtpPorts: { min: nextPort, max: nextPort + 39 }, // ports of this file only
@@ -27,7 +27,7 @@ function side(name: string): Side {
     opusComplexity: 3,
   });
   nextPort += 40;
-  const host = new BackplaneHost({ media, clock: systemClock, logger: silentLogger, rtcpIntervalMs: 200 });
+  const host = new BackplaneHost({ media, clock: systemClock, logger: silentLogger, rtcpIntervalMs: 200, ...(announceAddress ? { announceAddress } : {}) });
   const node = asNodeId(name);
   const member: MeshMember = {
     name: node,
@@ -83,7 +83,7 @@ describe('local backplanes between media threads (real loopback sockets, SRTP)',
   });
 
   function mesh(...names: string[]): Side[] {
-    const made = names.map(side);
+    const made = names.map((n) => side(n));
     sides.push(...made);
     return made;
   }
@@ -335,6 +335,15 @@ describe('local backplanes between media threads (real loopback sockets, SRTP)',
     } finally {
       clearInterval(videoTimer);
     }
+  });
+
+  it('nodes[].public_address: a link announces the public address for the peer to send to; its socket stays on the node address', async () => {
+    const a = side('nat-a', '203.0.113.8');
+    sides.push(a);
+    await dial(a, 'amy', 440);
+    const addr = await a.host.openLink(conf.id, asNodeId('peer-b'));
+    expect(addr.address).toBe('203.0.113.8');
+    expect(a.host.stats()[0]?.local.address).toBe('127.0.0.1');
   });
 
   it('R9: a stream crosses between two locations once, through the proxies, and reaches every node of the far location once', async () => {

@@ -24,6 +24,8 @@ export interface BackplaneHostOptions {
   logger: Logger;
   random?: () => number;
   rtcpIntervalMs?: number;
+  /** The address peers send to when it differs from the bound one (NAT): given in each link's address. */
+  announceAddress?: string;
 }
 
 export type BackplaneHostEvents = {
@@ -85,7 +87,8 @@ export class BackplaneHost {
       pending = this.open(conference, peer, options).finally(() => this.opening.delete(key));
       this.opening.set(key, pending);
     }
-    return (await pending).local;
+    const local = (await pending).local;
+    return this.opts.announceAddress !== undefined ? { ...local, address: this.opts.announceAddress } : local;
   }
 
   connectLink(conference: ConferenceId, peer: NodeId, remote: BackplaneAddress, keys: LinkKeys): void {

@@ -22,6 +22,8 @@ import type {
 
 export interface LocalMediaOptions {
   address: string;
+  /** The address peers reach this node at when it differs from `address` (NAT): put in SDP and ICE candidates. */
+  announceAddress?: string;
   /** RTP/RTCP port range; `startAt`: where this service starts looking (see PortAllocator). */
   rtpPorts: { min: number; max: number; startAt?: number };
   clock: Clock;
@@ -86,7 +88,7 @@ export class LocalMediaService implements MediaService {
     if (video) router.setRtpVideo(participant, video);
     this.members.set(participant, { kind: 'rtp', conference: conference.id, endpoint, video, router });
     return {
-      address: endpoint.localAddress,
+      address: this.opts.announceAddress ?? endpoint.localAddress,
       rtpPort: endpoint.rtpPort,
       rtcpPort: endpoint.rtcpPort,
       ...(video ? { video: { rtpPort: video.rtpPort, rtcpPort: video.rtcpPort } } : {}),
@@ -100,6 +102,7 @@ export class LocalMediaService implements MediaService {
       participant,
       videoCodec,
       address: this.opts.address,
+      ...(this.opts.announceAddress !== undefined ? { announceAddress: this.opts.announceAddress } : {}),
       clock: this.opts.clock,
       logger: this.opts.logger.child({ participant, conference: conference.name }),
       icePortRange: this.opts.icePortRange,

@@ -132,6 +132,7 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
     const tlsPort = sipTlsPort(node);
     sip = await createSipServer({
       host: node.address,
+      ...(node.public_address !== undefined ? { advertisedHost: node.public_address } : {}),
       port: node.sip_port,
       ...(httpTls && tlsPort !== undefined ? { tls: { port: tlsPort, cert: httpTls.cert, key: httpTls.key } } : {}),
       handler,
@@ -169,7 +170,8 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
     await media.close();
     throw err;
   }
-  const host = node.address.includes(':') ? `[${node.address}]` : node.address;
+  const reached = node.public_address ?? node.address;
+  const host = reached.includes(':') ? `[${reached}]` : reached;
   const firstAlias = config.vmrs[0]?.aliases[0];
   const page = `${httpTls ? 'https' : 'http'}://${host}:${node.http_port}/`;
   logger.info(
@@ -213,6 +215,7 @@ function createMediaService(config: ClusterConfig, node: NodeConfig, logger: Log
   const m = config.media;
   const common = {
     address: node.address,
+    ...(node.public_address !== undefined ? { announceAddress: node.public_address } : {}),
     rtpPorts: node.rtp_ports,
     // Browsers' ICE sockets from a fixed range (split between the workers) a firewall can open.
     ...(node.ice_ports ? { icePortRange: [node.ice_ports.min, node.ice_ports.max] as [number, number] } : {}),

@@ -94,8 +94,8 @@ export class NodeApiImpl implements NodeApi {
       load: Math.round(ledger.load * 1000) / 1000,
       state: this.draining ? 'draining' : 'active',
       sip: this.sipView(),
-      http: { address: node.address, port: node.http_port },
-      control: { address: node.address, port: node.control_port },
+      http: { address: node.public_address ?? node.address, port: node.http_port },
+      control: { address: node.public_address ?? node.address, port: node.control_port },
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       version,
     };
@@ -105,9 +105,10 @@ export class NodeApiImpl implements NodeApi {
   private sipView(): NodeStatusView['sip'] {
     const { node } = this.deps;
     const tlsPort = this.deps.sip()?.tlsPort;
+    const address = node.public_address ?? node.address;
     return tlsPort === undefined
-      ? { address: node.address, port: node.sip_port, transports: ['udp', 'tcp'] }
-      : { address: node.address, port: node.sip_port, transports: ['udp', 'tcp', 'tls'], tlsPort };
+      ? { address, port: node.sip_port, transports: ['udp', 'tcp'] }
+      : { address, port: node.sip_port, transports: ['udp', 'tcp', 'tls'], tlsPort };
   }
 
   nodes(): NodeStatusView[] {

@@ -25,6 +25,12 @@ describe('peerConfig (DESIGN 4 werift facts)', () => {
     expect(c.iceInterfaceAddresses).toEqual({ udp4: '127.0.0.1' });
   });
 
+  it('behind 1:1 NAT (public_address): the candidate announces the public address, the socket binds the node address', () => {
+    const c = peerConfig({ address: '10.0.0.5', announceAddress: '203.0.113.7', videoCodec: 'H264' });
+    expect(c.iceAdditionalHostAddresses).toEqual(['203.0.113.7']);
+    expect(c.iceInterfaceAddresses).toEqual({ udp4: '10.0.0.5' });
+  });
+
   it('offers Opus, PCMU, PCMA and G.722 for audio, and H.264 packetization-mode=1 42e01f with nack/pli/fir/remb and no transport-cc', () => {
     const c = peerConfig({ address: '127.0.0.1', videoCodec: 'H264' });
     expect(c.codecs?.audio?.map((x) => `${x.mimeType}/${x.clockRate}/${x.payloadType}`)).toEqual([

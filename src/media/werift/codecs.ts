@@ -74,6 +74,8 @@ export function noStunQuery(pc: RTCPeerConnection): void {
 export interface PeerConfigOptions {
   /** The only address we gather host candidates on (and bind ICE sockets to). */
   address: string;
+  /** The address the host candidate announces, when peers reach us at another one (1:1 NAT). */
+  announceAddress?: string | undefined;
   videoCodec: VideoCodecName;
   /** UDP ports for ICE sockets; werift picks free ephemeral ports when absent. */
   icePortRange?: [number, number];
@@ -96,7 +98,7 @@ export function peerConfig(opts: PeerConfigOptions): Partial<PeerConfig> {
     iceUseIpv4: wildcard,
     iceUseIpv6: false,
     iceUseTcp: false,
-    iceAdditionalHostAddresses: wildcard ? undefined : [opts.address],
+    iceAdditionalHostAddresses: wildcard ? undefined : [opts.announceAddress ?? opts.address],
     iceInterfaceAddresses: wildcard ? undefined : v6 ? { udp6: opts.address } : { udp4: opts.address },
     icePortRange: opts.icePortRange,
     codecs: { audio: audioCodecParameters(), video: videoCodecParameters(opts.videoCodec) },

@@ -93,6 +93,35 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
     }
   });
 
+  it('nodes[].public_address: the host candidate and the SIP SDP address announce it while the sockets stay bound to the node address', async () => {
+    const announced = new LocalMediaService({
+      address: '127.0.0.1',
+      announceAddress: '203.0.113.7',
+      rtpPorts: { min: 44400, max: 44419 },
+      clock: systemClock,
+      logger: silentLogger,
+      mixTalkers: 3,
+      jitterBufferMs: 40,
+      opusComplexity: 3,
+    });
+    cleanup.push(() => announced.close());
+    const offer = readFileSync(join(__dirname, '../../../test/fixtures/sdp/chromium-offer.sdp'), 'utf8').replace(/\r?\n/g, '\r\n');
+    await announced.createWebRtcParticipant(conference, pid('a'), 'VP8');
+    const answer = await announced.webrtcOffer(pid('a'), offer);
+    const hosts = answer.split('\r\n').filter((l) => l.startsWith('a=candidate:')).map((l) => l.split(' ')[4]);
+    expect(hosts.length).toBeGreaterThan(0);
+    expect(new Set(hosts)).toEqual(new Set(['203.0.113.7']));
+    const rtp = await announced.createRtpParticipant(conference, pid('s'), true);
+    expect(rtp.address).toBe('203.0.113.7');
+    // The RTP socket is the node address's: a packet to 127.0.0.1 at that port reaches the participant.
+    const sock = dgram.createSocket('udp4');
+    cleanup.push(() => new Promise((r) => sock.close(() => r(undefined))));
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    announced.updateRtpParticipant(pid('s'), { remote: { address: '127.0.0.1', rtpPort: sock.address().port, rtcpMux: true, payloadTypes: [0] }, direction: 'sendrecv', format: { name: 'PCMU', payloadType: 0, clockRate: 8000, channels: 1 } });
+    for (let i = 0; i < 5; i++) sock.send(buildRtp(0, false, i, i * 160, 0x1234, Buffer.alloc(160, 0xff)), rtp.rtpPort, '127.0.0.1');
+    await waitFor(() => (announced.participantStats(pid('s'))?.packetsIn ?? 0) > 0, 3000, 'RTP in on the bound address');
+  });
+
   it.each([
     ['an rtpmap without its payload type', (sdp: string) => sdp.replace(/a=rtpmap:\d+/, 'a=rtpmap:?')],
     ['an m-line cut short', (sdp: string) => sdp.replace(/m=audio [^\r\n]*/, 'm=audio')],

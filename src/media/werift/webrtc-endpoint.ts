@@ -38,6 +38,8 @@ export interface WebRtcEndpointOptions {
   videoCodec: VideoCodecName;
   /** Address of the one host candidate we offer (127.0.0.1 on loopback). */
   address: string;
+  /** Behind NAT: the candidate says this address while the socket stays bound to `address`. */
+  announceAddress?: string;
   clock: Clock;
   logger: Logger;
   icePortRange?: [number, number];
@@ -120,7 +122,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       this.log.warn({ werift: 'iceBase' }, 'werift consent answer wait not found: slow browsers may lose ICE consent after 30 s');
     }
     this.pc = new RTCPeerConnection(
-      peerConfig({ address: opts.address, videoCodec: opts.videoCodec, icePortRange: opts.icePortRange }),
+      peerConfig({ address: opts.address, announceAddress: opts.announceAddress, videoCodec: opts.videoCodec, icePortRange: opts.icePortRange }),
     );
     this.pc.onTrack.subscribe((track) => this.onRemoteTrack(track));
     this.pc.onRemoteTransceiverAdded.subscribe((t) => this.watchFeedback(t));

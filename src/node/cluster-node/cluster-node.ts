@@ -128,7 +128,8 @@ export class ClusterNode {
       listen: { address: node.address, port: node.control_port },
       resolvePeer: (peer) => {
         const n = config.nodes.find((c) => c.name === peer);
-        return n ? { address: n.address, port: n.control_port } : undefined;
+        // A peer behind NAT is reached at its public address.
+        return n ? { address: n.public_address ?? n.address, port: n.control_port } : undefined;
       },
       protocol: CLUSTER_PROTOCOL,
       handlers: (peer) => this.handlers(peer),
@@ -445,12 +446,13 @@ export class ClusterNode {
 
   private record(): NodeRecord {
     const { node, ledger, version } = this.opts;
+    const reached = node.public_address ?? node.address;
     return {
       name: node.name,
       location: node.location,
-      sip: { address: node.address, port: node.sip_port },
-      http: { address: node.address, port: node.http_port },
-      control: { address: node.address, port: node.control_port },
+      sip: { address: reached, port: node.sip_port },
+      http: { address: reached, port: node.http_port },
+      control: { address: reached, port: node.control_port },
       capacity: ledger.capacity,
       load: ledger.load,
       state: this.draining ? 'draining' : 'active',

@@ -7,10 +7,6 @@ import type { ClusterConfig } from './schema';
 
 export function unsupportedKeys(cfg: ClusterConfig): ConfigIssue[] {
   const out: ConfigIssue[] = [];
-  // Issue 12 (deployments): each part removes its lines here when it lands.
-  cfg.nodes.forEach((n, i) => {
-    if (n.public_address !== undefined) out.push({ path: `nodes[${i}].public_address`, message: 'announcing a public address is not built yet: remove it' });
-  });
   if (cfg.routing_rules.length > 0) {
     out.push({ path: 'routing_rules', message: 'the distributed gateway (R11) is not built yet: remove the routing rules' });
   }

@@ -14,7 +14,12 @@ export class LocalMediaHost extends LocalMediaService implements MediaHost {
 
   constructor(opts: LocalMediaOptions) {
     super(opts);
-    this.backplanes = new BackplaneHost({ media: this, clock: opts.clock, logger: opts.logger.child({ component: 'backplane' }) });
+    this.backplanes = new BackplaneHost({
+      media: this,
+      clock: opts.clock,
+      logger: opts.logger.child({ component: 'backplane' }),
+      ...(opts.announceAddress !== undefined ? { announceAddress: opts.announceAddress } : {}),
+    });
     this.backplane = this.backplanes.events;
   }
 

@@ -11,6 +11,8 @@ import type { MediaEventPayloads, MediaOps, MediaServiceStats, RouterParticipant
 export interface MediaWorkerData {
   index: number;
   address: string;
+  /** nodes[].public_address: announced in SDP, ICE candidates and backplane addresses. */
+  announceAddress?: string;
   /** The node's whole RTP range, shared by every worker; `startAt` staggers where each looks first. */
   rtpPorts: { min: number; max: number; startAt: number };
   mixTalkers: number;

@@ -33,6 +33,7 @@ function run(): void {
   const logger = workerLogger(post, { worker: data.index });
   const media = new LocalMediaService({
     address: data.address,
+    ...(data.announceAddress !== undefined ? { announceAddress: data.announceAddress } : {}),
     rtpPorts: data.rtpPorts,
     clock: systemClock,
     logger,
@@ -41,7 +42,12 @@ function run(): void {
     opusComplexity: data.opusComplexity,
     icePortRange: data.icePortRange,
   });
-  const backplanes = new BackplaneHost({ media, clock: systemClock, logger: logger.child({ component: 'backplane' }) });
+  const backplanes = new BackplaneHost({
+    media,
+    clock: systemClock,
+    logger: logger.child({ component: 'backplane' }),
+    ...(data.announceAddress !== undefined ? { announceAddress: data.announceAddress } : {}),
+  });
   const speakers = new Map<ConferenceId, ParticipantId | undefined>();
   forwardMediaEvents(media, (name, payload) => post({ kind: 'evt', name, data: payload }));
   forwardBackplaneEvents(backplanes, (name, payload) => post({ kind: 'evt', name, data: payload }));

@@ -25,6 +25,8 @@ import type { FromWorker, MediaWorkerData, WorkerEventPayloads, WorkerOps } from
 export interface WorkerMediaOptions {
   workers: number;
   address: string;
+  /** nodes[].public_address: announced in SDP, ICE candidates and backplane addresses. */
+  announceAddress?: string;
   rtpPorts: { min: number; max: number };
   logger: Logger;
   mixTalkers: number;
@@ -106,6 +108,7 @@ export class WorkerMediaService implements MediaHost {
       const data: MediaWorkerData = {
         index,
         address: opts.address,
+        ...(opts.announceAddress !== undefined ? { announceAddress: opts.announceAddress } : {}),
         rtpPorts: { min: opts.rtpPorts.min, max: opts.rtpPorts.max, startAt: slice.min },
         mixTalkers: opts.mixTalkers,
         jitterBufferMs: opts.jitterBufferMs,

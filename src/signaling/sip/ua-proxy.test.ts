@@ -84,6 +84,21 @@ describe('behind a record-routing proxy (RFC 3261 12.1.1, 12.2.1.1)', () => {
   });
 });
 
+describe('behind NAT (nodes[].public_address)', () => {
+  it("the advertised host is in the 200's Contact and in the Via of the node's own BYE; the server still binds its own host", async () => {
+    handler = new TestHandler();
+    server = await createSipServer({ host: '127.0.0.1', advertisedHost: '203.0.113.9', port: 0, handler, closeTimeoutMs: 300 });
+    const p = await TestPeer.udp();
+    peers.push(p);
+    const { ok } = await call(p, []);
+    expect(getHeader(ok, 'Contact')).toBe(`<sip:203.0.113.9:${server.port}>`);
+    void handler.calls[0]?.hangup();
+    const bye = await p.request('BYE');
+    expect(getHeader(bye, 'Via')).toMatch(new RegExp(`^SIP/2.0/UDP 203\\.0\\.113\\.9:${server.port};`));
+    p.send(sipResponseTo(bye, 200, 'OK'), server.port);
+  });
+});
+
 describe('UPDATE (RFC 3311) and session timers (RFC 4028)', () => {
   it('UPDATE without a body gets 200 with Contact; with an offer, 200 with the answer; OPTIONS lists UPDATE and Supported: timer', async () => {
     const p = await start();

@@ -22,6 +22,8 @@ import { negotiateSessionTimer } from './session-timer';
 
 export interface SipServerOptions {
   host: string;
+  /** The host callers reach us at when it differs from `host` (NAT): our Via sent-by and Contact. */
+  advertisedHost?: string;
   /** 0 binds a free port, the same one for UDP and TCP. */
   port: number;
   /** SIP over TLS on its own port (RFC 3261 26.2); its calls advertise `;transport=tls`. */
@@ -124,7 +126,7 @@ class UserAgent implements SipServer {
       layer: this.layer,
       log: this.log,
       respond: (tx, req, status, reason, extra) => this.respond(tx, req, status, reason, extra),
-      viaFor: (t) => `SIP/2.0/${t.toUpperCase()} ${hostForUri(this.host)}:${this.portFor(t)};branch=${generateBranch()};rport`,
+      viaFor: (t) => `SIP/2.0/${t.toUpperCase()} ${hostForUri(this.advertisedHost)}:${this.portFor(t)};branch=${generateBranch()};rport`,
       contactFor: (t) => `<${this.contactUri(t)}>`,
       userAgentHeaders: () => [{ name: 'User-Agent', value: this.userAgent }],
       forget: (call) => this.forget(call),
@@ -133,6 +135,11 @@ class UserAgent implements SipServer {
 
   get host(): string {
     return this.opts.host;
+  }
+
+  /** What callers reach: the advertised host, else the bound one. */
+  private get advertisedHost(): string {
+    return this.opts.advertisedHost ?? this.opts.host;
   }
 
   get port(): number {
@@ -237,7 +244,7 @@ class UserAgent implements SipServer {
   }
 
   private contactUri(transport: SipTransportKind): string {
-    return `sip:${hostForUri(this.host)}:${this.portFor(transport)}${transport === 'udp' ? '' : `;transport=${transport}`}`;
+    return `sip:${hostForUri(this.advertisedHost)}:${this.portFor(transport)}${transport === 'udp' ? '' : `;transport=${transport}`}`;
   }
 
   /** The dialog's tag for an initial INVITE (or its CANCEL); a fresh one for other out-of-dialog requests. */
