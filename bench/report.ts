@@ -9,6 +9,7 @@ import { clusterMarkdown } from './cluster/report-cluster';
 import { geoReplayMarkdown, type GeoReplayResult } from './geo-replay/run-geo-replay';
 import type { PlacementSimResult } from './geo-sim/placement-sim';
 import { geoSimMarkdown } from './geo-sim/report-geo-sim';
+import { tlsMarkdown, type TlsResult } from './sip-tls';
 import type { ClusterResult } from './cluster/run-cluster';
 import { STEAL_RERUN_PERCENT, type CodecCapacity, type StepResult } from './mixer-capacity';
 import { sfuMarkdown } from './sfu/report-sfu';
@@ -31,6 +32,12 @@ export interface ClusterDocument {
 export interface GeoSimDocument {
   meta: RunMeta;
   geoSim: PlacementSimResult;
+}
+
+/** What bench/results/sip-tls.json holds. */
+export interface TlsDocument {
+  meta: RunMeta;
+  tls: TlsResult;
 }
 
 /** What bench/results/geo.json holds. */
@@ -137,6 +144,7 @@ export interface ResultDocuments {
   cluster?: ClusterDocument;
   geo?: GeoDocument;
   geoSim?: GeoSimDocument;
+  tls?: TlsDocument;
 }
 
 export function resultsMarkdown(docs: ResultDocuments): string {
@@ -144,7 +152,7 @@ export function resultsMarkdown(docs: ResultDocuments): string {
   return [
     '# confnode bench results',
     '',
-    'Load generator on the same machine. Regenerate with `npm run bench` (or `-- --quick`, or `-- --only capacity|sip|sfu|cluster|geo|geo-sim`: ' +
+    'Load generator on the same machine. Regenerate with `npm run bench` (or `-- --quick`, or `-- --only capacity|sip|tls|sfu|cluster|geo|geo-sim`: ' +
       'a partial run keeps the other benches\' figures).',
     '',
     ...(cap
@@ -164,6 +172,7 @@ export function resultsMarkdown(docs: ResultDocuments): string {
         ]
       : []),
     ...(docs.setup ? setupSection(docs.setup) : []),
+    ...(docs.tls ? tlsMarkdown(docs.tls.tls, docs.tls.meta.startedAt) : []),
     ...(docs.sfu ? sfuMarkdown(docs.sfu.sfu, docs.sfu.meta.startedAt, docs.sfu.meta.mode) : []),
     ...(docs.cluster ? clusterMarkdown(docs.cluster.cluster, docs.cluster.meta.startedAt, docs.cluster.meta.mode) : []),
     ...(docs.geoSim ? [geoSimMarkdown(docs.geoSim.geoSim), `Run ${docs.geoSim.meta.startedAt} (${docs.geoSim.meta.mode} mode).`, ''] : []),
@@ -185,12 +194,14 @@ export function writeResults(dir: string, ran: ResultDocuments): void {
     cluster: ran.cluster ?? readJson<ClusterDocument>(join(dir, CLUSTER_FILE)),
     geo: ran.geo ?? readJson<GeoDocument>(join(dir, GEO_FILE)),
     geoSim: ran.geoSim ?? readJson<GeoSimDocument>(join(dir, GEO_SIM_FILE)),
+    tls: ran.tls ?? readJson<TlsDocument>(join(dir, TLS_FILE)),
   };
   if (ran.capacity) writeFileSync(join(dir, CAPACITY_FILE), `${JSON.stringify(ran.capacity, null, 2)}\n`);
   if (ran.setup) writeFileSync(join(dir, SETUP_FILE), `${JSON.stringify(ran.setup, null, 2)}\n`);
   if (ran.sfu) writeFileSync(join(dir, SFU_FILE), `${JSON.stringify(ran.sfu, null, 2)}\n`);
   if (ran.cluster) writeFileSync(join(dir, CLUSTER_FILE), `${JSON.stringify(ran.cluster, null, 2)}\n`);
   if (ran.geo) writeFileSync(join(dir, GEO_FILE), `${JSON.stringify(ran.geo, null, 2)}\n`);
+  if (ran.tls) writeFileSync(join(dir, TLS_FILE), `${JSON.stringify(ran.tls, null, 2)}\n`);
   if (ran.geoSim) writeFileSync(join(dir, GEO_SIM_FILE), `${JSON.stringify(ran.geoSim, null, 2)}\n`);
   writeFileSync(join(dir, 'RESULTS.md'), resultsMarkdown(docs));
 }
@@ -201,6 +212,7 @@ const SFU_FILE = 'sfu.json';
 const CLUSTER_FILE = 'cluster.json';
 const GEO_FILE = 'geo.json';
 const GEO_SIM_FILE = 'geo-sim.json';
+const TLS_FILE = 'sip-tls.json';
 
 /** A JSON file of an earlier run, or undefined when there is none (or it is unreadable). */
 function readJson<T>(path: string): T | undefined {

@@ -12,6 +12,7 @@ import { killAll } from '../test/helpers/proc';
 import { CLUSTER_PLAN, runClusterBench, type ClusterResult } from './cluster/run-cluster';
 import { GEO_PLAN, runGeoReplay, type GeoReplayResult } from './geo-replay/run-geo-replay';
 import { GEO_SIM_PLAN, runPlacementSim, type PlacementSimResult } from './geo-sim/placement-sim';
+import { TLS_PLAN, runTlsBench, type TlsResult } from './sip-tls';
 import type { BenchCodec } from './load/audio';
 import { runMixerCapacity, type CodecCapacity } from './mixer-capacity';
 import { writeResults, type RunMeta } from './report';
@@ -21,7 +22,7 @@ import { REPO_ROOT } from './target';
 
 interface Args {
   quick: boolean;
-  only: 'all' | 'capacity' | 'sip' | 'sfu' | 'cluster' | 'geo' | 'geo-sim';
+  only: 'all' | 'capacity' | 'sip' | 'tls' | 'sfu' | 'cluster' | 'geo' | 'geo-sim';
   codecs: BenchCodec[];
   target: 'node' | 'fake';
   generators: number;
@@ -33,7 +34,7 @@ interface Args {
   windowS?: number;
 }
 
-const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip|sfu|cluster|geo|geo-sim] [--codec PCMU|opus]
+const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip|tls|sfu|cluster|geo|geo-sim] [--codec PCMU|opus]
   [--target node|fake] [--generators N] [--mix-talkers N] [--workers N] [--window-s S] [--node-main PATH] [--out DIR]`;
 
 function parseArgs(argv: string[]): Args {
@@ -57,7 +58,7 @@ function parseArgs(argv: string[]): Args {
     if (flag === '--quick') a.quick = true;
     else if (flag === '--only') {
       const v = value();
-      a.only = v === 'sip' || v === 'sfu' || v === 'cluster' || v === 'geo' || v === 'geo-sim' ? v : 'capacity';
+      a.only = v === 'sip' || v === 'tls' || v === 'sfu' || v === 'cluster' || v === 'geo' || v === 'geo-sim' ? v : 'capacity';
     }
     else if (flag === '--codec') a.codecs = [value() === 'opus' ? 'opus' : 'PCMU'];
     else if (flag === '--target') a.target = value() === 'fake' ? 'fake' : 'node';
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
   let clusterResult: ClusterResult | undefined;
   let geoResult: GeoReplayResult | undefined;
   let geoSimResult: PlacementSimResult | undefined;
+  let tlsResult: TlsResult | undefined;
   const meta: RunMeta = {
     startedAt: new Date(t0).toISOString(),
     mode: args.quick ? 'quick' : 'full',
@@ -125,12 +127,14 @@ async function main(): Promise<void> {
   const runCluster = (): Promise<ClusterResult> => runClusterBench({ plan: args.quick ? CLUSTER_PLAN.quick : CLUSTER_PLAN.full, nodeMain: args.nodeMain, log });
   const runGeo = (): Promise<GeoReplayResult> => runGeoReplay({ plan: args.quick ? GEO_PLAN.quick : GEO_PLAN.full, nodeMain: args.nodeMain, log });
   const runGeoSim = (): PlacementSimResult => runPlacementSim(args.quick ? GEO_SIM_PLAN.quick : GEO_SIM_PLAN.full, { log });
-  if (args.only === 'sfu' || args.only === 'cluster' || args.only === 'geo' || args.only === 'geo-sim') {
+  const runTls = (): Promise<TlsResult> => runTlsBench({ plan: args.quick ? TLS_PLAN.quick : TLS_PLAN.full, nodeMain: args.nodeMain, log });
+  if (args.only === 'sfu' || args.only === 'cluster' || args.only === 'geo' || args.only === 'geo-sim' || args.only === 'tls') {
     // Only that bench's JSON is written; RESULTS.md is rebuilt from the other benches' JSON in the dir.
     try {
       if (args.only === 'sfu') sfuResult = await runSfuBench({ plan: args.quick ? SFU_PLAN.quick : SFU_PLAN.full, nodeMain: args.nodeMain, log });
       else if (args.only === 'cluster') clusterResult = await runCluster();
       else if (args.only === 'geo') geoResult = await runGeo();
+      else if (args.only === 'tls') tlsResult = await runTls();
       else geoSimResult = runGeoSim();
     } finally {
       await killAll();
@@ -140,6 +144,7 @@ async function main(): Promise<void> {
         ...(clusterResult ? { cluster: { meta, cluster: clusterResult } } : {}),
         ...(geoResult ? { geo: { meta, geo: geoResult } } : {}),
         ...(geoSimResult ? { geoSim: { meta, geoSim: geoSimResult } } : {}),
+        ...(tlsResult ? { tls: { meta, tls: tlsResult } } : {}),
       });
       log(`results written to ${args.out} (${meta.durationS} s)`);
     }
@@ -190,6 +195,13 @@ async function main(): Promise<void> {
         log(`SIP setup bench failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    if (ranSetup && args.target === 'node') {
+      try {
+        tlsResult = await runTls();
+      } catch (e) {
+        log(`SIP TLS bench failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     // The SFU and cluster benches need real nodes (browsers, SIP video, etcd): the fake UAS only mixes audio.
     if (args.only === 'all' && args.target === 'node') {
       try {
@@ -218,6 +230,7 @@ async function main(): Promise<void> {
       ...(clusterResult ? { cluster: { meta, cluster: clusterResult } } : {}),
       ...(geoResult ? { geo: { meta, geo: geoResult } } : {}),
       ...(geoSimResult ? { geoSim: { meta, geoSim: geoSimResult } } : {}),
+      ...(tlsResult ? { tls: { meta, tls: tlsResult } } : {}),
     });
     log(`results written to ${args.out} (${meta.durationS} s)`);
   }
