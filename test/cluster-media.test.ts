@@ -8,11 +8,11 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AvPhone } from './helpers/av-phone';
 import { decodedRecordings, writeBaresipConfig } from './helpers/baresip';
-import { etcdArgs, startCluster, writeClusterConfig } from './helpers/cluster';
+import { netnsClusterSteps, startCluster, writeClusterConfig } from './helpers/cluster';
 import { makeTempDir, type NodeConfig } from './helpers/config';
 import { EtcdServer } from './helpers/etcd';
 import { describePlan, runInNetns, type PlanResult, type PlanStep } from './helpers/netns';
-import { NODE_MAIN, REPO_ROOT, type NodeUnderTest } from './helpers/node-process';
+import type { NodeUnderTest } from './helpers/node-process';
 import { freePortRange, freePorts } from './helpers/ports';
 import { killAll, sleep, waitFor } from './helpers/proc';
 import { toneReport, type ToneReport } from './helpers/tone';
@@ -86,22 +86,6 @@ const AUDIO_NODES = [
   { name: 'USConf03', location: 'USA', capacity: 1.3 },
 ];
 
-function clusterSteps(dir: string, etcd: { client: number; peer: number }, nodes: NodeConfig[]): PlanStep[] {
-  const steps: PlanStep[] = [
-    { op: 'start', id: 'etcd', cmd: 'etcd', args: etcdArgs(join(dir, 'etcd-data'), etcd.client, etcd.peer), cwd: dir, logFile: join(dir, 'etcd.log') },
-    { op: 'waitHttp', url: `http://127.0.0.1:${etcd.client}/health`, timeoutMs: 20_000 },
-  ];
-  for (const n of nodes) {
-    steps.push({ op: 'start', id: n.nodeName, cmd: process.execPath, args: [NODE_MAIN, '--config', n.path, '--node', n.nodeName], cwd: REPO_ROOT, logFile: join(dir, `${n.nodeName}.log`) });
-  }
-  for (const n of nodes) {
-    steps.push({ op: 'waitHttp', url: http(n, '/healthz'), timeoutMs: 30_000 });
-    // Placement decides from the watched cache: every node must know every other before a call.
-    steps.push({ op: 'waitJson', url: http(n, '/api/v1/nodes'), timeoutMs: 15_000, minItems: nodes.length });
-  }
-  return steps;
-}
-
 async function prepareAudio(): Promise<{ scene: AudioScene; steps: PlanStep[] }> {
   const dir = makeTempDir('cluster-media');
   const [etcdClient, etcdPeer, aSip, bSip] = (await freePorts(4)) as [number, number, number, number];
@@ -118,7 +102,7 @@ async function prepareAudio(): Promise<{ scene: AudioScene; steps: PlanStep[] }>
   const bDir = writeBaresipConfig({ dir: join(dir, 'b'), user: 'bert', sipPort: bSip, rtp: await freePortRange(40), codec: 'pcmu', source: { kind: 'aufile', wav: bWav } });
   const alice = { conference: 'alice' };
   const steps: PlanStep[] = [
-    ...clusterSteps(dir, { client: etcdClient, peer: etcdPeer }, nodes),
+    ...netnsClusterSteps(dir, { client: etcdClient, peer: etcdPeer }, nodes),
     { op: 'start', id: 'a', cmd: 'baresip', args: ['-f', aDir], cwd: aDir, logFile: join(dir, 'baresip-a.log') },
     { op: 'start', id: 'b', cmd: 'baresip', args: ['-f', bDir], cwd: bDir, logFile: join(dir, 'baresip-b.log') },
     { op: 'waitOutput', id: 'a', pattern: 'baresip is ready', timeoutMs: 10_000 },

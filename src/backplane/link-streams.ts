@@ -108,6 +108,11 @@ export class InStream {
   readonly again: number[] = [];
   /** Missing packets asked for and not arrived yet: when last asked, how often. */
   private readonly asked = new Map<number, { atMs: number; tries: number }>();
+
+  /** Some packet was asked for and has not arrived: due() has work. */
+  get awaiting(): boolean {
+    return this.asked.size > 0;
+  }
   readonly stats: RtpReceiveStats;
   private readonly packet = newMediaPacket();
   private next = -1;

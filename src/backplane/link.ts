@@ -392,6 +392,7 @@ export class BackplaneLink {
     // A NACK or its resend lost too (a lossy WAN): ask again after about one and a half round
     // trips, a few times; a video packet given up needs a keyframe, asked at once rather than
     // after the viewers' own requests time out.
+    if (!stream.awaiting) return; // the common case: nothing lost, nothing more to do per packet
     const lost = stream.due(now, this.retryMs());
     if (stream.again.length > 0) this.nack(stream, view.ssrc, stream.again);
     if (lost > 0) {

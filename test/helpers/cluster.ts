@@ -10,7 +10,8 @@ import { writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { vmrLine, type NodeConfig, type VmrSpec } from './config';
-import { NodeUnderTest } from './node-process';
+import type { PlanStep } from './netns';
+import { NODE_MAIN, NodeUnderTest, REPO_ROOT } from './node-process';
 import { freePortRange, freePorts } from './ports';
 import { sleep } from './proc';
 import { buildRequest, header, newBranch, newDialogIds, okResponse, parseMessage, sdpOffer, toTag, type DialogIds, type RawMessage } from './sip-raw';
@@ -305,4 +306,25 @@ export async function getJsonFrom<T>(node: NodeUnderTest, path: string, timeoutM
   const res = await fetch(`${node.baseUrl}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
   if (res.status !== 200) throw new Error(`GET ${node.config.nodeName}${path} -> ${res.status}`);
   return (await res.json()) as T;
+}
+
+/**
+ * The plan steps that start etcd and every node of `nodes` inside a private namespace (runInNetns):
+ * each node answers /healthz and lists every other before the plan goes on (placement decides
+ * from the watched cache, so every node must know every other before a call).
+ */
+export function netnsClusterSteps(dir: string, etcd: { client: number; peer: number }, nodes: NodeConfig[]): PlanStep[] {
+  const http = (n: NodeConfig, path: string): string => `http://127.0.0.1:${n.httpPort}${path}`;
+  const steps: PlanStep[] = [
+    { op: 'start', id: 'etcd', cmd: 'etcd', args: etcdArgs(join(dir, 'etcd-data'), etcd.client, etcd.peer), cwd: dir, logFile: join(dir, 'etcd.log') },
+    { op: 'waitHttp', url: `http://127.0.0.1:${etcd.client}/health`, timeoutMs: 20_000 },
+  ];
+  for (const n of nodes) {
+    steps.push({ op: 'start', id: n.nodeName, cmd: process.execPath, args: [NODE_MAIN, '--config', n.path, '--node', n.nodeName], cwd: REPO_ROOT, logFile: join(dir, `${n.nodeName}.log`) });
+  }
+  for (const n of nodes) {
+    steps.push({ op: 'waitHttp', url: http(n, '/healthz'), timeoutMs: 30_000 });
+    steps.push({ op: 'waitJson', url: http(n, '/api/v1/nodes'), timeoutMs: 15_000, minItems: nodes.length });
+  }
+  return steps;
 }

@@ -10,10 +10,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SEED_GLOBAL_CAPACITIES, SEED_GLOBAL_OVERFLOW } from '../../src/node/placement';
 import { writeBaresipConfig } from './baresip';
-import { etcdArgs, writeClusterConfig } from './cluster';
+import { netnsClusterSteps, writeClusterConfig } from './cluster';
 import { makeTempDir, type NodeConfig } from './config';
 import type { PlanStep } from './netns';
-import { NODE_MAIN, REPO_ROOT } from './node-process';
 import { freePortRange, freePorts } from './ports';
 import { sippArgs, type SippOptions } from './sipp';
 import { linearToUlaw, sineSamples } from './wav';
@@ -121,22 +120,6 @@ function participantsStep(at: NodeConfig, count: number): PlanStep {
   return { op: 'waitJson', url: url(at, '/api/v1/participants'), timeoutMs: 20_000, minItems: count, match: { conference: CONFERENCE }, positive: ['packetsIn'], key: `participants-${count}` };
 }
 
-function clusterSteps(dir: string, etcd: { client: number; peer: number }, nodes: NodeConfig[]): PlanStep[] {
-  const steps: PlanStep[] = [
-    { op: 'start', id: 'etcd', cmd: 'etcd', args: etcdArgs(join(dir, 'etcd-data'), etcd.client, etcd.peer), cwd: dir, logFile: join(dir, 'etcd.log') },
-    { op: 'waitHttp', url: `http://127.0.0.1:${etcd.client}/health`, timeoutMs: 20_000 },
-  ];
-  for (const n of nodes) {
-    steps.push({ op: 'start', id: n.nodeName, cmd: process.execPath, args: [NODE_MAIN, '--config', n.path, '--node', n.nodeName], cwd: REPO_ROOT, logFile: join(dir, `${n.nodeName}.log`) });
-  }
-  for (const n of nodes) {
-    steps.push({ op: 'waitHttp', url: url(n, '/healthz'), timeoutMs: 30_000 });
-    // Placement decides from the watched cache: every node must know every other before a call.
-    steps.push({ op: 'waitJson', url: url(n, '/api/v1/nodes'), timeoutMs: 15_000, minItems: nodes.length });
-  }
-  return steps;
-}
-
 async function writeCallers(dir: string): Promise<Record<CallerName, string>> {
   const emmaWav = join(dir, 'emma-tone.wav');
   writeTone(emmaWav, { freq: CALLER_HZ.emma, amplitude: CALLER_AMPLITUDE, seconds: 60, rate: 48000, channels: 2 });
@@ -175,7 +158,7 @@ export async function prepareGlobalScene(): Promise<GlobalScene> {
   const at = (name: string): NodeConfig => byName(nodes, name);
   const ask = at('USConf01');
 
-  const steps: PlanStep[] = [...clusterSteps(dir, { client: etcdClient, peer: etcdPeer }, nodes)];
+  const steps: PlanStep[] = [...netnsClusterSteps(dir, { client: etcdClient, peer: etcdPeer }, nodes)];
   for (const name of Object.keys(callerDirs) as CallerName[]) {
     steps.push({ op: 'start', id: name, cmd: 'baresip', args: ['-f', callerDirs[name]], cwd: callerDirs[name], logFile: join(dir, `baresip-${name}.log`) });
   }
