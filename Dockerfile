@@ -3,7 +3,7 @@
 # test/fresh-clone.test.ts runs these RUN lines on a fresh copy of the repository.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-# @discordjs/opus compiles its native addon when no prebuilt binary matches; native/rtpio is ours.
+# @discordjs/opus compiles its native addon when no prebuilt binary matches; native/rtpio and native/srtp are ours.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
@@ -21,6 +21,7 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/native/rtpio/build/Release/rtpio.node ./native/rtpio/build/Release/rtpio.node
+COPY --from=build /app/native/srtp/build/Release/srtp.node ./native/srtp/build/Release/srtp.node
 COPY web ./web
 COPY examples ./examples
 COPY LICENSE ./LICENSE

@@ -1,7 +1,13 @@
 import { RtpHeader, SrtcpSession, SrtpSession } from 'werift';
 import { buildRtcp } from './rtcp';
 import { buildRtp } from './packet';
-import { SrtpContext, type SrtpMasterKey, aesCmKeystream, deriveSessionKey, deriveSessionKeys, estimateIndex, SRTP_LABELS } from './srtp';
+import { SrtpContext, type SrtpContextOptions, type SrtpMasterKey, aesCmKeystream, deriveSessionKey, deriveSessionKeys, estimateIndex, SRTP_LABELS } from './srtp';
+import { srtpEngineInfo, type SrtpEngineKind } from './srtp-engine';
+
+/** Every test of a context runs on both transforms: native/srtp and Node's crypto. */
+const ENGINES: SrtpEngineKind[] = ['native', 'js'];
+let engine: SrtpEngineKind = 'native';
+const mk = (k: SrtpMasterKey, opts: SrtpContextOptions = {}): SrtpContext => new SrtpContext(k, { ...opts, engine });
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -34,17 +40,22 @@ describe('SRTP key derivation and keystream (RFC 3711 appendix B)', () => {
     expect(keys.authKey).toEqual(hex('CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4'));
   });
 
-  it("protects libsrtp's reference packet (SSRC 0xCAFEBABE, sequence 0x1234) to its published bytes", () => {
+  it.each(ENGINES)("protects libsrtp's reference packet (SSRC 0xCAFEBABE, sequence 0x1234) to its published bytes (%s transform)", (kind) => {
     const plain = hex('800f1234 decafbad cafebabe abababab abababab abababab abababab');
     const expected = hex('800f1234 decafbad cafebabe 4e55dc4c e79978d8 8ca4d215 949d2402 b78d6acc 99ea179b 8dbb');
-    expect(new SrtpContext(B3).protectRtp(plain)).toEqual(expected);
+    expect(new SrtpContext(B3, { engine: kind }).protectRtp(plain)).toEqual(expected);
+    expect(new SrtpContext(B3, { engine: kind }).unprotectRtp(expected)).toEqual(plain);
   });
 });
 
-describe('SRTP protect and unprotect', () => {
+describe.each(ENGINES)('SRTP protect and unprotect (%s transform)', (kind) => {
+  beforeEach(() => {
+    engine = kind;
+  });
+
   it('round-trips RTP and SRTCP, and the payload is not sent in clear', () => {
-    const tx = new SrtpContext(OTHER);
-    const rx = new SrtpContext(OTHER);
+    const tx = mk(OTHER);
+    const rx = mk(OTHER);
     for (let seq = 100; seq < 110; seq++) {
       const plain = rtp(seq);
       const wire = tx.protectRtp(plain);
@@ -60,8 +71,8 @@ describe('SRTP protect and unprotect', () => {
   });
 
   it('refuses a packet with any single bit flipped (header, payload or tag), and its state does not move', () => {
-    const tx = new SrtpContext(OTHER);
-    const rx = new SrtpContext(OTHER);
+    const tx = mk(OTHER);
+    const rx = mk(OTHER);
     const wire = tx.protectRtp(rtp(7));
     for (let bit = 0; bit < wire.length * 8; bit++) {
       const forged = Buffer.from(wire);
@@ -79,9 +90,9 @@ describe('SRTP protect and unprotect', () => {
   });
 
   it('AES_CM_128_HMAC_SHA1_32: the same ciphertext with a 4-byte SRTP tag (the _80 tag cut short); SRTCP keeps 10 bytes', () => {
-    const tx80 = new SrtpContext(OTHER);
-    const tx32 = new SrtpContext(OTHER, { rtpTagBytes: 4 });
-    const rx32 = new SrtpContext(OTHER, { rtpTagBytes: 4 });
+    const tx80 = mk(OTHER);
+    const tx32 = mk(OTHER, { rtpTagBytes: 4 });
+    const rx32 = mk(OTHER, { rtpTagBytes: 4 });
     for (const seq of [65535, 0, 1]) {
       const w80 = tx80.protectRtp(rtp(seq));
       const w32 = tx32.protectRtp(rtp(seq));
@@ -91,19 +102,19 @@ describe('SRTP protect and unprotect', () => {
     const forged = tx32.protectRtp(rtp(2));
     forged[20] = (forged[20] as number) ^ 0x40;
     expect(rx32.unprotectRtp(forged)).toBe('auth');
-    expect(new SrtpContext(OTHER).unprotectRtp(tx32.protectRtp(rtp(3)))).toBe('auth');
+    expect(mk(OTHER).unprotectRtp(tx32.protectRtp(rtp(3)))).toBe('auth');
     const report = buildRtcp([{ type: 'rr', ssrc: 3, reports: [] }]);
     expect(tx32.protectRtcp(report).length).toBe(report.length + 14);
     expect(rx32.unprotectRtcp(tx32.protectRtcp(report))).toEqual(report);
   });
 
   it('refuses a packet of another key', () => {
-    expect(new SrtpContext(B3).unprotectRtp(new SrtpContext(OTHER).protectRtp(rtp(1)))).toBe('auth');
+    expect(mk(B3).unprotectRtp(mk(OTHER).protectRtp(rtp(1)))).toBe('auth');
   });
 
   it('refuses a replayed packet, accepts late ones inside the 64-packet window once, refuses older ones', () => {
-    const tx = new SrtpContext(OTHER);
-    const rx = new SrtpContext(OTHER);
+    const tx = mk(OTHER);
+    const rx = mk(OTHER);
     const wires = Array.from({ length: 100 }, (_, i) => tx.protectRtp(rtp(i)));
     expect(rx.unprotectRtp(wires[0] as Buffer)).not.toBe('replay');
     expect(rx.unprotectRtp(wires[0] as Buffer)).toBe('replay');
@@ -117,8 +128,8 @@ describe('SRTP protect and unprotect', () => {
   });
 
   it('keeps the rollover counter across the sequence wrap (ROC estimation), and reordering across it', () => {
-    const tx = new SrtpContext(OTHER);
-    const rx = new SrtpContext(OTHER);
+    const tx = mk(OTHER);
+    const rx = mk(OTHER);
     const seqs = [65530, 65531, 65533, 65534, 65535, 1, 0, 2, 65532, 3];
     for (const seq of seqs) expect(rx.unprotectRtp(tx.protectRtp(rtp(seq)))).toEqual(rtp(seq));
     expect(estimateIndex(65535, 0)).toBe(65536);
@@ -127,18 +138,18 @@ describe('SRTP protect and unprotect', () => {
   });
 
   it('finds the ROC of a stream first heard after its sender wrapped (announcement came late), by authentication only', () => {
-    const tx = new SrtpContext(OTHER);
+    const tx = mk(OTHER);
     for (let seq = 65000; seq < 65536 + 100; seq++) tx.protectRtp(rtp(seq)); // sender now at ROC 1
     const late = tx.protectRtp(rtp(65536 + 100));
-    const rx = new SrtpContext(OTHER);
+    const rx = mk(OTHER);
     expect(rx.unprotectRtp(late)).toEqual(rtp(65536 + 100));
     expect(rx.unprotectRtp(tx.protectRtp(rtp(65536 + 101)))).toEqual(rtp(65536 + 101));
     // RFC 3711's plain initial ROC 0 would refuse it.
-    expect(new SrtpContext(OTHER, { firstRocGuesses: 1 }).unprotectRtp(late)).toBe('auth');
+    expect(mk(OTHER, { firstRocGuesses: 1 }).unprotectRtp(late)).toBe('auth');
   });
 
   it('never throws on garbage from the network', () => {
-    const rx = new SrtpContext(OTHER);
+    const rx = mk(OTHER);
     for (const junk of [Buffer.alloc(0), Buffer.alloc(5), Buffer.alloc(30, 0xff), Buffer.from([0x80, 0, 0, 1])]) {
       expect(typeof rx.unprotectRtp(junk)).toBe('string');
       expect(typeof rx.unprotectRtcp(junk)).toBe('string');
@@ -146,28 +157,77 @@ describe('SRTP protect and unprotect', () => {
   });
 });
 
-describe("interop with werift's SrtpSession (another implementation of RFC 3711)", () => {
+describe.each(ENGINES)("interop with werift's SrtpSession (another implementation of RFC 3711), %s transform", (kind) => {
+  beforeEach(() => {
+    engine = kind;
+  });
+
   const session = (local: SrtpMasterKey, remote: SrtpMasterKey) => ({
     keys: { localMasterKey: Buffer.from(local.key), localMasterSalt: Buffer.from(local.salt), remoteMasterKey: Buffer.from(remote.key), remoteMasterSalt: Buffer.from(remote.salt) },
     profile: 1 as const,
   });
 
   it('werift unprotects what we protect, and we unprotect what werift protects (RTP across the wrap, SRTCP)', () => {
-    const ours = new SrtpContext(OTHER);
+    const ours = mk(OTHER);
     const theirs = new SrtpSession(session(B3, OTHER));
     const theirsTx = new SrtpSession(session(B3, OTHER));
-    const oursRx = new SrtpContext(B3);
+    const oursRx = mk(B3);
     for (const seq of [65534, 65535, 0, 1]) {
       const plain = rtp(seq, 0xcafe0001, Buffer.from(`payload ${seq}`));
       expect(theirs.decrypt(ours.protectRtp(plain))).toEqual(plain);
       const wire = theirsTx.encrypt(plain.subarray(12), RtpHeader.deSerialize(plain));
       expect(oursRx.unprotectRtp(wire)).toEqual(plain);
     }
-    const rtcpOurs = new SrtpContext(OTHER);
+    const rtcpOurs = mk(OTHER);
     const rtcpTheirs = new SrtcpSession(session(B3, OTHER));
     const report = buildRtcp([{ type: 'sr', ssrc: 77, ntpSec: 1, ntpFrac: 2, rtpTimestamp: 3, packetCount: 4, octetCount: 5, reports: [] }]);
     expect(rtcpTheirs.decrypt(rtcpOurs.protectRtcp(report))).toEqual(report);
     const rtcpTheirsTx = new SrtcpSession(session(B3, OTHER));
-    expect(new SrtpContext(B3).unprotectRtcp(rtcpTheirsTx.encrypt(report))).toEqual(report);
+    expect(mk(B3).unprotectRtcp(rtcpTheirsTx.encrypt(report))).toEqual(report);
+  });
+});
+
+describe('the native and the TypeScript transforms interoperate', () => {
+  it('native/srtp is built and loads here (scripts/test builds it: no silent fallback in CI)', () => {
+    expect(srtpEngineInfo()).toEqual({ kind: 'native' });
+  });
+
+  it.each([
+    ['native', 'js'],
+    ['js', 'native'],
+  ] as const)('what the %s transform protects the %s one unprotects: RTP across the wrap (_80 and _32), SRTCP, and a flipped bit is refused by both', (from, to) => {
+    for (const rtpTagBytes of [10, 4] as const) {
+      const tx = new SrtpContext(OTHER, { engine: from, rtpTagBytes });
+      const rx = new SrtpContext(OTHER, { engine: to, rtpTagBytes });
+      const check = new SrtpContext(OTHER, { engine: from, rtpTagBytes });
+      for (const seq of [65533, 65534, 65535, 0, 1, 2]) {
+        const plain = rtp(seq, 0x51a7e, Buffer.from(`payload ${seq} `.repeat(20)));
+        const wire = tx.protectRtp(plain);
+        const bad = Buffer.from(wire);
+        bad[20] = (bad[20] as number) ^ 1;
+        expect(rx.unprotectRtp(bad)).toBe('auth');
+        expect(check.unprotectRtp(bad)).toBe('auth');
+        expect(rx.unprotectRtp(wire)).toEqual(plain);
+        expect(check.unprotectRtp(wire)).toEqual(plain);
+      }
+    }
+    const report = buildRtcp([{ type: 'sr', ssrc: 0x51a7e, ntpSec: 9, ntpFrac: 8, rtpTimestamp: 7, packetCount: 6, octetCount: 5, reports: [] }]);
+    const tx = new SrtpContext(OTHER, { engine: from });
+    const rx = new SrtpContext(OTHER, { engine: to });
+    for (let i = 0; i < 3; i++) expect(rx.unprotectRtcp(tx.protectRtcp(report))).toEqual(report);
+  });
+
+  it('the native transform refuses bad calls with a TypeError naming the call (never reads outside a buffer)', () => {
+    const mod = { exports: {} as Record<string, (...args: unknown[]) => unknown> };
+    process.dlopen(mod, require.resolve('../../../native/srtp/build/Release/srtp.node'));
+    const lib = mod.exports;
+    const keys = (lib.keys as (...a: unknown[]) => unknown)(Buffer.alloc(16), Buffer.alloc(14), Buffer.alloc(20));
+    expect(() => (lib.keys as (...a: unknown[]) => unknown)(Buffer.alloc(15), Buffer.alloc(14), Buffer.alloc(20))).toThrow(/^srtp\./);
+    const buf = Buffer.alloc(40);
+    expect(() => (lib.seal as (...a: unknown[]) => unknown)(keys, buf, 12, 41, buf, 1, 0, 0, 41, 0, 10)).toThrow(/^srtp\./);
+    expect(() => (lib.open as (...a: unknown[]) => unknown)(keys, buf, 12, 35, 35, buf, 1, 0, 0, 0, 10, true)).toThrow(/^srtp\./);
+    expect(() => (lib.verify as (...a: unknown[]) => unknown)(keys, buf, 31, 0, 10)).toThrow(/^srtp\./);
+    expect(() => (lib.verify as (...a: unknown[]) => unknown)({}, buf, 20, 0, 10)).toThrow(/^srtp\./);
+    expect((lib.verify as (...a: unknown[]) => unknown)(keys, buf, 30, 0, 10)).toBe(false);
   });
 });

@@ -1,13 +1,17 @@
 /**
  * SRTP and SRTCP (RFC 3711) with AES_CM_128_HMAC_SHA1_80 (and _32: a 4-byte SRTP tag), for
- * backplane links and SDES-keyed SIP media: session keys derived once per context (key
- * derivation rate 0), AES-CM keystream from Node's aes-128-ctr, HMAC-SHA1 tags, ROC estimation
- * and a 64-packet replay window per SSRC, the SRTCP index with its E bit. Never returns bytes
+ * browsers (WebRTC, keys from DTLS), backplane links and SDES-keyed SIP media: session keys
+ * derived once per context (key derivation rate 0), the AES-CM and HMAC-SHA1 transform keyed once
+ * per session key (srtp-engine.ts: native/srtp, or Node's crypto per packet), ROC estimation and a
+ * 64-packet replay window per SSRC, the SRTCP index with its E bit. Never returns bytes
  * that failed authentication, never changes its state for a packet that did not authenticate,
  * never throws on bytes from the network, never logs or exposes a key.
  */
-import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv } from 'node:crypto';
 import { ConfnodeError } from '../../common';
+import { keyedCrypto, writeAesCmIv, type SrtpEngineKind, type SrtpKeyedCrypto } from './srtp-engine';
+
+export { writeAesCmIv };
 
 export const SRTP_MASTER_KEY_BYTES = 16;
 export const SRTP_MASTER_SALT_BYTES = 14;
@@ -60,6 +64,8 @@ export interface SrtpContextOptions {
   firstRocGuesses?: number;
   /** The SRTP tag length: 10 (_80, default) or 4 (_32); SRTCP's is always 10. */
   rtpTagBytes?: 10 | 4;
+  /** The transform's implementation (tests); default: native/srtp when it loads. */
+  engine?: SrtpEngineKind;
 }
 
 /** RFC 3711 4.3.1 with kdr 0: AES-CM keyed with the master key over (label << 48) XOR salt. */
@@ -78,19 +84,6 @@ export function deriveSessionKeys(master: SrtpMasterKey, rtcp: boolean): SrtpSes
     authKey: deriveSessionKey(master, base + 1, AUTH_KEY_BYTES),
     salt: deriveSessionKey(master, base + 2, SRTP_MASTER_SALT_BYTES),
   };
-}
-
-/**
- * The AES-CM IV (RFC 3711 4.1.1): salt * 2^16 XOR SSRC * 2^64 XOR index * 2^16, where the 48-bit
- * index is ROC || SEQ for SRTP and the SRTCP index for SRTCP (`high` = ROC or 0, `low16` = SEQ).
- */
-export function writeAesCmIv(iv: Buffer, salt: Buffer, ssrc: number, high: number, low16: number): void {
-  salt.copy(iv, 0, 0, SRTP_MASTER_SALT_BYTES);
-  iv[14] = 0;
-  iv[15] = 0;
-  iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
-  iv.writeUInt32BE((iv.readUInt32BE(8) ^ high) >>> 0, 8);
-  iv.writeUInt16BE((iv.readUInt16BE(12) ^ low16) & 0xffff, 12);
 }
 
 /** `length` bytes of AES-CM keystream for a packet (tests and tools: RFC 3711 B.2). */
@@ -152,14 +145,11 @@ class ReplayState {
  * what it receives, per SSRC. A link holds one of each.
  */
 export class SrtpContext {
-  private readonly rtp: SrtpSessionKeys;
-  private readonly rtcp: SrtpSessionKeys;
+  private readonly rtp: SrtpKeyedCrypto;
+  private readonly rtcp: SrtpKeyedCrypto;
   private readonly maxSsrcs: number;
   private readonly firstRocGuesses: number;
   private readonly rtpTagBytes: number;
-  /** Scratch: copied by createCipheriv and createHmac, so one of each per context is enough. */
-  private readonly iv = Buffer.alloc(16);
-  private readonly word = Buffer.alloc(4);
   /** SSRC -> highest index protected (sending side). */
   private readonly sendRtp = new Map<number, number>();
   /** SSRC -> next SRTCP index (sending side). */
@@ -169,8 +159,8 @@ export class SrtpContext {
 
   constructor(master: SrtpMasterKey, opts: SrtpContextOptions = {}) {
     checkMasterKey(master, 'SRTP context');
-    this.rtp = deriveSessionKeys(master, false);
-    this.rtcp = deriveSessionKeys(master, true);
+    this.rtp = keyedCrypto(deriveSessionKeys(master, false), opts.engine);
+    this.rtcp = keyedCrypto(deriveSessionKeys(master, true), opts.engine);
     this.maxSsrcs = opts.maxSsrcs ?? 1024;
     this.firstRocGuesses = Math.max(1, opts.firstRocGuesses ?? 4);
     this.rtpTagBytes = opts.rtpTagBytes === SRTP_AUTH_TAG_BYTES_32 ? SRTP_AUTH_TAG_BYTES_32 : SRTP_AUTH_TAG_BYTES;
@@ -193,9 +183,8 @@ export class SrtpContext {
     const end = hl + payload.length;
     const out = Buffer.allocUnsafe(end + this.rtpTagBytes);
     header.copy(out, 0);
-    writeAesCmIv(this.iv, this.rtp.salt, ssrc, roc, seq);
-    createCipheriv('aes-128-ctr', this.rtp.cipherKey, this.iv).update(payload).copy(out, hl);
-    this.rtpTag(out, end, roc).copy(out, end, 0, this.rtpTagBytes);
+    payload.copy(out, hl);
+    this.rtp.seal(out, hl, end, out, ssrc, roc, seq, end, roc, this.rtpTagBytes);
     return out;
   }
 
@@ -212,17 +201,14 @@ export class SrtpContext {
     if (state) {
       index = estimateIndex(state.highest, seq);
       if (index < 0 || state.isReplay(index)) return 'replay';
-      if (!this.rtpTagMatches(packet, end, Math.floor(index / 0x10000))) return 'auth';
     } else {
-      const roc = this.firstRoc(packet, end);
-      if (roc < 0) return 'auth';
-      index = roc * 0x10000 + seq;
+      const guess = this.firstRoc(packet, end);
+      if (guess < 0) return 'auth';
+      index = guess * 0x10000 + seq;
     }
     const roc = Math.floor(index / 0x10000);
     const out = Buffer.allocUnsafe(end);
-    packet.copy(out, 0, 0, hl);
-    writeAesCmIv(this.iv, this.rtp.salt, ssrc, roc, seq);
-    createCipheriv('aes-128-ctr', this.rtp.cipherKey, this.iv).update(packet.subarray(hl, end)).copy(out, hl);
+    if (!this.rtp.open(packet, hl, end, end, out, ssrc, roc, seq, roc, this.rtpTagBytes, true)) return 'auth';
     let s = state;
     if (!s) {
       s = new ReplayState();
@@ -240,11 +226,9 @@ export class SrtpContext {
     this.sendRtcp.set(ssrc, index >= SRTCP_INDEX_MAX ? 0 : index + 1);
     const len = packet.length;
     const out = Buffer.allocUnsafe(len + SRTCP_TRAILER_BYTES + SRTP_AUTH_TAG_BYTES);
-    packet.copy(out, 0, 0, RTCP_HEADER_BYTES);
-    writeAesCmIv(this.iv, this.rtcp.salt, ssrc, index >>> 16, index & 0xffff);
-    createCipheriv('aes-128-ctr', this.rtcp.cipherKey, this.iv).update(packet.subarray(RTCP_HEADER_BYTES)).copy(out, RTCP_HEADER_BYTES);
+    packet.copy(out, 0);
     out.writeUInt32BE((E_BIT | index) >>> 0, len);
-    this.rtcpTag(out, len + SRTCP_TRAILER_BYTES).copy(out, len + SRTCP_TRAILER_BYTES, 0, SRTP_AUTH_TAG_BYTES);
+    this.rtcp.seal(out, RTCP_HEADER_BYTES, len, out, ssrc, index >>> 16, index & 0xffff, len + SRTCP_TRAILER_BYTES, -1, SRTP_AUTH_TAG_BYTES);
     return out;
   }
 
@@ -259,16 +243,9 @@ export class SrtpContext {
     const state = this.recvRtcp.get(ssrc);
     if (!state && this.recvRtcp.size >= this.maxSsrcs) return 'malformed';
     if (state?.isReplay(index)) return 'replay';
-    if (!timingSafeEqual(this.rtcpTag(packet, authEnd).subarray(0, SRTP_AUTH_TAG_BYTES), packet.subarray(authEnd))) return 'auth';
     const out = Buffer.allocUnsafe(end);
-    packet.copy(out, 0, 0, RTCP_HEADER_BYTES);
-    const body = packet.subarray(RTCP_HEADER_BYTES, end);
-    if (word & E_BIT) {
-      writeAesCmIv(this.iv, this.rtcp.salt, ssrc, index >>> 16, index & 0xffff);
-      createCipheriv('aes-128-ctr', this.rtcp.cipherKey, this.iv).update(body).copy(out, RTCP_HEADER_BYTES);
-    } else {
-      body.copy(out, RTCP_HEADER_BYTES);
-    }
+    const decrypt = (word & E_BIT) !== 0;
+    if (!this.rtcp.open(packet, RTCP_HEADER_BYTES, end, authEnd, out, ssrc, index >>> 16, index & 0xffff, -1, SRTP_AUTH_TAG_BYTES, decrypt)) return 'auth';
     let s = state;
     if (!s) {
       s = new ReplayState();
@@ -296,27 +273,13 @@ export class SrtpContext {
     return index;
   }
 
-  private rtpTagMatches(packet: Buffer, end: number, roc: number): boolean {
-    return timingSafeEqual(this.rtpTag(packet, end, roc).subarray(0, this.rtpTagBytes), packet.subarray(end));
-  }
-
   /**
    * The ROC of the first packet seen of an SSRC: 0 by RFC 3711 3.3.1, unless the sender wrapped
    * before we heard of the stream (its announcement came late): the next few ROCs are tried too,
    * each a full authentication, so a guess is never accepted on faith. -1: none authenticates.
    */
   private firstRoc(packet: Buffer, end: number): number {
-    for (let roc = 0; roc < this.firstRocGuesses; roc++) if (this.rtpTagMatches(packet, end, roc)) return roc;
+    for (let roc = 0; roc < this.firstRocGuesses; roc++) if (this.rtp.verify(packet, end, roc, this.rtpTagBytes)) return roc;
     return -1;
-  }
-
-  /** HMAC-SHA1 over buf[0, end) || ROC (the full 20 bytes; callers use the first 10 or 4). */
-  private rtpTag(buf: Buffer, end: number, roc: number): Buffer {
-    this.word.writeUInt32BE(roc >>> 0, 0);
-    return createHmac('sha1', this.rtp.authKey).update(buf.subarray(0, end)).update(this.word).digest();
-  }
-
-  private rtcpTag(buf: Buffer, end: number): Buffer {
-    return createHmac('sha1', this.rtcp.authKey).update(buf.subarray(0, end)).digest();
   }
 }
