@@ -6,6 +6,7 @@ export { ActiveSpeakerDetector } from './active-speaker';
 export { DtmfRecognizer } from './dtmf';
 export { PortAllocator, type RtpSocketPair } from './rtp/port-allocator';
 export { rtpIoInfo, type RtpIoKind } from './rtp/udp-io';
+export { srtpEngineInfo, type SrtpEngineKind } from './rtp/srtp-engine';
 export { RtpEndpoint, type RtpEndpointStats } from './rtp/rtp-endpoint';
 export { parseRtp, buildRtp, isRtcp, type RtpView } from './rtp/packet';
 export { MediaRouter, type AudioFormat, type MediaRouterOptions, type MediaRouterEvents, type RouterParticipantStats, type RtpVideoFormat } from './router';

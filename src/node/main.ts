@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { errorMessage, systemClock, type Logger } from '../common';
 import { availableParallelism } from 'node:os';
-import { rtpIoInfo, type MediaService } from '../media';
+import { rtpIoInfo, srtpEngineInfo, type MediaService } from '../media';
 import { createSipServer, createWebRtcSignaling, type SipServer, type WebRtcSignalingServer } from '../signaling';
 import { AdminLog } from './admin-log';
 import { USAGE, parseCli } from './cli';
@@ -128,6 +128,10 @@ export async function runNode(config: ClusterConfig, node: NodeConfig, logger: L
     if (rtpIo.kind === 'unavailable') throw new Error(rtpIo.reason);
     if (rtpIo.kind === 'native') logger.info({ rtpIo: rtpIo.kind }, 'plain RTP sockets use batched native I/O (native/rtpio)');
     else logger.warn({ rtpIo: rtpIo.kind, reason: rtpIo.reason }, "plain RTP sockets use Node's dgram (slower: see README, RTP socket I/O)");
+    const srtp = srtpEngineInfo();
+    if (srtp.kind === 'unavailable') throw new Error(srtp.reason);
+    if (srtp.kind === 'native') logger.info({ srtp: srtp.kind }, 'SRTP uses keyed native contexts (native/srtp)');
+    else logger.warn({ srtp: srtp.kind, reason: srtp.reason }, "SRTP uses Node's crypto per packet (slower: see README, SRTP)");
     // SIP over TLS on sip_tls_port (5061 by default) with the node's certificate (checked above).
     const tlsPort = sipTlsPort(node);
     sip = await createSipServer({

@@ -28,6 +28,7 @@ import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, typ
 import { AUDIO_LEVEL_URI, bundleHeaderExtensionIds, dropMdnsCandidates, isDigitalSilence, noStunQuery, peerConfig, preferOpusDtx, type VideoCodecName } from './codecs';
 import { tolerateLateConsentAnswers } from './consent';
 import { SendTrack, type MediaKind, type SendCounters } from './send-track';
+import { installOurSrtp, offerAesCmOnly, type SrtpDrops } from './srtp-session';
 
 /** Set once for the process, before any peer connection exists (see consent.ts). */
 const consentTolerant = tolerateLateConsentAnswers();
@@ -88,6 +89,9 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
   private readonly pc: RTCPeerConnection;
   private readonly log: Logger;
   private readonly counters: SendCounters = { packetsOut: 0, dropped: 0, sendErrors: 0 };
+  /** Packets our SRTP contexts refused (srtp-session.ts). */
+  private readonly srtpDrops: SrtpDrops = { auth: 0, replay: 0, malformed: 0 };
+  private srtpWarned = false;
   private packetsIn = 0;
   private emptyIn = 0;
   private readonly sendTracks = new Set<SendTrack>();
@@ -145,6 +149,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       if (state !== 'connected' || this.restarting) return;
       this.connectTimer?.cancel();
       this.connectTimer = undefined;
+      this.useOurSrtp();
       const pending = [...this.keyframesOnConnect];
       this.keyframesOnConnect.clear();
       for (const send of pending) send();
@@ -153,6 +158,16 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
 
   get closed(): boolean {
     return this.closing !== undefined;
+  }
+
+  /** Once connected: each DTLS transport's SRTP moves to our keyed contexts (srtp-session.ts). */
+  private useOurSrtp(): void {
+    for (const t of this.pc.dtlsTransports) {
+      if (!installOurSrtp(t, this.srtpDrops) && !this.srtpWarned && t.state === 'connected') {
+        this.srtpWarned = true;
+        this.log.info({ srtp: 'werift' }, 'DTLS negotiated an SRTP profile other than AES_CM_128_HMAC_SHA1_80: werift protects this transport');
+      }
+    }
   }
 
   get connectionState(): string {
@@ -172,6 +187,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       await this.applyRemote('offer', sdp);
       const answer = await this.pc.createAnswer();
       noStunQuery(this.pc);
+      offerAesCmOnly(this.pc);
       await this.pc.setLocalDescription(answer);
       local = this.pc.localDescription?.sdp;
     } finally {
@@ -240,7 +256,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     return {
       packetsIn: this.packetsIn,
       packetsOut: this.counters.packetsOut,
-      packetsDropped: this.counters.dropped + this.emptyIn,
+      packetsDropped: this.counters.dropped + this.emptyIn + this.srtpDrops.auth + this.srtpDrops.replay + this.srtpDrops.malformed,
       sendErrors: this.counters.sendErrors,
     };
   }
@@ -314,6 +330,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.iceRestartWanted = false;
     const offer = await this.pc.createOffer({ iceRestart });
     noStunQuery(this.pc);
+    offerAesCmOnly(this.pc);
     await this.pc.setLocalDescription(offer);
     const sdp = this.pc.localDescription?.sdp;
     if (this.closing) return;
