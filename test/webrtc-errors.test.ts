@@ -213,7 +213,11 @@ describe('the join page shows refusals as text', () => {
   // Last: it ends the node.
   it('connection lost (node killed): the page tries to resume ("Reconnecting…"), then says the connection was lost', async () => {
     const p = await openJoinPage(ctx, node.baseUrl, 'meet', 'Lost');
-    await waitFor('Lost to join', async () => ((await pageState(p)).participantId ? true : undefined), 10_000, 100);
+    // Joined with media up: a page killed before its media connected fails media instead (another test).
+    await waitFor('Lost to join with media connected', async () => {
+      const st = await pageState(p);
+      return st.participantId && st.connectionState === 'connected' ? true : undefined;
+    }, 10_000, 100);
     node.proc.kill('SIGKILL');
     await waitFor('the page to try to resume', async () => ((await p.page.textContent('#status'))?.startsWith('Reconnecting') ? true : undefined), 5000, 50);
     expect(await p.page.isVisible('#error')).toBe(false);

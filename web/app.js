@@ -6,6 +6,8 @@
   'use strict';
 
   const GATHER_TIMEOUT_MS = 3000;
+  /** After the first usable UDP candidate, the SDP waits this long for its siblings. */
+  const CANDIDATE_GRACE_MS = 15;
   /** After the connection failed, how long an ICE restart may take before the page gives up. */
   const ICE_RESTART_MS = 15000;
   /**
@@ -74,7 +76,7 @@
   };
 
   function logSdp(dir, sdp) {
-    hooks.sdpLog.push({ dir, sdp });
+    hooks.sdpLog.push({ dir, sdp, at: Math.round(performance.now() - ((hooks.timings && hooks.timings.start) || 0)) });
     if (hooks.sdpLog.length > 8) hooks.sdpLog.shift();
   }
   window.confnode = hooks;
@@ -455,6 +457,7 @@
   /** Offers new ICE credentials (RFC 8445 9); the server answers and the checks run again. */
   function restartIce(s) {
     if (s.ended || !s.pc) return;
+    s.pc.udpCandidatesIn = false; // new credentials, new candidates: wait for them again
     s.pc.restartIce();
     queue(s, () => sendOffer(s));
   }
@@ -485,7 +488,9 @@
   }
 
   async function sendOffer(s) {
+    hooks.timings.offering = hooks.timings.offering || performance.now();
     await s.pc.setLocalDescription(withDtx(await s.pc.createOffer()));
+    hooks.timings.offerSet = hooks.timings.offerSet || performance.now();
     await gatheringDone(s.pc);
     logSdp('out-offer', s.pc.localDescription.sdp);
     send(s, { type: 'offer', sdp: s.pc.localDescription.sdp });
@@ -515,20 +520,40 @@
     if (rolledBack) await sendOffer(s);
   }
 
-  /** No trickle ICE in this protocol: the SDP carries the candidates, so wait for them (bounded). */
+  /**
+   * No trickle ICE in this protocol: the SDP carries the candidates, so wait for the ones the node
+   * can use (bounded). Those are UDP: the node does no ICE-TCP, and Chromium gathers its TCP host
+   * candidates ~110 ms after the UDP ones, which was a third of a join's time to its offer. So an
+   * SDP goes once the UDP candidates are in: the host ones (all in one tick), or the relay ones when
+   * the node handed out TURN servers; gathering that goes on is not waited for again.
+   */
   function gatheringDone(pc) {
-    if (pc.iceGatheringState === 'complete') return Promise.resolve();
+    if (pc.iceGatheringState === 'complete' || pc.udpCandidatesIn) return Promise.resolve();
+    const wantRelay = RELAY_ONLY || (session && session.iceServers.length > 0);
     return new Promise((resolve) => {
       const timer = setTimeout(done, GATHER_TIMEOUT_MS);
+      let grace = null;
       function done() {
         clearTimeout(timer);
+        clearTimeout(grace);
         pc.removeEventListener('icegatheringstatechange', check);
+        pc.removeEventListener('icecandidate', onCandidate);
         resolve();
       }
       function check() {
         if (pc.iceGatheringState === 'complete') done();
       }
+      function onCandidate(ev) {
+        const c = ev.candidate;
+        if (!c || c.protocol !== 'udp' || (wantRelay && c.type !== 'relay') || grace) return;
+        // Candidates of the same kind come together: a short grace lets the rest of them in.
+        grace = setTimeout(() => {
+          pc.udpCandidatesIn = true;
+          done();
+        }, CANDIDATE_GRACE_MS);
+      }
       pc.addEventListener('icegatheringstatechange', check);
+      pc.addEventListener('icecandidate', onCandidate);
     });
   }
 

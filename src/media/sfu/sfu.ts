@@ -56,7 +56,7 @@ export class ConferenceSfu extends TypedEmitter<ConferenceSfuEvents> {
   private readonly viewerEntries = new Map<Viewer, ViewerEntry>();
   /** Every sink, shared or made by a viewer, for stats. */
   private readonly allSinks = new Map<Sink, Outlet>();
-  private readonly keyframeRequest = (source: SourceView): void => this.requestKeyframe(source);
+  private readonly keyframeRequest = (source: SourceView, firstOfViewer?: boolean): void => this.requestKeyframe(source, firstOfViewer);
   private closed = false;
 
   constructor(private readonly opts: ConferenceSfuOptions) {
@@ -141,8 +141,10 @@ export class ConferenceSfu extends TypedEmitter<ConferenceSfuEvents> {
   }
 
   /** Asks a video source for a keyframe, through its throttle (at most one per interval). */
-  requestKeyframe(source: SourceView): void {
-    this.sourceEntries.get(source)?.keyframes?.request();
+  requestKeyframe(source: SourceView, firstOfViewer = false): void {
+    const throttle = this.sourceEntries.get(source)?.keyframes;
+    if (firstOfViewer) throttle?.requestFirst();
+    else throttle?.request();
   }
 
   /** The sources in the conference now (control rate: allocates). */

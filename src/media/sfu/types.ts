@@ -76,8 +76,12 @@ export interface Sink extends SinkWants {
   readonly skipSilent?: boolean;
   /** One call per packet; false when the packet was not taken (counted as dropped). */
   send(packet: MediaPacket, source: SourceView): boolean;
-  /** Set by the SFU while the sink is in it: asks `source` for a keyframe through its throttle. */
-  onKeyframeRequest: ((source: SourceView) => void) | null;
+  /**
+   * Set by the SFU while the sink is in it: asks `source` for a keyframe through its throttle.
+   * `firstOfViewer`: the viewer has just become able to receive (its first request), which the
+   * throttle lets through sooner (KeyframeThrottle.requestFirst).
+   */
+  onKeyframeRequest: ((source: SourceView, firstOfViewer?: boolean) => void) | null;
   /** Control rate: a source starts reaching this sink. */
   sourceAdded?(source: SourceView): void;
   /** Control rate: a source stops reaching this sink. */

@@ -7,6 +7,12 @@
 import type { Clock, TimerHandle } from '../../common';
 
 export const DEFAULT_KEYFRAME_INTERVAL_MS = 500;
+/**
+ * A viewer's first request (its transport has just connected) waits at most this long after the
+ * last one sent: the keyframe an earlier request produced may have gone out before this viewer
+ * could receive it, and the whole interval was most of a join's time to its first frame.
+ */
+export const FIRST_REQUEST_MIN_GAP_MS = 100;
 
 export interface KeyframeThrottleStats {
   /** Requests passed on to the publisher. */
@@ -35,6 +41,24 @@ export class KeyframeThrottle {
       return;
     }
     const wait = this.lastSentAt + this.intervalMs - this.clock.now();
+    if (wait <= 0) {
+      this.fire();
+      return;
+    }
+    this.coalesced++;
+    this.deferred = this.clock.setTimeout(() => {
+      this.deferred = undefined;
+      this.fire();
+    }, wait);
+  }
+
+  /** A new viewer's first request: through at most FIRST_REQUEST_MIN_GAP_MS after the last one. */
+  requestFirst(): void {
+    if (this.closed) return;
+    const wait = this.lastSentAt + Math.min(this.intervalMs, FIRST_REQUEST_MIN_GAP_MS) - this.clock.now();
+    // A deferred request is replaced by this sooner one, which serves its viewer too.
+    this.deferred?.cancel();
+    this.deferred = undefined;
     if (wait <= 0) {
       this.fire();
       return;

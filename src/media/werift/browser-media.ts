@@ -51,7 +51,7 @@ class SendTrackSink implements Sink {
   // gap as silence, and in a room where most people are muted this is most of the audio an SFU
   // would otherwise encrypt and send.
   readonly skipSilent = true;
-  onKeyframeRequest: ((source: SourceView) => void) | null = null;
+  onKeyframeRequest: ((source: SourceView, firstOfViewer?: boolean) => void) | null = null;
 
   constructor(
     readonly owner: ParticipantId,
@@ -59,7 +59,7 @@ class SendTrackSink implements Sink {
     source: SourceView,
   ) {
     this.kind = source.kind;
-    track.onKeyframeRequest = () => this.onKeyframeRequest?.(source);
+    track.onKeyframeRequest = (firstOfViewer) => this.onKeyframeRequest?.(source, firstOfViewer);
   }
 
   send(p: MediaPacket, source: SourceView): boolean {

@@ -21,7 +21,7 @@ export class SendTrack {
   /** Set when the endpoint puts the m-line into an offer; undefined until then. */
   transceiver: RTCRtpTransceiver | undefined;
   /** The viewer asked for a keyframe (PLI/FIR) or has just started receiving this video. */
-  onKeyframeRequest: (() => void) | null = null;
+  onKeyframeRequest: ((firstOfViewer?: boolean) => void) | null = null;
   private cachedMime = '';
   private cachedCodec: RTCRtpCodecParameters | undefined;
   private closedFlag = false;

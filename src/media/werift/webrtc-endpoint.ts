@@ -216,7 +216,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.awaitingKeyframe = [];
     for (const t of fresh) {
       const ask = (): void => {
-        if (!t.closed) t.onKeyframeRequest?.();
+        if (!t.closed) t.onKeyframeRequest?.(true);
       };
       // A new viewer's keyframe is asked for once its DTLS is up: one that arrived before would be
       // dropped by werift, and the throttle would hold the next request back (issue 13 item 3).
