@@ -212,6 +212,14 @@ export class NetnsLab {
     return path;
   }
 
+  /**
+   * One more namespace `<prefix>-<pid>-<role>` (lo up, no other link) that destroy() deletes with
+   * the rest, for plumbing of its own beside the bridge (e.g. a network behind a router: netns-nat.ts).
+   */
+  addIsolatedNamespace(role: string): string {
+    return this.addNamespace(role);
+  }
+
   /** Kills what still runs in the lab's namespaces and deletes them all (idempotent). */
   destroy(): void {
     this.forwarder?.kill('SIGKILL');
