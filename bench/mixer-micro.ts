@@ -1,10 +1,13 @@
 /**
  * Micro-benchmark of the mix path without sockets: times AudioMixer.tick() for 90 rooms x 4 PCMU
- * and 30 rooms x 4 Opus participants, everyone sending speech-level audio every 20 ms.
- * Build and run: npx tsc --outDir /tmp/bench -p . && node /tmp/bench/bench/mixer-micro.js (or any
- * TypeScript runner). Opens no sockets and no timers; BENCH_TICKS sets the measured ticks.
+ * and 30 rooms x 4 Opus participants, everyone sending speech-level audio every 20 ms, and the
+ * G.711 resamplers (ns per 20 ms frame) against the 7-tap halfband they replaced.
+ * Build and run: npx tsc -p bench/tsconfig.json --outDir /tmp/bench && node /tmp/bench/bench/mixer-micro.js
+ * (with node_modules reachable from there). Opens no sockets and no timers; BENCH_TICKS sets the
+ * measured ticks, BENCH_ONLY a scenario name part ('resampl' for the resamplers alone).
  */
 import { createAudioCodec } from '../src/media/codecs/codec';
+import { Downsampler2x, Upsampler2x } from '../src/media/codecs/resample';
 import { sineTone } from '../src/media/codecs/tone';
 import { MIX_FRAME_SAMPLES, MIX_SAMPLE_RATE, type AudioCodecName } from '../src/media/codecs/types';
 import { AudioMixer } from '../src/media/mixer/audio-mixer';
@@ -66,6 +69,97 @@ function run(s: Scenario): { tickMs: number; cpuMs: number; p99Ms: number; packe
   };
 }
 
+function clamp16(x: number): number {
+  return x > 32767 ? 32767 : x < -32768 ? -32768 : x;
+}
+
+/**
+ * The 7-tap halfband (-1, 0, 9, 16, 9, 0, -1)/32 that resample.ts used before (-34 dB at 6.5 kHz,
+ * -3.4 dB at 3.4 kHz), kept here only as the cost reference: 16 -> 8 kHz.
+ */
+class SevenTapDown {
+  private readonly ext = new Int32Array(320 + 6);
+  process(src: Int16Array, n: number, out: Int16Array): number {
+    const ext = this.ext;
+    for (let i = 0; i < n; i++) ext[6 + i] = src[i] ?? 0;
+    const half = n >> 1;
+    for (let j = 0; j < half; j++) {
+      const c = 2 * j + 3;
+      const acc = 16 * (ext[c] ?? 0) + 9 * ((ext[c - 1] ?? 0) + (ext[c + 1] ?? 0)) - ((ext[c - 3] ?? 0) + (ext[c + 3] ?? 0));
+      out[j] = clamp16(acc >> 5);
+    }
+    ext.copyWithin(0, n, n + 6);
+    return half;
+  }
+}
+
+/** The same 7-tap filter's 8 -> 16 kHz side (4-tap interpolator), cost reference only. */
+class SevenTapUp {
+  private a = 0;
+  private b = 0;
+  private c = 0;
+  process(src: Int16Array, n: number, out: Int16Array, offset: number): number {
+    let { a, b, c } = this;
+    let o = offset;
+    for (let i = 0; i < n; i++) {
+      const d = src[i] ?? 0;
+      out[o++] = b;
+      out[o++] = clamp16((9 * (b + c) - (a + d)) >> 4);
+      a = b;
+      b = c;
+      c = d;
+    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    return 2 * n;
+  }
+}
+
+interface FrameResampler {
+  process(src: Int16Array, n: number, out: Int16Array, offset: number): number;
+}
+
+/** ns per 20 ms frame of one run of `frames` calls. */
+function timeFrames(r: FrameResampler, input: Int16Array, out: Int16Array, frames: number): number {
+  const t0 = process.hrtime.bigint();
+  for (let f = 0; f < frames; f++) r.process(input, input.length, out, 0);
+  return Number(process.hrtime.bigint() - t0) / frames;
+}
+
+/**
+ * The four resamplers timed in turns (so a busy neighbour slows them alike), 9 rounds after one
+ * warm-up round; the fastest round of each is its cost (interference only ever adds time).
+ */
+function benchResamplers(): void {
+  const wide = sineTone(1000, 16000, 320, 6000);
+  const narrow = sineTone(1000, 8000, 160, 6000);
+  const out8 = new Int16Array(160);
+  const out16 = new Int16Array(320);
+  const down = (d: { process(src: Int16Array, n: number, out: Int16Array): number }): FrameResampler => ({
+    process: (src, n, out) => d.process(src, n, out),
+  });
+  const cases: { r: FrameResampler; input: Int16Array; out: Int16Array; best: number }[] = [
+    { r: down(new SevenTapDown()), input: wide, out: out8, best: Infinity },
+    { r: down(new Downsampler2x(320)), input: wide, out: out8, best: Infinity },
+    { r: new SevenTapUp(), input: narrow, out: out16, best: Infinity },
+    { r: new Upsampler2x(), input: narrow, out: out16, best: Infinity },
+  ];
+  for (let round = 0; round < 10; round++) {
+    for (const c of cases) {
+      const ns = timeFrames(c.r, c.input, c.out, 20000);
+      if (round > 0) c.best = Math.min(c.best, ns);
+    }
+  }
+  const [oldDown, newDown, oldUp, newUp] = cases.map((c) => c.best) as [number, number, number, number];
+  const f = (ns: number): string => `${ns.toFixed(0)} ns`;
+  console.log(
+    `G.711 resamplers per 20 ms frame: 16->8 kHz ${f(newDown)} (7-tap before: ${f(oldDown)}), ` +
+      `8->16 kHz ${f(newUp)} (before: ${f(oldUp)}); one PCMU talker's decode + own encode ` +
+      `${((newDown + newUp) / 1000).toFixed(2)} us (before: ${((oldDown + oldUp) / 1000).toFixed(2)} us)`,
+  );
+}
+
 const scenarios: Scenario[] = [
   { name: '90 rooms x 4 PCMU, all 4 speaking', codec: 'PCMU', rooms: 90, perRoom: 4, speaking: 4 },
   { name: '90 rooms x 4 PCMU, 1 speaking', codec: 'PCMU', rooms: 90, perRoom: 4, speaking: 1 },
@@ -75,6 +169,7 @@ const scenarios: Scenario[] = [
 let total = 0;
 let totalAll = 0;
 const only = process.env.BENCH_ONLY;
+if (!only || 'G.711 resamplers'.includes(only)) benchResamplers();
 for (const s of scenarios) {
   if (only && !s.name.includes(only)) continue;
   const r = run(s);
