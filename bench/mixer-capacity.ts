@@ -1,9 +1,10 @@
 /**
  * Mixer capacity bench (workload of /work/shared/bench/mixer/README.md): adds rooms of four
- * plain-RTP SIP participants step by step, measures a window after a warm-up at each step, stops
- * at the first step that fails the criteria, then repeats the largest passing step on a fresh
- * node to show the spread. Figures, not assertions; bounded by a time budget; stops every process
- * it started in `finally`.
+ * plain-RTP participants step by step, measures a window after a warm-up at each step, stops at
+ * the first step that fails the criteria, then repeats the largest passing step on a fresh target
+ * to show the spread. One series is one target (confnode, Janus AudioBridge, or the fake UAS),
+ * one codec, plain RTP or SDES-SRTP. Figures, not assertions; bounded by a time budget; stops
+ * every process it started in `finally`.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,13 +12,13 @@ import { join } from 'node:path';
 import { cpus } from 'node:os';
 import type { BenchCodec } from './load/audio';
 import { GeneratorClient } from './load/generator-client';
-import type { GeneratorWindow, RoomSpec, ToneResult } from './load/protocol';
+import type { GeneratorWindow, JoinSignaling, RoomSpec, ToneResult } from './load/protocol';
 import { fromSparse, histogramCount, judgeStep, mergeInto, newHistogram, percentileOf, type StepVerdict } from './load/stats';
-import { machineJiffies, mixSlotCounts, roomAlias, startTarget, type Target } from './target';
+import { BENCH_OPUS_COMPLEXITY, machineJiffies, mixingSettings, mixSlotCounts, roomAlias, startTarget, type MixingSettings, type Target, type TargetKind } from './target';
 
 export const ROOM_SIZE = 4;
 
-/** Janus AudioBridge 1.1.2 on this kind of machine (the bar). */
+/** Janus AudioBridge 1.1.2 on this kind of machine, from the workload README (an earlier bar). */
 export const JANUS_BAR: Readonly<Record<BenchCodec, { participants: number; cpuPerParticipantPercent: number }>> = {
   PCMU: { participants: 360, cpuPerParticipantPercent: 0.3 },
   opus: { participants: 120, cpuPerParticipantPercent: 1 },
@@ -35,7 +36,11 @@ export interface CapacityOptions {
   generators: number;
   mixTalkers: number;
   workers?: number;
-  targetKind: 'node' | 'fake';
+  targetKind: TargetKind;
+  /** Participants offer RTP/SAVP with SDES keys (SIP targets only). */
+  srtp?: boolean;
+  /** Opus encoder complexity of the target (default BENCH_OPUS_COMPLEXITY). */
+  opusComplexity?: number;
   nodeMain: string;
   /** Rooms never exceed this (the node's RTP range and VMR list are sized for it). */
   maxRooms: number;
@@ -76,6 +81,8 @@ export interface StepResult {
   receivedPerS: { min: number; median: number };
   /** Share of inter-arrivals over 30 ms (missed tick) and under 10 ms (burst), in %. */
   arrivals: { gapsPercent: number; bunchedPercent: number };
+  /** SRTP packets the participants refused in the window (SRTP series only). */
+  srtpRejected?: number;
   toneSample: ToneResult[];
   targetAlive: boolean;
   /** Set on a failing window with hypervisor steal over the limit: the next row measured it again. */
@@ -84,6 +91,12 @@ export interface StepResult {
 
 export interface CodecCapacity {
   codec: BenchCodec;
+  /** 'PCMU', 'PCMU+SRTP', 'opus', ...: the codec and the transport. */
+  series: string;
+  /** What was measured (absent in runs before Janus joined the bench: the meta's target). */
+  target?: TargetKind;
+  srtp?: boolean;
+  mixing?: MixingSettings;
   bar: { participants: number; cpuPerParticipantPercent: number };
   steps: StepResult[];
   repeats: StepResult[];
@@ -95,24 +108,61 @@ export interface CodecCapacity {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 
+/** A capacity series: codec and transport, on one target. */
+export interface Series {
+  codec: BenchCodec;
+  srtp: boolean;
+  target: TargetKind;
+}
+export type SeriesCodec = 'PCMU' | 'PCMU+SRTP' | 'opus';
+
+/**
+ * The capacity series of a run, same codec side by side (close in time, so the machine's mood
+ * is alike): confnode, then Janus, then confnode with SRTP. Janus and the fake UAS speak no SRTP.
+ */
+export function capacitySeries(targets: readonly TargetKind[], codecs: readonly SeriesCodec[]): Series[] {
+  const out: Series[] = [];
+  for (const codec of ['PCMU', 'opus'] as const) {
+    for (const target of targets) if (codecs.includes(codec)) out.push({ codec, srtp: false, target });
+    if (codec === 'PCMU' && codecs.includes('PCMU+SRTP') && targets.includes('node')) out.push({ codec, srtp: true, target: 'node' });
+  }
+  return out;
+}
+
+/** The series label: codec, plus the transport when it is not plain RTP. */
+export function seriesName(codec: BenchCodec, srtp: boolean): string {
+  return srtp ? `${codec}+SRTP` : codec;
+}
+
 interface Session {
   target: Target;
   gens: GeneratorClient[];
   rooms: number;
+  signaling: JoinSignaling;
 }
 
 async function openSession(o: CapacityOptions, maxRooms: number): Promise<Session> {
   const dir = mkdtempSync(join(tmpdir(), 'confnode-bench-'));
-  const target = await startTarget({ kind: o.targetKind, nodeMain: o.nodeMain, dir, rooms: maxRooms, mixTalkers: o.mixTalkers, ...(o.workers !== undefined ? { workers: o.workers } : {}), rtpPorts: maxRooms * ROOM_SIZE * 2 + 100 });
+  const target = await startTarget({
+    kind: o.targetKind,
+    nodeMain: o.nodeMain,
+    dir,
+    rooms: maxRooms,
+    mixTalkers: o.mixTalkers,
+    opusComplexity: o.opusComplexity ?? BENCH_OPUS_COMPLEXITY,
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
+    rtpPorts: maxRooms * ROOM_SIZE * 2 + 100,
+  });
+  const signaling: JoinSignaling = target.signaling.kind === 'sip' ? { ...target.signaling, srtp: o.srtp === true } : target.signaling;
   const gens: GeneratorClient[] = [];
   try {
     for (let g = 0; g < o.generators; g++) gens.push(new GeneratorClient(`g${g}`));
     await Promise.all(gens.map((g) => g.ready()));
   } catch (e) {
-    await closeSession({ target, gens, rooms: 0 });
+    await closeSession({ target, gens, rooms: 0, signaling });
     throw e;
   }
-  return { target, gens, rooms: 0 };
+  return { target, gens, rooms: 0, signaling };
 }
 
 async function closeSession(s: Session): Promise<void> {
@@ -132,7 +182,7 @@ async function closeSession(s: Session): Promise<void> {
 /** Rooms sampled for the tone check: the first and last room of each step's increment. */
 function roomsToAdd(from: number, to: number): RoomSpec[] {
   const out: RoomSpec[] = [];
-  for (let i = from + 1; i <= to; i++) out.push({ user: roomAlias(i), size: ROOM_SIZE, sampled: i === from + 1 || i === to });
+  for (let i = from + 1; i <= to; i++) out.push({ user: roomAlias(i), id: i, size: ROOM_SIZE, sampled: i === from + 1 || i === to });
   return out;
 }
 
@@ -143,7 +193,7 @@ async function grow(s: Session, o: CapacityOptions, rooms: number): Promise<Step
   const cps = o.cps / s.gens.length;
   const timeoutMs = ((add.length * ROOM_SIZE) / Math.max(1, o.cps)) * 1000 + 30_000;
   const replies = await Promise.all(
-    s.gens.map((g, i) => g.request({ op: 'join', codec: o.codec, sipPort: s.target.sipPort, rooms: perGen[i] ?? [], cps }, 'joined', timeoutMs)),
+    s.gens.map((g, i) => g.request({ op: 'join', codec: o.codec, signaling: s.signaling, rooms: perGen[i] ?? [], cps }, 'joined', timeoutMs)),
   );
   s.rooms = rooms;
   const setupMs = replies.flatMap((r) => r.setupMs);
@@ -212,6 +262,7 @@ async function measure(s: Session, o: CapacityOptions, setup: StepResult['setup'
       gapsPercent: round((windows.reduce((m, w) => m + w.gaps, 0) / Math.max(1, histogramCount(pooled))) * 100, 2),
       bunchedPercent: round((windows.reduce((m, w) => m + w.bunched, 0) / Math.max(1, histogramCount(pooled))) * 100, 2),
     },
+    ...(o.srtp === true ? { srtpRejected: windows.reduce((m, w) => m + w.srtpRejected, 0) } : {}),
     receivedPerS: { min: round(Math.min(...perS), 1), median: round(percentileOf(perS, 50), 1) },
     toneSample: tones.slice(0, 8),
     targetAlive: s.target.alive(),
@@ -231,19 +282,20 @@ async function measureSettled(s: Session, o: CapacityOptions, setup: StepResult[
     const disturbed = !r.pass && r.targetAlive && r.stealPercent >= limit && attempt < reruns;
     if (disturbed) r.disturbed = true;
     rows.push(r);
-    o.log(`  ${o.codec} ${describe(r)}${disturbed ? ` (steal ${r.stealPercent}% >= ${limit}%: measuring again)` : ''}`);
+    o.log(`  ${o.targetKind} ${seriesName(o.codec, o.srtp === true)} ${describe(r, o.targetKind)}${disturbed ? ` (steal ${r.stealPercent}% >= ${limit}%: measuring again)` : ''}`);
     if (!disturbed) return r;
   }
 }
 
-function describe(r: StepResult): string {
+function describe(r: StepResult, target: TargetKind): string {
   const v = r.verdict;
   return (
     `${r.participants} participants (${r.rooms} rooms${r.repetition > 0 ? `, repeat ${r.repetition}` : ''}): ` +
     `${r.pass ? 'PASS' : 'FAIL'} rx min ${(v.minReceiveRatio * 100).toFixed(1)}%, p99 dev ${v.pooledP99Ms} ms (worst ${v.worstP99Ms}; >30 ms ${r.arrivals.gapsPercent}%, <10 ms ${r.arrivals.bunchedPercent}%), ` +
-    `tones ${v.toneChecked - v.toneFailed}/${v.toneChecked}, node CPU ${r.nodeCpu.totalPercent}% ` +
+    `tones ${v.toneChecked - v.toneFailed}/${v.toneChecked}, ${target} CPU ${r.nodeCpu.totalPercent}% ` +
     `(${r.nodeCpu.perParticipantPercent}%/participant), generators ${r.generators.cpuPercent}% lag p99 ${r.generators.loopDelayP99Ms} ms, other load ${r.otherLoadPercent}%, steal ${r.stealPercent}%` +
     (r.nodeMix ? `, node mix slots late ${r.nodeMix.lateSlotsPercent}%` : '') +
+    (r.srtpRejected !== undefined ? `, SRTP refused ${r.srtpRejected}` : '') +
     `${v.failures.length > 0 ? ` [${v.failures.join('; ')}]` : ''}`
   );
 }
@@ -268,7 +320,7 @@ async function stepUp(o: CapacityOptions, out: CodecCapacity): Promise<void> {
       await sleep(o.warmupMs);
       const r = await measureSettled(s, o, setup, 0, out.steps);
       if (!r.pass) {
-        out.firstFailing = { rooms, participants: r.participants, failures: r.verdict.failures.concat(r.targetAlive ? [] : ['node died']) };
+        out.firstFailing = { rooms, participants: r.participants, failures: r.verdict.failures.concat(r.targetAlive ? [] : [`${o.targetKind} died`]) };
         out.stoppedBecause = 'criteria failed';
         return;
       }
@@ -296,14 +348,31 @@ async function repeatLargest(o: CapacityOptions, out: CodecCapacity): Promise<vo
   }
 }
 
+/** A series that could not run at all (e.g. Janus not installable): recorded with the reason. */
+export function skippedSeries(o: Pick<CapacityOptions, 'codec' | 'targetKind' | 'srtp' | 'opusComplexity'>, why: string): CodecCapacity {
+  const srtp = o.srtp === true;
+  return {
+    codec: o.codec,
+    series: seriesName(o.codec, srtp),
+    target: o.targetKind,
+    srtp,
+    mixing: mixingSettings(o.targetKind, o.opusComplexity ?? BENCH_OPUS_COMPLEXITY),
+    bar: JANUS_BAR[o.codec],
+    steps: [],
+    repeats: [],
+    stoppedBecause: `not run: ${why}`,
+  };
+}
+
 export async function runMixerCapacity(o: CapacityOptions): Promise<CodecCapacity> {
-  const out: CodecCapacity = { codec: o.codec, bar: JANUS_BAR[o.codec], steps: [], repeats: [], stoppedBecause: '' };
+  const out = skippedSeries(o, '');
+  out.stoppedBecause = '';
   try {
     await stepUp(o, out);
     await repeatLargest(o, out);
   } catch (e) {
     out.stoppedBecause = `error: ${e instanceof Error ? e.message : String(e)}`;
-    o.log(`  ${o.codec} ${out.stoppedBecause}`);
+    o.log(`  ${o.targetKind} ${out.series} ${out.stoppedBecause}`);
   }
   return out;
 }

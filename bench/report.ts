@@ -1,7 +1,8 @@
 /**
  * Writes the bench figures: JSON per benchmark (capacity, setup, SFU, cluster) and RESULTS.md with
- * markdown tables, our figures beside the Janus AudioBridge bar. Pure formatting plus file
- * writes under bench/results/; it never judges anything itself.
+ * markdown tables: mixer capacity of confnode beside Janus AudioBridge measured in the same run,
+ * and PCMU with SDES-SRTP beside plain PCMU. Pure formatting plus file writes under
+ * bench/results/; it never judges anything itself.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,13 +50,14 @@ export interface GeoDocument {
 export interface RunMeta {
   startedAt: string;
   mode: 'full' | 'quick';
-  target: 'node' | 'fake';
+  /** What was measured: 'node', 'fake', 'janus', or several joined with '+' ('node+janus'). */
+  target: string;
   machine: { cpus: number; model: string; node: string };
   settings: Record<string, unknown>;
   durationS?: number;
 }
 
-function stepRow(r: StepResult): string {
+function stepRow(r: StepResult, srtp: boolean): string {
   const v = r.verdict;
   return [
     `${r.repetition > 0 ? `repeat ${r.repetition}` : 'step'}${r.disturbed ? ' (disturbed: measured again)' : ''}`,
@@ -73,34 +75,150 @@ function stepRow(r: StepResult): string {
     `${r.otherLoadPercent}% / ${r.stealPercent ?? '-'}%`,
     r.nodeMix ? `${r.nodeMix.lateSlotsPercent}%` : '-',
     `${r.setup.ok}/${r.setup.ok + r.setup.failed}`,
+    ...(srtp ? [r.srtpRejected ?? '-'] : []),
     cell(v.failures.join('; ')),
   ].join(' | ');
 }
 
-function capacitySection(c: CodecCapacity): string[] {
+const TARGET_NAMES: Readonly<Record<string, string>> = { node: 'confnode', janus: 'Janus AudioBridge 1.1.2', fake: 'fake UAS (generator check)' };
+
+/** The target of a series; runs before Janus joined the bench name it only in the meta. */
+export function seriesTarget(c: CodecCapacity, metaTarget: string): string {
+  return c.target ?? (metaTarget.includes('+') ? 'node' : metaTarget);
+}
+
+/** The runs at the largest passing step that count for its spread (the step and its repeats). */
+export function spreadRuns(c: CodecCapacity): StepResult[] {
   const lp = c.largestPassing;
-  const spread = [c.steps.find((s) => s.pass && s.rooms === lp?.rooms), ...c.repeats.filter((s) => !s.disturbed)].filter((s): s is StepResult => s !== undefined);
+  return [c.steps.find((s) => s.pass && s.rooms === lp?.rooms), ...c.repeats.filter((s) => !s.disturbed)].filter((s): s is StepResult => s !== undefined);
+}
+
+function capacitySection(c: CodecCapacity, metaTarget: string): string[] {
+  const lp = c.largestPassing;
+  const target = seriesTarget(c, metaTarget);
+  const srtp = c.srtp === true;
+  const spread = spreadRuns(c);
   const disturbed = [...c.steps, ...c.repeats].filter((s) => s.disturbed).length;
   const cpus = spread.map((s) => s.nodeCpu.perParticipantPercent);
+  const m = c.mixing;
   return [
-    `### ${c.codec}`,
+    `### ${TARGET_NAMES[target] ?? target}: ${c.series ?? c.codec}`,
     '',
-    '| | confnode | Janus AudioBridge (bar) |',
-    '|---|---|---|',
-    `| largest passing | ${lp ? `${lp.participants} participants (${lp.rooms} rooms)` : 'none passed'} | ${c.bar.participants} participants |`,
-    `| node CPU per participant | ${lp ? `${lp.cpuPerParticipantPercent}% of a core` : '-'} | about ${c.bar.cpuPerParticipantPercent}% of a core |`,
-    `| ratio to the bar | ${lp ? `${(lp.participants / c.bar.participants).toFixed(2)}x` : '-'} | 1x |`,
-    `| spread at the largest passing step | ${spread.length > 1 ? `${spread.filter((s) => s.pass).length}/${spread.length} passed; CPU/participant ${Math.min(...cpus)}..${Math.max(...cpus)}%` : '-'} | |`,
-    `| first failing step | ${c.firstFailing ? `${c.firstFailing.participants} participants: ${c.firstFailing.failures.join('; ')}` : '-'} | |`,
-    '',
-    `Stopped because: ${c.stoppedBecause}.` +
+    `- largest passing: ${lp ? `${lp.participants} participants (${lp.rooms} rooms), ${lp.cpuPerParticipantPercent}% of a core per participant` : 'none passed'}`,
+    `- spread at the largest passing step: ${spread.length > 1 ? `${spread.filter((s) => s.pass).length}/${spread.length} passed; CPU/participant ${Math.min(...cpus)}..${Math.max(...cpus)}%` : '-'}`,
+    `- first failing step: ${c.firstFailing ? `${c.firstFailing.participants} participants: ${c.firstFailing.failures.join('; ')}` : '-'}`,
+    ...(m ? [`- mixing: ${m.sampleRateHz / 1000} kHz; Opus encoders complexity ${m.opusComplexity}, ${m.opusBitrate / 1000} kbit/s, application ${m.opusApplication}`] : []),
+    `- stopped because: ${c.stoppedBecause}.` +
       (disturbed > 0 ? ` Windows measured again because they failed while the hypervisor took >= ${STEAL_RERUN_PERCENT}% of a core (steal): ${disturbed}.` : ''),
     '',
-    '| run | rooms | participants | verdict | min rx | p99 dev (ms, pooled) | worst participant p99 (ms) | inter-arrivals >30 ms / <10 ms | tones ok | node CPU (1 core = 100%) | CPU %/participant | generators CPU / loop lag p99 | other load / hypervisor steal (1 core = 100%) | node mix slots >= 5 ms late | calls set up (step) | failures |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...[...c.steps, ...c.repeats].map((r) => `| ${stepRow(r)} |`),
-    '',
+    ...(c.steps.length + c.repeats.length > 0
+      ? [
+          '| run | rooms | participants | verdict | min rx | p99 dev (ms, pooled) | worst participant p99 (ms) | inter-arrivals >30 ms / <10 ms | tones ok | ' +
+            `${target === 'janus' ? 'Janus' : 'node'} CPU (1 core = 100%) | CPU %/participant | generators CPU / loop lag p99 | other load / hypervisor steal (1 core = 100%) | ` +
+            `node mix slots >= 5 ms late | calls set up (step) | ${srtp ? 'SRTP packets refused | ' : ''}failures |`,
+          `|${'---|'.repeat(srtp ? 17 : 16)}`,
+          ...[...c.steps, ...c.repeats].map((r) => `| ${stepRow(r, srtp)} |`),
+          '',
+        ]
+      : []),
   ];
+}
+
+/** Per rooms count, the row that decided that step (the last one measured, after any re-measuring). */
+function decidedSteps(c: CodecCapacity): Map<number, StepResult> {
+  const m = new Map<number, StepResult>();
+  for (const r of c.steps) m.set(r.rooms, r);
+  return m;
+}
+
+/**
+ * The same load in two series: the largest room count both measured and both passed (else the
+ * largest both measured), with each one's CPU per participant there.
+ */
+export function sameLoad(a: CodecCapacity, b: CodecCapacity): { participants: number; a: StepResult; b: StepResult } | undefined {
+  const sa = decidedSteps(a);
+  const sb = decidedSteps(b);
+  const common = [...sa.keys()].filter((k) => sb.has(k)).sort((x, y) => y - x);
+  const both = common.find((k) => sa.get(k)?.pass === true && sb.get(k)?.pass === true) ?? common[0];
+  const ra = both !== undefined ? sa.get(both) : undefined;
+  const rb = both !== undefined ? sb.get(both) : undefined;
+  return ra && rb ? { participants: ra.participants, a: ra, b: rb } : undefined;
+}
+
+/** `a / b` of the largest passing counts, or undefined when either has none. */
+export function capacityRatio(a: CodecCapacity | undefined, b: CodecCapacity | undefined): number | undefined {
+  const pa = a?.largestPassing?.participants;
+  const pb = b?.largestPassing?.participants;
+  return pa !== undefined && pb !== undefined && pb > 0 ? Math.round((pa / pb) * 100) / 100 : undefined;
+}
+
+function mixingCell(c: CodecCapacity): string {
+  const m = c.mixing;
+  if (!m) return '-';
+  return `${m.sampleRateHz / 1000} kHz` + (c.codec === 'opus' ? `; Opus complexity ${m.opusComplexity}, ${m.opusBitrate / 1000} kbit/s, ${m.opusApplication}` : '');
+}
+
+/** CPU taken by everything but the target and the generators: a loaded machine makes any series look worse. */
+function otherLoadCell(c: CodecCapacity): string {
+  const runs = [...c.steps, ...c.repeats];
+  return runs.length > 0 ? `${Math.max(...runs.map((r) => r.otherLoadPercent))}%` : '-';
+}
+
+function ratioLine(what: string, a: CodecCapacity | undefined, b: CodecCapacity | undefined, goal: number, names: [string, string]): string {
+  const ratio = capacityRatio(a, b);
+  const load = a && b ? sameLoad(a, b) : undefined;
+  return (
+    `- ${what}: largest passing ${names[0]} / ${names[1]} = ${ratio !== undefined ? `**${ratio}x**` : '-'} (goal >= ${goal}x)` +
+    (load
+      ? `; at the same load (${load.participants} participants${load.a.pass && load.b.pass ? ', both passed' : ''}) CPU per participant ` +
+        `${load.a.nodeCpu.perParticipantPercent}% vs ${load.b.nodeCpu.perParticipantPercent}% of a core ` +
+        `(difference ${Math.round((load.a.nodeCpu.perParticipantPercent - load.b.nodeCpu.perParticipantPercent) * 1000) / 1000}%)`
+      : '') +
+    '.'
+  );
+}
+
+/**
+ * The summary of a capacity run: every series side by side (largest passing count, CPU per
+ * participant, spread, mixing rate and Opus settings), then the same-run ratios the issues ask
+ * for: confnode / Janus per codec, PCMU+SRTP / PCMU.
+ */
+export function capacityComparison(codecs: readonly CodecCapacity[], metaTarget: string): string[] {
+  const find = (target: string, series: string): CodecCapacity | undefined =>
+    codecs.find((c) => seriesTarget(c, metaTarget) === target && (c.series ?? c.codec) === series);
+  const rows = codecs.map((c) => {
+    const lp = c.largestPassing;
+    const spread = spreadRuns(c);
+    return (
+      `| ${c.series ?? c.codec} | ${TARGET_NAMES[seriesTarget(c, metaTarget)] ?? seriesTarget(c, metaTarget)} | ` +
+      `${lp ? `${lp.participants} (${lp.rooms} rooms)` : c.stoppedBecause.startsWith('not run') ? cell(c.stoppedBecause) : 'none passed'} | ` +
+      `${lp ? `${lp.cpuPerParticipantPercent}%` : '-'} | ${spread.length > 1 ? `${spread.filter((s) => s.pass).length}/${spread.length}` : '-'} | ` +
+      `${c.firstFailing ? c.firstFailing.participants : '-'} | ${mixingCell(c)} | ${otherLoadCell(c)} |`
+    );
+  });
+  const lines = ['### Summary (every series of this run, same generator, kernel receive timestamps)', ''];
+  lines.push(
+    '| series | target | largest passing | CPU per participant (1 core = 100%) | repeats passed | first failing | mixing | other load on the machine, max of its windows (1 core = 100%) |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+  );
+  const janusPcmu = find('janus', 'PCMU');
+  const janusOpus = find('janus', 'opus');
+  const plain = find('node', 'PCMU');
+  const srtp = find('node', 'PCMU+SRTP');
+  if (janusPcmu) lines.push(ratioLine('PCMU, confnode against Janus', find('node', 'PCMU'), janusPcmu, 2, ['confnode', 'Janus']));
+  if (janusOpus) lines.push(ratioLine('Opus, confnode against Janus', find('node', 'opus'), janusOpus, 1.5, ['confnode', 'Janus']));
+  if (srtp) lines.push(ratioLine('SDES-SRTP against plain RTP (confnode, PCMU)', srtp, plain, 0.85, ['PCMU+SRTP', 'PCMU']));
+  if (janusPcmu || janusOpus || srtp) lines.push('');
+  if (!janusPcmu && !janusOpus && codecs.some((c) => seriesTarget(c, metaTarget) === 'node')) {
+    lines.push(
+      `Janus was not measured in this run; the workload README's bar (Janus AudioBridge 1.1.2, another generator): ` +
+        `${codecs.map((c) => `${c.codec} ${c.bar.participants} participants at about ${c.bar.cpuPerParticipantPercent}% of a core each`).filter((v, i, a) => a.indexOf(v) === i).join('; ')}.`,
+      '',
+    );
+  }
+  return lines;
 }
 
 /** Free text inside a table cell: no pipes, tabs or newlines. */
@@ -168,7 +286,8 @@ export function resultsMarkdown(docs: ResultDocuments): string {
           '',
           `Settings: ${Object.entries(cap.meta.settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}.`,
           '',
-          ...cap.codecs.flatMap(capacitySection),
+          ...capacityComparison(cap.codecs, cap.meta.target),
+          ...cap.codecs.flatMap((c) => capacitySection(c, cap.meta.target)),
         ]
       : []),
     ...(docs.setup ? setupSection(docs.setup) : []),

@@ -1,8 +1,9 @@
 /**
- * `npm run bench`: runs the single-node benches (mixer capacity for PCMU and Opus, SIP call setup
- * with sipp, the SFU with Chromium and plain RTP) and the cluster bench (placement policy, setup
- * with media on another node, etcd transactions per join) against a confnode built in dist/,
- * within a time budget (full < ~17 min, --quick < ~5 min), and writes bench/results/{mixer-capacity.json,
+ * `npm run bench`: runs the single-node benches (mixer capacity for PCMU, PCMU with SDES-SRTP and
+ * Opus, with Janus AudioBridge measured the same way in the same run; SIP call setup with sipp,
+ * the SFU with Chromium and plain RTP) and the cluster bench (placement policy, setup with media
+ * on another node, etcd transactions per join) against a confnode built in dist/, within a time
+ * budget (full < ~40 min, --quick < ~7 min), and writes bench/results/{mixer-capacity.json,
  * sip-setup.json, sfu.json, cluster.json, RESULTS.md}. Exit code 0 unless the bench itself crashes:
  * the figures are not assertions.
  */
@@ -13,18 +14,20 @@ import { CLUSTER_PLAN, runClusterBench, type ClusterResult } from './cluster/run
 import { GEO_PLAN, runGeoReplay, type GeoReplayResult } from './geo-replay/run-geo-replay';
 import { GEO_SIM_PLAN, runPlacementSim, type PlacementSimResult } from './geo-sim/placement-sim';
 import { TLS_PLAN, runTlsBench, type TlsResult } from './sip-tls';
+import { ensureJanus } from './janus/janus-process';
 import type { BenchCodec } from './load/audio';
-import { runMixerCapacity, type CodecCapacity } from './mixer-capacity';
+import { capacitySeries, runMixerCapacity, seriesName, skippedSeries, type CodecCapacity, type SeriesCodec } from './mixer-capacity';
 import { writeResults, type RunMeta } from './report';
 import { SFU_PLAN, runSfuBench, type SfuResult } from './sfu/run-sfu';
 import { runSipSetup, type SetupResult } from './sip-setup';
-import { REPO_ROOT } from './target';
+import { BENCH_OPUS_COMPLEXITY, REPO_ROOT, type TargetKind } from './target';
 
 interface Args {
   quick: boolean;
   only: 'all' | 'capacity' | 'sip' | 'tls' | 'sfu' | 'cluster' | 'geo' | 'geo-sim';
-  codecs: BenchCodec[];
-  target: 'node' | 'fake';
+  codecs: SeriesCodec[];
+  /** Mixer capacity targets: confnode and Janus by default. */
+  targets: TargetKind[];
   generators: number;
   mixTalkers: number;
   /** media.workers of the node under test (default: the node's own default). */
@@ -34,15 +37,15 @@ interface Args {
   windowS?: number;
 }
 
-const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip|tls|sfu|cluster|geo|geo-sim] [--codec PCMU|opus]
-  [--target node|fake] [--generators N] [--mix-talkers N] [--workers N] [--window-s S] [--node-main PATH] [--out DIR]`;
+const USAGE = `usage: node dist-bench/bench/run.js [--report-only [DIR]] | [--quick] [--only capacity|sip|tls|sfu|cluster|geo|geo-sim] [--codec PCMU|opus|PCMU+SRTP]
+  [--target node|janus|fake] [--generators N] [--mix-talkers N] [--workers N] [--window-s S] [--node-main PATH] [--out DIR]`;
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     quick: false,
     only: 'all',
-    codecs: ['PCMU', 'opus'],
-    target: 'node',
+    codecs: ['PCMU', 'PCMU+SRTP', 'opus'],
+    targets: ['node', 'janus'],
     generators: 1,
     mixTalkers: 4,
     nodeMain: join(REPO_ROOT, 'dist', 'node', 'main.js'),
@@ -60,8 +63,13 @@ function parseArgs(argv: string[]): Args {
       const v = value();
       a.only = v === 'sip' || v === 'tls' || v === 'sfu' || v === 'cluster' || v === 'geo' || v === 'geo-sim' ? v : 'capacity';
     }
-    else if (flag === '--codec') a.codecs = [value() === 'opus' ? 'opus' : 'PCMU'];
-    else if (flag === '--target') a.target = value() === 'fake' ? 'fake' : 'node';
+    else if (flag === '--codec') {
+      const v = value();
+      a.codecs = [v === 'opus' ? 'opus' : v.toUpperCase() === 'PCMU+SRTP' ? 'PCMU+SRTP' : 'PCMU'];
+    } else if (flag === '--target') {
+      const v = value();
+      a.targets = [v === 'fake' ? 'fake' : v === 'janus' ? 'janus' : 'node'];
+    }
     else if (flag === '--generators') a.generators = Math.max(1, Math.min(4, Number(value()) || 1));
     else if (flag === '--mix-talkers') a.mixTalkers = Math.max(1, Math.min(8, Number(value()) || 4));
     else if (flag === '--workers') a.workers = Math.max(0, Math.min(16, Number(value()) || 0));
@@ -73,16 +81,19 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-/** Steps, windows and time budgets per mode (seconds from the start of the run). */
+/** Steps, windows and time budgets per mode (seconds from the start of each series / bench). */
 const PLAN = {
   full: {
     warmupMs: 5000,
     windowMs: 20_000,
     repeats: 2,
-    steps: { PCMU: [30, 45, 60, 75, 90, 105, 120, 150], opus: [10, 15, 20, 25, 30, 40, 50] } as Record<BenchCodec, number[]>,
+    // Coarse where every series passes, finer where confnode and Janus part (~120-200 PCMU rooms,
+    // ~40-60 Opus rooms here), so five series fit the budget and each still reaches its limit.
+    steps: { PCMU: [30, 60, 90, 120, 140, 160, 180, 200], opus: [10, 20, 30, 40, 45, 50, 55, 60] } as Record<BenchCodec, number[]>,
     maxRooms: { PCMU: 250, opus: 120 } as Record<BenchCodec, number>,
-    budgetS: { PCMU: [190, 260], opus: [430, 500] } as Record<BenchCodec, [number, number]>,
-    sip: { rates: [50, 100, 200], calls: 1000, holdMs: 1000, budgetS: 560 },
+    /** Per series, from its start: no new step after the first figure, no new repeat after the second. */
+    budgetS: { PCMU: [220, 290], opus: [180, 250] } as Record<BenchCodec, [number, number]>,
+    sip: { rates: [50, 100, 200], calls: 1000, holdMs: 1000, budgetS: 180 },
   },
   quick: {
     warmupMs: 2000,
@@ -90,8 +101,8 @@ const PLAN = {
     repeats: 0,
     steps: { PCMU: [10, 40], opus: [5, 15] } as Record<BenchCodec, number[]>,
     maxRooms: { PCMU: 40, opus: 15 } as Record<BenchCodec, number>,
-    budgetS: { PCMU: [35, 35], opus: [70, 70] } as Record<BenchCodec, [number, number]>,
-    sip: { rates: [50], calls: 200, holdMs: 500, budgetS: 100 },
+    budgetS: { PCMU: [30, 30], opus: [30, 30] } as Record<BenchCodec, [number, number]>,
+    sip: { rates: [50], calls: 200, holdMs: 500, budgetS: 60 },
   },
 };
 
@@ -108,7 +119,6 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const plan = args.quick ? PLAN.quick : PLAN.full;
   const t0 = Date.now();
-  const at = (s: number): number => t0 + s * 1000;
   const windowMs = args.windowS !== undefined ? args.windowS * 1000 : plan.windowMs;
   const capacity: CodecCapacity[] = [];
   const setup: SetupResult[] = [];
@@ -117,12 +127,13 @@ async function main(): Promise<void> {
   let geoResult: GeoReplayResult | undefined;
   let geoSimResult: PlacementSimResult | undefined;
   let tlsResult: TlsResult | undefined;
+  const sipTarget: 'node' | 'fake' = args.targets.includes('fake') ? 'fake' : 'node';
   const meta: RunMeta = {
     startedAt: new Date(t0).toISOString(),
     mode: args.quick ? 'quick' : 'full',
-    target: args.target,
+    target: args.targets.join('+'),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
-    settings: { warmupS: plan.warmupMs / 1000, windowS: windowMs / 1000, repeats: plan.repeats, generators: args.generators, mixTalkers: args.mixTalkers, workers: args.workers ?? 'default', setupCps: 100 },
+    settings: { warmupS: plan.warmupMs / 1000, windowS: windowMs / 1000, repeats: plan.repeats, generators: args.generators, mixTalkers: args.mixTalkers, workers: args.workers ?? 'default', setupCps: 100, opusComplexity: BENCH_OPUS_COMPLEXITY },
   };
   const runCluster = (): Promise<ClusterResult> => runClusterBench({ plan: args.quick ? CLUSTER_PLAN.quick : CLUSTER_PLAN.full, nodeMain: args.nodeMain, log });
   const runGeo = (): Promise<GeoReplayResult> => runGeoReplay({ plan: args.quick ? GEO_PLAN.quick : GEO_PLAN.full, nodeMain: args.nodeMain, log });
@@ -151,7 +162,9 @@ async function main(): Promise<void> {
     return;
   }
   const ranCapacity = args.only === 'all' || args.only === 'capacity';
-  const ranSetup = args.only === 'all' || args.only === 'sip';
+  // Janus alone is a capacity target only: the SIP, SFU and cluster benches need a SIP server.
+  const sipServer = args.targets.includes('node') || args.targets.includes('fake');
+  const ranSetup = (args.only === 'all' || args.only === 'sip') && sipServer;
   try {
     // The placement simulator first, alone on the machine (pure: no sockets, no processes).
     if (args.only === 'all') {
@@ -162,11 +175,26 @@ async function main(): Promise<void> {
       }
     }
     if (ranCapacity) {
-      for (const codec of args.codecs) {
-        log(`mixer capacity ${codec}: steps ${plan.steps[codec].join(', ')} rooms of 4`);
+      let janus: { ok: boolean; message: string } | undefined;
+      for (const series of capacitySeries(args.targets, args.codecs)) {
+        const { codec, srtp, target } = series;
+        const started = Date.now();
+        const budget = plan.budgetS[codec];
+        const common = { codec, srtp, targetKind: target };
+        if (target === 'janus') {
+          if (!janus) {
+            janus = ensureJanus(REPO_ROOT);
+            log(janus.message);
+          }
+          if (!janus.ok) {
+            capacity.push(skippedSeries(common, janus.message));
+            continue;
+          }
+        }
+        log(`mixer capacity ${target} ${seriesName(codec, srtp)}: steps ${plan.steps[codec].join(', ')} rooms of 4`);
         capacity.push(
           await runMixerCapacity({
-            codec,
+            ...common,
             steps: plan.steps[codec],
             repeats: plan.repeats,
             warmupMs: plan.warmupMs,
@@ -175,11 +203,10 @@ async function main(): Promise<void> {
             generators: args.generators,
             mixTalkers: args.mixTalkers,
             ...(args.workers !== undefined ? { workers: args.workers } : {}),
-            targetKind: args.target,
             nodeMain: args.nodeMain,
             maxRooms: plan.maxRooms[codec],
-            stepDeadline: at(plan.budgetS[codec][0]),
-            repeatDeadline: at(plan.budgetS[codec][1]),
+            stepDeadline: started + budget[0] * 1000,
+            repeatDeadline: started + budget[1] * 1000,
             log,
           }),
         );
@@ -189,13 +216,13 @@ async function main(): Promise<void> {
       log(`SIP setup: ${plan.sip.rates.join(', ')} cps x ${plan.sip.calls} calls`);
       try {
         setup.push(
-          ...(await runSipSetup({ ...plan.sip, nodeMain: args.nodeMain, targetKind: args.target, deadline: at(plan.sip.budgetS), log })),
+          ...(await runSipSetup({ ...plan.sip, nodeMain: args.nodeMain, targetKind: sipTarget, deadline: Date.now() + plan.sip.budgetS * 1000, log })),
         );
       } catch (e) {
         log(`SIP setup bench failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    if (ranSetup && args.target === 'node') {
+    if (ranSetup && sipTarget === 'node') {
       try {
         tlsResult = await runTls();
       } catch (e) {
@@ -203,7 +230,7 @@ async function main(): Promise<void> {
       }
     }
     // The SFU and cluster benches need real nodes (browsers, SIP video, etcd): the fake UAS only mixes audio.
-    if (args.only === 'all' && args.target === 'node') {
+    if (args.only === 'all' && args.targets.includes('node')) {
       try {
         sfuResult = await runSfuBench({ plan: args.quick ? SFU_PLAN.quick : SFU_PLAN.full, nodeMain: args.nodeMain, log });
       } catch (e) {

@@ -1,19 +1,49 @@
 /**
  * The system under bench: a confnode process started from dist/ with a bench config (many room
- * VMRs, a large RTP range, high capacity, quiet logs), or the bench's own fake UAS to check the
- * load generator. Reads the target's CPU time from /proc. Stops only the process it started, by
- * PID (test/helpers/proc.ts kills its own process group).
+ * VMRs, a large RTP range, high capacity, quiet logs), Janus AudioBridge with a config of the
+ * bench's own (bench/janus/), or the bench's own fake UAS to check the load generator. Reads the
+ * target's CPU time from /proc. Stops only the process it started, by PID (test/helpers/proc.ts
+ * kills its own process group).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { OPUS_DEFAULT_BITRATE } from '../src/media/codecs/opus';
+import { MIX_SAMPLE_RATE } from '../src/media/codecs/types';
 import { freePorts, udpFree } from '../test/helpers/ports';
 import { Proc, waitFor } from '../test/helpers/proc';
+import { startJanus } from './janus/janus-process';
+import type { JoinSignaling } from './load/protocol';
 import { cpuTimesFromStat, machineJiffiesFromStat, mixSlotCountsFromMetrics, type MixSlotCounts } from './load/stats';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 
+export type TargetKind = 'node' | 'fake' | 'janus';
+
+/** Opus complexity of both mixers in the bench: confnode's default (media.opus_complexity). */
+export const BENCH_OPUS_COMPLEXITY = 3;
+
+/** How a target mixes, stated beside its figures (the comparison is fair only when they match). */
+export interface MixingSettings {
+  /** Rate the mix is computed at, Hz. */
+  sampleRateHz: number;
+  opusComplexity: number;
+  opusBitrate: number;
+  /** libopus application of the encoders ('audio' = CELT-leaning, 'voip' = SILK-leaning). */
+  opusApplication: 'audio' | 'voip';
+}
+
+/** The mixing settings of each target kind as the bench configures it. */
+export function mixingSettings(kind: TargetKind, opusComplexity = BENCH_OPUS_COMPLEXITY): MixingSettings {
+  if (kind === 'janus') {
+    // AudioBridge opens every encoder with OPUS_APPLICATION_VOIP (not configurable in 1.1.2).
+    return { sampleRateHz: 16000, opusComplexity, opusBitrate: OPUS_DEFAULT_BITRATE, opusApplication: 'voip' };
+  }
+  if (kind === 'fake') return { sampleRateHz: 8000, opusComplexity: 9, opusBitrate: 0, opusApplication: 'audio' };
+  return { sampleRateHz: MIX_SAMPLE_RATE, opusComplexity, opusBitrate: OPUS_DEFAULT_BITRATE, opusApplication: 'audio' };
+}
+
 export interface TargetOptions {
-  kind: 'node' | 'fake';
+  kind: TargetKind;
   /** Compiled node entry (dist/node/main.js). */
   nodeMain: string;
   dir: string;
@@ -22,13 +52,20 @@ export interface TargetOptions {
   /** media.workers of the node; undefined = the node's default. */
   workers?: number;
   rtpPorts: number;
+  /** Opus encoder complexity of the node (media.opus_complexity) and of Janus participants. */
+  opusComplexity?: number;
 }
 
 export interface Target {
-  kind: 'node' | 'fake';
+  kind: TargetKind;
   proc: Proc;
+  /** SIP port of the node or fake UAS; 0 for Janus (no SIP). */
   sipPort: number;
+  /** The node's HTTP API (/metrics); Janus's API is in `signaling`. */
   httpPort?: number;
+  /** How the generator joins participants (SIP without SRTP; callers add SRTP). */
+  signaling: JoinSignaling;
+  mixing: MixingSettings;
   /** utime and stime of the target process, in seconds. */
   cpuTimes(): { user: number; system: number };
   alive(): boolean;
@@ -66,6 +103,7 @@ export function benchConfigYaml(o: {
   mixTalkers: number;
   /** media.workers of the node; undefined = the node's default. */
   workers?: number;
+  opusComplexity?: number;
 }): string {
   const vmrs: string[] = [];
   for (let i = 1; i <= o.rooms; i++) vmrs.push(`  - { name: ${roomAlias(i)}, aliases: [${roomAlias(i)}] }`);
@@ -76,7 +114,9 @@ export function benchConfigYaml(o: {
     'nodes:',
     `  - { name: bench1, location: local, address: 127.0.0.1, sip_port: ${o.sipPort}, http_port: ${o.httpPort}, ` +
       `control_port: ${o.controlPort}, rtp_ports: { min: ${o.rtp.min}, max: ${o.rtp.max} }, capacity: 100000, log_level: warn }`,
-    `media: { mix_talkers: ${o.mixTalkers}${o.workers !== undefined ? `, workers: ${o.workers}` : ''} }`,
+    // sip_srtp optional: plain and SDES-SRTP callers alike (the PCMU+SRTP series offers RTP/SAVP).
+    `media: { mix_talkers: ${o.mixTalkers}, opus_complexity: ${o.opusComplexity ?? BENCH_OPUS_COMPLEXITY}, sip_srtp: optional` +
+      `${o.workers !== undefined ? `, workers: ${o.workers}` : ''} }`,
     'vmrs:',
     ...vmrs,
     '',
@@ -108,11 +148,29 @@ async function portsOutside(count: number, range: { min: number; max: number }):
 export async function startTarget(o: TargetOptions): Promise<Target> {
   const rtp = await freeRtpRange(o.rtpPorts);
   const [sipPort, httpPort, controlPort] = (await portsOutside(3, rtp)) as [number, number, number];
+  const complexity = o.opusComplexity ?? BENCH_OPUS_COMPLEXITY;
+  const mixing = mixingSettings(o.kind, complexity);
+  if (o.kind === 'janus') {
+    const janus = await startJanus({ dir: o.dir, httpPort, rtp, rooms: o.rooms, room: { samplingRate: mixing.sampleRateHz } });
+    return {
+      kind: 'janus',
+      proc: janus.proc,
+      sipPort: 0,
+      signaling: { kind: 'janus', url: janus.url, opusComplexity: mixing.opusComplexity, opusBitrate: mixing.opusBitrate },
+      mixing,
+      cpuTimes: () => procCpu(janus.proc.pid),
+      alive: () => janus.proc.exit === undefined,
+      stop: () => janus.stop(),
+    };
+  }
   let proc: Proc;
   if (o.kind === 'node') {
     if (!existsSync(o.nodeMain)) throw new Error(`${o.nodeMain} is missing: build the node first (npx tsc -p tsconfig.build.json)`);
     const path = join(o.dir, 'bench-node.yaml');
-    writeFileSync(path, benchConfigYaml({ sipPort, httpPort, controlPort, rtp, rooms: o.rooms, mixTalkers: o.mixTalkers, ...(o.workers !== undefined ? { workers: o.workers } : {}) }));
+    writeFileSync(
+      path,
+      benchConfigYaml({ sipPort, httpPort, controlPort, rtp, rooms: o.rooms, mixTalkers: o.mixTalkers, opusComplexity: complexity, ...(o.workers !== undefined ? { workers: o.workers } : {}) }),
+    );
     proc = new Proc('confnode', process.execPath, [o.nodeMain, '--config', path, '--node', 'bench1'], { cwd: REPO_ROOT });
     try {
       await waitFor(
@@ -137,6 +195,8 @@ export async function startTarget(o: TargetOptions): Promise<Target> {
     proc,
     sipPort,
     ...(o.kind === 'node' ? { httpPort } : {}),
+    signaling: { kind: 'sip', sipPort, srtp: false },
+    mixing,
     cpuTimes: () => procCpu(proc.pid),
     alive: () => proc.exit === undefined,
     stop: async () => {

@@ -1,14 +1,18 @@
 /**
  * Load-generator child process (forked by the bench runner): joins rooms of plain-RTP
- * participants with SIP, streams their tones every 20 ms from a drift-free 5 ms scheduler, and
- * reports measurement windows over IPC. Exits when the runner says so or disconnects; never runs
- * a loop without a bound and never binds beyond 127.0.0.1.
+ * participants (with SIP, optionally SDES-SRTP, or through Janus's HTTP API), streams their tones
+ * every 20 ms from a drift-free 5 ms scheduler, and reports measurement windows over IPC. Exits
+ * when the runner says so or disconnects; never runs a loop without a bound and never binds
+ * beyond 127.0.0.1.
  */
+import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { decodePayloads, checkTones, toneFrames, toneFrequency, type BenchCodec } from './audio';
+import { SrtpStream } from '../../src/media/rtp/sdes';
+import { JanusRtpJoiner } from '../janus/janus-client';
+import { CODECS, decodePayloads, checkTones, toneFrames, toneFrequency, type BenchCodec } from './audio';
 import { Participant, SharedRtpSocket } from './participant';
-import type { GeneratorWindow, RoomSpec, ToGenerator, ToneResult, ToRunner } from './protocol';
-import { SipUac, type Call } from './sip-uac';
+import type { GeneratorWindow, JoinSignaling, RoomSpec, ToGenerator, ToneResult, ToRunner } from './protocol';
+import { BENCH_SRTP_SUITE, SipUac, type Call } from './sip-uac';
 import { newHistogram, percentileOf, toSparse } from './stats';
 
 const TICK_MS = 5;
@@ -18,12 +22,15 @@ const MAX_PARTICIPANTS = 4000;
 
 interface Member {
   p: Participant;
-  call: Call;
+  /** The SIP call; undefined for a Janus participant (they all end with the Janus session). */
+  call?: Call;
+  setupMs: number;
 }
 
 const members: Member[] = [];
 const buckets: Member[][] = Array.from({ length: BUCKETS }, () => []);
 let uac: SipUac | undefined;
+let janus: JanusRtpJoiner | undefined;
 let codec: BenchCodec = 'PCMU';
 let lateTicks = 0;
 let tickTimer: NodeJS.Timeout | undefined;
@@ -60,13 +67,42 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function joinOne(room: RoomSpec, k: number, sipUac: SipUac): Promise<void> {
+/** A SIP participant: INVITE (RTP/SAVP with a fresh SDES key when `srtp`), then its contexts. */
+async function joinSip(p: Participant, room: RoomSpec, sipUac: SipUac, srtp: boolean): Promise<Member> {
+  if (!srtp) {
+    const call = await sipUac.invite(room.user, p.localPort, codec);
+    p.start(call.media);
+    return { p, call, setupMs: call.setupMs };
+  }
+  const localKey = randomBytes(30).toString('base64');
+  const call = await sipUac.invite(room.user, p.localPort, codec, 10_000, localKey);
+  const stream = SrtpStream.create({ suite: BENCH_SRTP_SUITE, localKey, remoteKey: call.srtpRemoteKey ?? '' });
+  p.start(call.media, { tx: stream.tx, rx: stream.rx });
+  return { p, call, setupMs: call.setupMs };
+}
+
+/** A Janus AudioBridge participant joined over HTTP with plain RTP to the shared socket. */
+async function joinJanus(p: Participant, room: RoomSpec, joiner: JanusRtpJoiner, s: Extract<JoinSignaling, { kind: 'janus' }>): Promise<Member> {
+  const j = await joiner.join({
+    room: room.id,
+    display: `${room.user}-${p.k}`,
+    codec: codec === 'opus' ? 'opus' : 'pcmu',
+    payloadType: CODECS[codec].payloadType,
+    rtp: { ip: '127.0.0.1', port: p.localPort },
+    settings: { opusComplexity: s.opusComplexity, opusBitrate: s.opusBitrate },
+  });
+  p.start(j.media);
+  return { p, setupMs: j.setupMs };
+}
+
+async function joinOne(room: RoomSpec, k: number, signaling: JoinSignaling): Promise<void> {
   const frames = toneFrames(codec, k);
   const p = Participant.on(await (sharedSocket ??= SharedRtpSocket.open()), room.user, k, codec, frames, room.sampled);
   try {
-    const call = await sipUac.invite(room.user, p.localPort, codec);
-    p.start(call.media);
-    const m = { p, call };
+    const m =
+      signaling.kind === 'sip'
+        ? await joinSip(p, room, (uac ??= await SipUac.open({ host: '127.0.0.1', port: signaling.sipPort })), signaling.srtp)
+        : await joinJanus(p, room, (janus ??= await JanusRtpJoiner.open(signaling.url)), signaling);
     members.push(m);
     buckets[members.length % BUCKETS]?.push(m);
   } catch (e) {
@@ -77,8 +113,9 @@ async function joinOne(room: RoomSpec, k: number, sipUac: SipUac): Promise<void>
 
 async function join(msg: Extract<ToGenerator, { op: 'join' }>): Promise<void> {
   codec = msg.codec;
-  uac ??= await SipUac.open({ host: '127.0.0.1', port: msg.sipPort });
-  const sipUac = uac;
+  // Opened once before the paced loop, so concurrent first joins share one UAC / one session.
+  if (msg.signaling.kind === 'sip') uac ??= await SipUac.open({ host: '127.0.0.1', port: msg.signaling.sipPort });
+  else janus ??= await JanusRtpJoiner.open(msg.signaling.url);
   const jobs: Array<Promise<void>> = [];
   const errors: string[] = [];
   let failed = 0;
@@ -92,7 +129,7 @@ async function join(msg: Extract<ToGenerator, { op: 'join' }>): Promise<void> {
       if (wait > 0) await sleep(wait);
       n++;
       jobs.push(
-        joinOne(room, k, sipUac).catch((e: unknown) => {
+        joinOne(room, k, msg.signaling).catch((e: unknown) => {
           failed++;
           if (errors.length < 5) errors.push(e instanceof Error ? e.message : String(e));
         }),
@@ -100,7 +137,7 @@ async function join(msg: Extract<ToGenerator, { op: 'join' }>): Promise<void> {
     }
   }
   await Promise.all(jobs);
-  const setupMs = members.slice(setupBefore).map((m) => Math.round(m.call.setupMs * 10) / 10);
+  const setupMs = members.slice(setupBefore).map((m) => Math.round(m.setupMs * 10) / 10);
   reply({ op: 'joined', ok: members.length - setupBefore, failed, errors, setupMs });
 }
 
@@ -160,6 +197,7 @@ function windowStop(): void {
     tones: toneResults(),
     gaps: members.reduce((n, m) => n + m.p.gaps, 0),
     bunched: members.reduce((n, m) => n + m.p.bunched, 0),
+    srtpRejected: members.reduce((n, m) => n + m.p.srtpRejected, 0),
     sent: totalSent() - windowSent,
     lateTicks: lateTicks - windowLate,
     // The histogram holds whole timer periods: the lag is what exceeds the 5 ms resolution.
@@ -175,14 +213,23 @@ async function hangup(): Promise<void> {
   const all = members.splice(0, members.length);
   for (const b of buckets) b.length = 0;
   for (const m of all) m.p.stop();
+  const sip = all.filter((m) => m.call !== undefined);
   // BYEs in batches of 50 so the node's SIP socket is not flooded.
-  for (let i = 0; i < all.length; i += 50) {
-    const batch = all.slice(i, i + 50);
-    const codes = await Promise.all(batch.map((m) => (uac ? uac.bye(m.call) : Promise.resolve(0))));
+  for (let i = 0; i < sip.length; i += 50) {
+    const batch = sip.slice(i, i + 50);
+    const codes = await Promise.all(batch.map((m) => (uac && m.call ? uac.bye(m.call) : Promise.resolve(0))));
     for (const c of codes) if (c >= 200 && c < 300) ok++;
     else failed++;
-    for (const m of batch) m.p.close();
   }
+  // Janus participants end together with their session (Janus drops its handles).
+  if (janus) {
+    const j = await janus.close();
+    janus = undefined;
+    const n = all.length - sip.length;
+    if (j.ok) ok += n;
+    else failed += n;
+  }
+  for (const m of all) m.p.close();
   reply({ op: 'hung-up', ok, failed, nodeByes: uac?.received.get('BYE') ?? 0 });
 }
 
@@ -191,6 +238,7 @@ async function shutdown(): Promise<void> {
   for (const m of members) m.p.close();
   if (sharedSocket) await (await sharedSocket).close();
   await uac?.close();
+  await janus?.close();
   process.exit(0);
 }
 

@@ -9,7 +9,12 @@
  * receive timestamps: inter-arrival times are when the datagrams reached the generator's socket,
  * so the generator's own event-loop delays do not count against the node. With the dgram
  * fallback (CONFNODE_RTP_IO=dgram) they are taken when the generator reads the datagram.
+ *
+ * With SDES-SRTP, each participant protects what it sends and unprotects what it receives with
+ * the project's own SRTP contexts (src/media/rtp/srtp.ts, through its public API only); a packet
+ * that does not authenticate is counted as refused, never as received.
  */
+import type { SrtpContext } from '../../src/media/rtp/srtp';
 import { bindRtpSocket, type RtpSocket } from '../../src/media/rtp/udp-io';
 import { CODECS, type BenchCodec } from './audio';
 import { recordDeviation } from './stats';
@@ -46,7 +51,11 @@ export class Participant {
   private ts: number;
   private frameIndex = 0;
   private target: { address: string; port: number } | undefined;
+  /** SRTP contexts of this call: ours (protect) and the far side's (unprotect); none = plain RTP. */
+  private srtp: { tx: SrtpContext; rx: SrtpContext } | undefined;
   sent = 0;
+  /** SRTP packets refused (authentication, replay, malformed) since the window began. */
+  srtpRejected = 0;
   // Window measurement.
   private measuring = false;
   received = 0;
@@ -88,8 +97,9 @@ export class Participant {
     return this.shared.localPort;
   }
 
-  start(target: { address: string; port: number }): void {
+  start(target: { address: string; port: number }, srtp?: { tx: SrtpContext; rx: SrtpContext }): void {
     this.target = target;
+    this.srtp = srtp;
     this.shared.byNodePort.set(target.port, this);
   }
 
@@ -108,7 +118,8 @@ export class Participant {
     header.writeUInt32BE(this.ts, 4);
     header.writeUInt32BE(this.ssrc, 8);
     const payload = this.frames[this.frameIndex] as Buffer;
-    this.sock.sendParts(header, payload, t.port, t.address);
+    if (this.srtp) this.sock.send(this.srtp.tx.protectRtpParts(header, payload), t.port, t.address);
+    else this.sock.sendParts(header, payload, t.port, t.address);
     this.seq = (this.seq + 1) & 0xffff;
     this.ts = (this.ts + this.tsStep) >>> 0;
     this.frameIndex = (this.frameIndex + 1) % this.frames.length;
@@ -122,6 +133,7 @@ export class Participant {
     this.deviationCount = 0;
     this.gaps = 0;
     this.bunched = 0;
+    this.srtpRejected = 0;
     this.lastArrival = -1;
     this.kept.length = 0;
   }
@@ -133,7 +145,16 @@ export class Participant {
 
   /** A datagram for this participant (routed by the shared socket), received at `now` (ms). */
   onMessage(msg: Buffer, now: number): void {
-    const payload = rtpPayload(msg);
+    let packet = msg;
+    if (this.srtp) {
+      const plain = this.srtp.rx.unprotectRtp(msg);
+      if (typeof plain === 'string') {
+        if (this.measuring) this.srtpRejected++;
+        return;
+      }
+      packet = plain;
+    }
+    const payload = rtpPayload(packet);
     if (!payload) return;
     this.receivedTotal++;
     if (!this.measuring) return;

@@ -1,7 +1,7 @@
 /**
  * A minimal SIP UAC over one UDP socket for the load generator: INVITE with an SDP offer (PCMU or
- * Opus), ACK the 200 (and its retransmissions), BYE; answers any request the node sends (BYE,
- * OPTIONS) with 200. Written for the bench only: it parses just what it needs and never trusts a
+ * Opus, plain RTP/AVP or RTP/SAVP with an SDES a=crypto line), ACK the 200 (and its
+ * retransmissions), BYE; answers any request the node sends (BYE, OPTIONS) with 200. Written for the bench only: it parses just what it needs and never trusts a
  * byte from the network beyond that. Binds only 127.0.0.1.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
@@ -67,6 +67,30 @@ export function sdpAudioTarget(sdp: string): { address: string; port: number } |
   return { address: addr, port };
 }
 
+/** The SDES suite the bench offers (RFC 4568 6.2.1). */
+export const BENCH_SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80';
+
+/**
+ * The inline key of the answer's a=crypto line for the first audio m-line, when it uses the
+ * suite we offered (RFC 4568: the answer names our tag and suite with its own key).
+ */
+export function sdpAudioCrypto(sdp: string): { tag: number; suite: string; key: string } | undefined {
+  let inAudio = false;
+  let seenAudio = false;
+  for (const line of sdp.split(/\r?\n/).slice(0, 200)) {
+    const m = /^m=(\w+) /.exec(line);
+    if (m) {
+      inAudio = m[1] === 'audio' && !seenAudio;
+      if (inAudio) seenAudio = true;
+      continue;
+    }
+    if (!inAudio) continue;
+    const c = /^a=crypto:(\d{1,9}) (AES_CM_128_HMAC_SHA1_(?:80|32)) inline:([A-Za-z0-9+/]{40})(?:\|\S*)?\s*$/.exec(line);
+    if (c?.[1] && c[2] && c[3]) return { tag: Number(c[1]), suite: c[2], key: c[3] };
+  }
+  return undefined;
+}
+
 export interface Call {
   callId: string;
   user: string;
@@ -75,6 +99,8 @@ export interface Call {
   toHeader: string;
   /** Where the node wants our RTP. */
   media: { address: string; port: number };
+  /** The node's SDES key (base64 key||salt) when the call was set up with SRTP. */
+  srtpRemoteKey?: string;
   setupMs: number;
   ended: boolean;
 }
@@ -194,8 +220,12 @@ export class SipUac {
     });
   }
 
-  /** INVITE `user`@target offering `codec` on `rtpPort`; resolves after the ACK is sent. */
-  async invite(user: string, rtpPort: number, codec: BenchCodec, timeoutMs = 10_000): Promise<Call> {
+  /**
+   * INVITE `user`@target offering `codec` on `rtpPort`; resolves after the ACK is sent. With
+   * `srtpKey` (base64 key||salt), the offer is RTP/SAVP with that key and the answer must carry
+   * the node's key.
+   */
+  async invite(user: string, rtpPort: number, codec: BenchCodec, timeoutMs = 10_000, srtpKey?: string): Promise<Call> {
     const profile = CODECS[codec];
     const callId = `${token()}@127.0.0.1`;
     const requestUri = `sip:${user}@${this.target.host}:${this.target.port}`;
@@ -206,8 +236,9 @@ export class SipUac {
       's=-',
       'c=IN IP4 127.0.0.1',
       't=0 0',
-      `m=audio ${rtpPort} RTP/AVP ${profile.sdpFormats}`,
+      `m=audio ${rtpPort} ${srtpKey !== undefined ? 'RTP/SAVP' : 'RTP/AVP'} ${profile.sdpFormats}`,
       ...profile.sdpAttributes,
+      ...(srtpKey !== undefined ? [`a=crypto:1 ${BENCH_SRTP_SUITE} inline:${srtpKey}`] : []),
       'a=ptime:20',
       'a=sendrecv',
       '',
@@ -247,8 +278,15 @@ export class SipUac {
     this.acks.set(callId, ack);
     this.send(ack);
     const media = sdpAudioTarget(res.body);
-    if (!media) throw new Error(`INVITE ${user}: 200 OK without a usable audio m-line`);
-    const call: Call = { callId, user, requestUri: contact, fromHeader, toHeader, media, setupMs, ended: false };
+    const crypto = srtpKey !== undefined ? sdpAudioCrypto(res.body) : undefined;
+    const call: Call = { callId, user, requestUri: contact, fromHeader, toHeader, media: media ?? { address: '', port: 0 }, setupMs, ended: false };
+    if (crypto) call.srtpRemoteKey = crypto.key;
+    if (!media || (srtpKey !== undefined && crypto?.suite !== BENCH_SRTP_SUITE)) {
+      // Set up but unusable: hang it up so the node does not keep a call nobody sends on.
+      this.calls.set(callId, call);
+      await this.bye(call);
+      throw new Error(`INVITE ${user}: 200 OK without ${media ? `an a=crypto ${BENCH_SRTP_SUITE} answer` : 'a usable audio m-line'}`);
+    }
     this.calls.set(callId, call);
     return call;
   }
