@@ -8,7 +8,7 @@ import type { BrowserContext } from 'playwright-core';
 import { closeBrowsers, launchBrowser, openJoinPage, waitForRemoteMedia, type JoinedPage } from './helpers/browser';
 import { makeTempDir, writeNodeConfig } from './helpers/config';
 import { NodeUnderTest } from './helpers/node-process';
-import { killAll } from './helpers/proc';
+import { killAll, waitFor } from './helpers/proc';
 
 jest.setTimeout(90_000);
 
@@ -63,5 +63,12 @@ describe.each([
     for (const p of pages) expect(await srtpCipher(p)).toBe('SRTP_AES128_CM_HMAC_SHA1_80'); // Chromium's name for it
     // The node protects every transport itself: werift's own SRTP was never left in place.
     expect(node.proc.stdout).not.toContain('werift protects this transport');
+    // And sends through its own path (fast-send.ts): Ann's page leaves, her endpoint's counters are logged.
+    await pages[0]!.page.close();
+    await waitFor('the closed endpoint to log its counters', async () => (/"packetsFast":\d+/.test(node.proc.stdout) ? true : undefined), 10_000, 100);
+    const closed = /"packetsOut":(\d+),"packetsFast":(\d+)/.exec(node.proc.stdout);
+    expect(Number(closed?.[2])).toBeGreaterThan(0);
+    // Everything but what went out before the transport was ours (a few packets at most).
+    expect(Number(closed?.[2])).toBeGreaterThan(Number(closed?.[1]) * 0.9);
   });
 });

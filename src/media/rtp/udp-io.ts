@@ -81,7 +81,7 @@ class NativeIo {
   private nextTag = 1;
   private readonly sendBuf = Buffer.allocUnsafeSlow(SEND_BYTES);
   private readonly desc: Int32Array;
-  private readonly owners: (NativeRtpSocket | undefined)[] = new Array<NativeRtpSocket | undefined>(SEND_PACKETS);
+  private readonly owners: (NativeSender | undefined)[] = new Array<NativeSender | undefined>(SEND_PACKETS);
   private queued = 0;
   private queuedBytes = 0;
   private flushScheduled = false;
@@ -113,7 +113,7 @@ class NativeIo {
   }
 
   /** Queues one datagram; the batch leaves after the current task (or when full). */
-  enqueue(owner: NativeRtpSocket, head: Buffer, body: Buffer | null, port: number, words: Int32Array): void {
+  enqueue(owner: NativeSender, head: Buffer, body: Buffer | null, port: number, words: Int32Array): void {
     const length = head.length + (body ? body.length : 0);
     if (length > 65507) {
       owner.fail(errnoError(-(os.constants.errno.EMSGSIZE ?? 90), 'send', 'datagram too large'));
@@ -180,26 +180,18 @@ class NativeIo {
   }
 }
 
-class NativeRtpSocket implements RtpSocket {
-  readonly kind = 'native';
-  onMessage: RtpSocket['onMessage'] = null;
-  onError: RtpSocket['onError'] = null;
-  private closed = false;
+/** What sends through the thread's batch: a socket's fd, its last destination, where errors go. */
+abstract class NativeSender {
+  protected closed = false;
   /** The last destination, parsed (destinations rarely change); one descriptor's words. */
   private destText = '';
   private readonly dest: Int32Array;
-  /** The last source, formatted (sources rarely change). */
-  private srcText = '';
-  private readonly src: Int32Array;
 
   constructor(
-    private readonly io: NativeIo,
+    protected readonly io: NativeIo,
     readonly fd: number,
-    readonly tag: number,
-    readonly localPort: number,
   ) {
     this.dest = new Int32Array(io.stride);
-    this.src = new Int32Array(io.stride);
   }
 
   send(buf: Buffer, port: number, address: string): void {
@@ -210,6 +202,8 @@ class NativeRtpSocket implements RtpSocket {
     if (!this.closed && this.destination(address)) this.io.enqueue(this, head, body, port, this.dest);
   }
 
+  abstract fail(err: NodeJS.ErrnoException): void;
+
   private destination(address: string): boolean {
     if (address === this.destText) return true;
     if (this.io.addon.parseAddress(address, this.dest) === 0) {
@@ -218,6 +212,25 @@ class NativeRtpSocket implements RtpSocket {
     }
     this.destText = address;
     return true;
+  }
+}
+
+class NativeRtpSocket extends NativeSender implements RtpSocket {
+  readonly kind = 'native';
+  onMessage: RtpSocket['onMessage'] = null;
+  onError: RtpSocket['onError'] = null;
+  /** The last source, formatted (sources rarely change). */
+  private srcText = '';
+  private readonly src: Int32Array;
+
+  constructor(
+    io: NativeIo,
+    fd: number,
+    readonly tag: number,
+    readonly localPort: number,
+  ) {
+    super(io, fd);
+    this.src = new Int32Array(io.stride);
   }
 
   close(): Promise<void> {
@@ -247,6 +260,35 @@ class NativeRtpSocket implements RtpSocket {
   fail(err: NodeJS.ErrnoException): void {
     this.onError?.(err);
   }
+}
+
+/**
+ * Sends on a UDP socket this thread does not own (werift's ICE socket, see
+ * media/werift/fast-send.ts) through the thread's batched sends: it never receives on it and never
+ * closes it; errors are counted. Sends after the owner closed the socket fail with EBADF (counted).
+ */
+export class ForeignUdpSender extends NativeSender {
+  errors = 0;
+
+  fail(): void {
+    this.errors++;
+  }
+
+  /** No more sends (the owner is closing the socket): what is queued leaves first. */
+  stop(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.io.flush();
+  }
+}
+
+/** A sender on a foreign socket's fd, or null when this thread does not use native/rtpio. */
+export function foreignUdpSender(fd: number): ForeignUdpSender | null {
+  if (wanted() === 'dgram' || !Number.isInteger(fd) || fd < 0) return null;
+  const loaded = loadAddon();
+  if (!loaded) return null;
+  native ??= new NativeIo(loaded);
+  return new ForeignUdpSender(native, fd);
 }
 
 // ---------------------------------------------------------------- dgram

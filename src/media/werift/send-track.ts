@@ -6,12 +6,17 @@
  */
 import type { RTCRtpCodecParameters, RTCRtpTransceiver, RtpPacket } from 'werift';
 import type { MediaKind } from '../sfu';
+import { FastRtpSender, type FastSendDeclines } from './fast-send';
 
 export type { MediaKind };
 
 /** Counters shared by every SendTrack of one endpoint (plain numbers: the packet path). */
 export interface SendCounters {
   packetsOut: number;
+  /** Of packetsOut, those sent by our own path (fast-send.ts) rather than werift's sender. */
+  packetsFast: number;
+  /** Why the others were not (summed over the endpoint's tracks when they close or renegotiate). */
+  fastDeclined: FastSendDeclines;
   /** Packets with no m-line yet, no matching negotiated codec, or after close. */
   dropped: number;
   sendErrors: number;
@@ -25,6 +30,8 @@ export class SendTrack {
   private cachedMime = '';
   private cachedCodec: RTCRtpCodecParameters | undefined;
   private closedFlag = false;
+  /** Our send path for this m-line (undefined: not looked at since the last negotiation). */
+  private fast: FastRtpSender | null | undefined;
   private readonly onSendError = (): void => {
     this.counters.sendErrors++;
   };
@@ -64,6 +71,11 @@ export class SendTrack {
     // werift stamps sender.codec.payloadType on every packet: point it at the source's codec.
     sender.codec = codec;
     this.counters.packetsOut++;
+    if (this.fast === undefined) this.fast = FastRtpSender.for(sender);
+    if (this.fast?.send(pkt, codec.payloadType)) {
+      this.counters.packetsFast++;
+      return true;
+    }
     sender.sendRtp(pkt).catch(this.onSendError);
     return true;
   }
@@ -72,6 +84,8 @@ export class SendTrack {
   renegotiated(): void {
     this.cachedMime = '';
     this.cachedCodec = undefined;
+    this.retireFast();
+    this.fast = undefined;
   }
 
   /** Idempotent: the endpoint stops the m-line in its next offer. */
@@ -79,6 +93,19 @@ export class SendTrack {
     if (this.closedFlag) return;
     this.closedFlag = true;
     this.onKeyframeRequest = null;
+    this.retireFast();
+    this.fast = null;
     this.release(this);
+  }
+
+  private retireFast(): void {
+    const f = this.fast;
+    if (!f) return;
+    f.close();
+    const d = this.counters.fastDeclined;
+    d.state += f.declined.state;
+    d.srtp += f.declined.srtp;
+    d.consent += f.declined.consent;
+    d.socket += f.declined.socket;
   }
 }

@@ -49,6 +49,24 @@ export function offerAesCmOnly(pc: RTCPeerConnection): void {
   }
 }
 
+const watched = new WeakSet<RTCDtlsTransport>();
+
+/**
+ * offerAesCmOnly, and our SRTP put on each transport of `pc` the moment its DTLS connects (werift
+ * starts its own SRTP just before it says so): nothing is sent or received on werift's sessions
+ * but what raced the event. `other` hears of a transport that negotiated another profile.
+ */
+export function useOurSrtpOnConnect(pc: RTCPeerConnection, drops: SrtpDrops, other: () => void): void {
+  offerAesCmOnly(pc);
+  for (const t of pc.dtlsTransports) {
+    if (watched.has(t)) continue;
+    watched.add(t);
+    t.onStateChange.subscribe((state) => {
+      if (state === 'connected' && !installOurSrtp(t, drops)) other();
+    });
+  }
+}
+
 function refuse(drops: SrtpDrops, why: SrtpFailure): never {
   drops[why]++;
   throw new SrtpAuthenticationError(`SRTP packet refused: ${why}`);
@@ -56,7 +74,7 @@ function refuse(drops: SrtpDrops, why: SrtpFailure): never {
 
 class OurSrtpSession {
   constructor(
-    private readonly tx: SrtpContext,
+    readonly tx: SrtpContext,
     private readonly rx: SrtpContext,
     private readonly drops: SrtpDrops,
   ) {}
@@ -105,4 +123,10 @@ export function installOurSrtp(t: RTCDtlsTransport, drops: SrtpDrops): boolean {
   // SRTCP has its own indices and replay state, but the same contexts (session keys per label).
   i.srtcp = new OurSrtcpSession(txRtp, rxRtp, drops);
   return true;
+}
+
+/** The context protecting what `t` sends, when its SRTP is ours (fast-send.ts). */
+export function ourSrtpSender(t: RTCDtlsTransport): SrtpContext | undefined {
+  const srtp = internals(t).srtp;
+  return srtp instanceof OurSrtpSession ? srtp.tx : undefined;
 }

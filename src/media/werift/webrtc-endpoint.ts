@@ -28,7 +28,7 @@ import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, typ
 import { AUDIO_LEVEL_URI, bundleHeaderExtensionIds, dropMdnsCandidates, isDigitalSilence, noStunQuery, peerConfig, preferOpusDtx, type VideoCodecName } from './codecs';
 import { tolerateLateConsentAnswers } from './consent';
 import { SendTrack, type MediaKind, type SendCounters } from './send-track';
-import { installOurSrtp, offerAesCmOnly, type SrtpDrops } from './srtp-session';
+import { installOurSrtp, useOurSrtpOnConnect, type SrtpDrops } from './srtp-session';
 
 /** Set once for the process, before any peer connection exists (see consent.ts). */
 const consentTolerant = tolerateLateConsentAnswers();
@@ -76,6 +76,8 @@ export type WebRtcEndpointEvents = {
 export interface WebRtcEndpointStats {
   packetsIn: number;
   packetsOut: number;
+  /** Of packetsOut, those our own send path carried (fast-send.ts). */
+  packetsFast: number;
   packetsDropped: number;
   sendErrors: number;
 }
@@ -88,7 +90,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
   readonly participant: ParticipantId;
   private readonly pc: RTCPeerConnection;
   private readonly log: Logger;
-  private readonly counters: SendCounters = { packetsOut: 0, dropped: 0, sendErrors: 0 };
+  private readonly counters: SendCounters = { packetsOut: 0, packetsFast: 0, fastDeclined: { state: 0, srtp: 0, consent: 0, socket: 0 }, dropped: 0, sendErrors: 0 };
   /** Packets our SRTP contexts refused (srtp-session.ts). */
   private readonly srtpDrops: SrtpDrops = { auth: 0, replay: 0, malformed: 0 };
   private srtpWarned = false;
@@ -160,15 +162,16 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     return this.closing !== undefined;
   }
 
-  /** Once connected: each DTLS transport's SRTP moves to our keyed contexts (srtp-session.ts). */
+  /** Once connected: each DTLS transport's SRTP is on our keyed contexts (srtp-session.ts). */
   private useOurSrtp(): void {
-    for (const t of this.pc.dtlsTransports) {
-      if (!installOurSrtp(t, this.srtpDrops) && !this.srtpWarned && t.state === 'connected') {
-        this.srtpWarned = true;
-        this.log.info({ srtp: 'werift' }, 'DTLS negotiated an SRTP profile other than AES_CM_128_HMAC_SHA1_80: werift protects this transport');
-      }
-    }
+    for (const t of this.pc.dtlsTransports) if (!installOurSrtp(t, this.srtpDrops) && t.state === 'connected') this.weriftSrtp();
   }
+
+  private readonly weriftSrtp = (): void => {
+    if (this.srtpWarned) return;
+    this.srtpWarned = true;
+    this.log.info({ srtp: 'werift' }, 'DTLS negotiated an SRTP profile other than AES_CM_128_HMAC_SHA1_80: werift protects this transport');
+  };
 
   get connectionState(): string {
     return this.pc.connectionState;
@@ -187,7 +190,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       await this.applyRemote('offer', sdp);
       const answer = await this.pc.createAnswer();
       noStunQuery(this.pc);
-      offerAesCmOnly(this.pc);
+      useOurSrtpOnConnect(this.pc, this.srtpDrops, this.weriftSrtp);
       await this.pc.setLocalDescription(answer);
       local = this.pc.localDescription?.sdp;
     } finally {
@@ -256,6 +259,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     return {
       packetsIn: this.packetsIn,
       packetsOut: this.counters.packetsOut,
+      packetsFast: this.counters.packetsFast,
       packetsDropped: this.counters.dropped + this.emptyIn + this.srtpDrops.auth + this.srtpDrops.replay + this.srtpDrops.malformed,
       sendErrors: this.counters.sendErrors,
     };
@@ -266,6 +270,18 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     if (!this.closing) {
       this.connectTimer?.cancel();
       for (const t of [...this.sendTracks]) t.close();
+      const st = this.stats();
+      this.log.info(
+        {
+          packetsIn: st.packetsIn,
+          packetsOut: st.packetsOut,
+          packetsFast: st.packetsFast,
+          fastDeclined: this.counters.fastDeclined,
+          packetsDropped: st.packetsDropped,
+          srtpRefused: this.srtpDrops,
+        },
+        'browser media closed',
+      );
       this.toAdd.length = 0;
       this.toStop.length = 0;
       this.removeAllListeners();
@@ -330,7 +346,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.iceRestartWanted = false;
     const offer = await this.pc.createOffer({ iceRestart });
     noStunQuery(this.pc);
-    offerAesCmOnly(this.pc);
+    useOurSrtpOnConnect(this.pc, this.srtpDrops, this.weriftSrtp);
     await this.pc.setLocalDescription(offer);
     const sdp = this.pc.localDescription?.sdp;
     if (this.closing) return;
