@@ -1,11 +1,15 @@
 /**
- * The SFU section of RESULTS.md (issue 3 figures) from an SfuResult: pure formatting. It never
- * judges anything except printing the issue's stated goal beside the measured efficiency.
+ * The SFU section of RESULTS.md (issue 3 and issue 13 figures) from an SfuResult: pure
+ * formatting. It never judges anything except printing the issues' stated goals beside the
+ * measured efficiency and the SRTP/dgram cost ratio.
  */
 import type { SfuResult } from './run-sfu';
+import type { SrtpEngineResult, SrtpForwardingResult } from './srtp-forwarding';
 import type { Summary } from './stats';
 
 const GOAL = 0.5;
+/** Issue 13: CPU per forwarded SRTP packet at most this many times the dgram forwarder's. */
+const SRTP_RATIO_GOAL = 2;
 
 function ms(s: Summary): string {
   return s.samples === 0 ? '-' : `${s.p50} | ${s.p95} | ${s.max} | ${s.samples}`;
@@ -93,14 +97,65 @@ function forwardingLines(r: SfuResult): string[] {
   ];
 }
 
+function range(s: { min: number; median: number; max: number } | undefined): string {
+  return s ? `${s.median} (${s.min}..${s.max})` : '-';
+}
+
+function srtpEngineLines(e: SrtpEngineResult | undefined, viewers: number): string[] {
+  if (!e) return [];
+  const c = e.check;
+  return [
+    `**Node on ${e.engine === 'native' ? 'native/srtp' : "Node's crypto (CONFNODE_SRTP=js)"}** (node: ${text(e.nodeSrtp)}; generator: ${text(e.generatorSrtp)}; ` +
+      `${e.videoCodec} video; joins p50 ${e.joinMs.p50} ms, max ${e.joinMs.max} ms): ` +
+      `**${dash(e.pooled.usPerPacket, ' µs')}** per forwarded SRTP packet pooled (runs: median ${range(e.usPerPacket)}), ` +
+      `dgram forwarder ${dash(e.pooled.dgramUsPerPacket, ' µs')} pooled (runs ${range(e.dgramUsPerPacket)}); ` +
+      `**ratio ${dash(e.pooled.ratio)}** pooled (runs ${range(e.ratio)}; goal <= ${SRTP_RATIO_GOAL}); forwarded ${range(e.forwardedPerS)} packets/s.`,
+    '',
+    '| run | µs/pkt SFU (marginal) | µs/pkt SFU all-in | node CPU video / idle | marginal CPU (kernel share) | forwarded pkt/s | SFU loss | µs/pkt dgram | dgram CPU (kernel share) | dgram loss | ratio | generator CPU video / idle / dgram | generator µs/pkt |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...e.runs.map(
+      (x) =>
+        `| ${x.repetition} | ${dash(x.sfu.usPerPacket)} | ${dash(x.sfu.usPerPacketAllIn)} | ${x.sfu.nodeCpuVideoPercent}% / ${x.sfu.nodeCpuIdlePercent}% | ` +
+        `${x.sfu.marginalCorePercent}% (${dash(x.sfu.marginalSystemShare, '%')}) | ${x.sfu.forwardedPerS} | ${x.sfu.lossPercent}% | ${dash(x.dgram.usPerPacket)} | ` +
+        `${x.dgram.corePercent}% (${dash(x.dgram.systemShare, '%')}) | ${x.dgram.lossPercent}% | ${dash(x.ratio)} | ` +
+        `${x.generator.cpuVideoPercent}% / ${x.generator.cpuIdlePercent}% / ${x.generator.cpuDgramPercent}% | ${dash(x.generator.usPerPacket)} |`,
+    ),
+    '',
+    `Checks: ${c.viewersWithVideo}/${viewers} viewers got video after the warm-up; ${c.peersOnOurSrtp}/${c.peers} generator peers on our SRTP contexts. ` +
+      `From the warm-up to the end: publisher video packets sent ${c.sent}, node packets in ${c.nodePacketsIn} / out ${c.nodePacketsOut} (API, RTP of all kinds), ` +
+      `viewers' video packets ${c.viewersVideoIn} (x${viewers} expected: ${c.sent * viewers}); keyframe requests to the publisher ${c.keyframeRequests} ` +
+      `(keyframes sent ${c.keyframesSent}); generator late ticks ${c.generatorLateTicks}, SRTP/SRTCP packets its contexts refused (auth / replay / malformed) ${c.generatorSrtpDrops}.`,
+    '',
+    ...(e.errors.length > 0 ? [`Errors: ${text(e.errors.join('; '))}`, ''] : []),
+  ];
+}
+
+/** The SRTP forwarding part (issue 13 item 2); exported for the part's own entry point. */
+export function srtpForwardingLines(f: SrtpForwardingResult | undefined): string[] {
+  if (!f) return ['SRTP forwarding part: not run.', ''];
+  return [
+    `### WebRTC (SRTP) forwarding cost (1 werift publisher -> ${f.viewers} werift viewers over /ws, ${f.ratePps} video packets/s of ${f.payloadBytes} bytes)`,
+    '',
+    `CPU per forwarded SRTP packet = the node's marginal CPU (video window - idle window, ${f.windowS} s each) / video packets the viewers received; ` +
+      `dgram = the minimal dgram forwarder's CPU / packets its ${f.viewers} receivers got, same rate and fan-out, in the same run. ` +
+      `Viewers: ${f.viewerMode === 'light' ? "counted right after their own SRTP context authenticated and decrypted each packet (werift's receive path skipped)" : "counted at werift's track (its whole receive path)"}. ` +
+      `js / native (pooled µs per packet): **${dash(f.jsOverNative)}**.`,
+    '',
+    ...srtpEngineLines(f.native, f.viewers),
+    ...srtpEngineLines(f.js, f.viewers),
+    ...(f.errors.length > 0 ? [`Errors: ${text(f.errors.join('; '))}`, ''] : []),
+  ];
+}
+
 export function sfuMarkdown(r: SfuResult, startedAt: string, mode: string): string[] {
   return [
-    '## SFU (issue 3)',
+    '## SFU (issues 3 and 13)',
     '',
     `Run ${startedAt} (${mode} mode, ${r.durationS} s). Method: bench/README.md section 3.`,
     '',
     ...browserLines(r),
     ...forwardingLines(r),
+    ...srtpForwardingLines(r.srtp),
     ...(r.errors.length > 0 ? [`Errors: ${text(r.errors.join('; '))}`, ''] : []),
   ];
 }
