@@ -175,17 +175,30 @@ export class SrtpContext {
 
   /** Protects a packet given as its header and payload: one new Buffer, header || E(payload) || tag. */
   protectRtpParts(header: Buffer, payload: Buffer): Buffer {
-    const ssrc = header.readUInt32BE(8);
-    const seq = header.readUInt16BE(2);
-    const index = this.nextSendIndex(ssrc, seq);
-    const roc = Math.floor(index / 0x10000);
     const hl = header.length;
     const end = hl + payload.length;
     const out = Buffer.allocUnsafe(end + this.rtpTagBytes);
     header.copy(out, 0);
     payload.copy(out, hl);
-    this.rtp.seal(out, hl, end, out, ssrc, roc, seq, end, roc, this.rtpTagBytes);
+    this.protectRtpInPlace(out, hl, end);
     return out;
+  }
+
+  /** The SRTP tag length of this context's RTP packets (bytes after the payload). */
+  get rtpTagLength(): number {
+    return this.rtpTagBytes;
+  }
+
+  /**
+   * Protects in place a packet laid out in buf[0, end) whose header is buf[0, hl): buf must hold
+   * rtpTagLength more bytes, where the tag goes (the caller's own buffer: nothing is allocated).
+   */
+  protectRtpInPlace(buf: Buffer, hl: number, end: number): void {
+    const ssrc = buf.readUInt32BE(8);
+    const seq = buf.readUInt16BE(2);
+    const index = this.nextSendIndex(ssrc, seq);
+    const roc = Math.floor(index / 0x10000);
+    this.rtp.seal(buf, hl, end, buf, ssrc, roc, seq, end, roc, this.rtpTagBytes);
   }
 
   /** The plain RTP packet (a new Buffer), or why it was refused. */

@@ -79,7 +79,7 @@ class NativeIo {
   private readonly meta: Int32Array;
   private readonly sockets = new Map<number, NativeRtpSocket>();
   private nextTag = 1;
-  private readonly sendBuf = Buffer.allocUnsafeSlow(SEND_BYTES);
+  readonly sendBuf = Buffer.allocUnsafeSlow(SEND_BYTES);
   private readonly desc: Int32Array;
   private readonly owners: (NativeSender | undefined)[] = new Array<NativeSender | undefined>(SEND_PACKETS);
   private queued = 0;
@@ -115,11 +115,23 @@ class NativeIo {
   /** Queues one datagram; the batch leaves after the current task (or when full). */
   enqueue(owner: NativeSender, head: Buffer, body: Buffer | null, port: number, words: Int32Array): void {
     const length = head.length + (body ? body.length : 0);
+    const at = this.reserve(owner, length, port, words);
+    if (at < 0) return;
+    head.copy(this.sendBuf, at);
+    if (body) body.copy(this.sendBuf, at + head.length);
+  }
+
+  /**
+   * Queues one datagram of `length` bytes that the caller writes itself, at once, into
+   * sendBuf[offset, offset + length) (returned; -1 when too large, which fails the owner).
+   */
+  reserve(owner: NativeSender, length: number, port: number, words: Int32Array): number {
     if (length > 65507) {
       owner.fail(errnoError(-(os.constants.errno.EMSGSIZE ?? 90), 'send', 'datagram too large'));
-      return;
+      return -1;
     }
     if (this.queued === SEND_PACKETS || this.queuedBytes + length > SEND_BYTES) this.flush();
+    const at = this.queuedBytes;
     const b = this.queued * this.stride;
     const d = this.desc;
     d[b] = owner.fd;
@@ -127,8 +139,6 @@ class NativeIo {
     d[b + 2] = length;
     d[b + 3] = port;
     for (let i = 4; i < 9; i++) d[b + i] = words[i] ?? 0;
-    head.copy(this.sendBuf, this.queuedBytes);
-    if (body) body.copy(this.sendBuf, this.queuedBytes + head.length);
     this.owners[this.queued] = owner;
     this.queued++;
     this.queuedBytes += (length + 7) & ~7;
@@ -136,6 +146,7 @@ class NativeIo {
       this.flushScheduled = true;
       process.nextTick(this.flushTask);
     }
+    return at;
   }
 
   flush(): void {
@@ -200,6 +211,18 @@ abstract class NativeSender {
 
   sendParts(head: Buffer, body: Buffer, port: number, address: string): void {
     if (!this.closed && this.destination(address)) this.io.enqueue(this, head, body, port, this.dest);
+  }
+
+  /**
+   * Queues a datagram of `length` bytes written in place by `write` into a view of the batch buffer
+   * (no copy of its own): false when nothing was queued (closed, a bad address, too large).
+   */
+  sendWritten(length: number, port: number, address: string, write: (view: Buffer) => void): boolean {
+    if (this.closed || !this.destination(address)) return false;
+    const at = this.io.reserve(this, length, port, this.dest);
+    if (at < 0) return false;
+    write(this.io.sendBuf.subarray(at, at + length));
+    return true;
   }
 
   abstract fail(err: NodeJS.ErrnoException): void;

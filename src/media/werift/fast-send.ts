@@ -107,6 +107,9 @@ export class FastRtpSender {
   private readonly midId: number;
   private readonly mid: Buffer | null;
   private readonly absId: number;
+  /** Bytes of extension elements, and the header's length with them (padded to 32-bit words). */
+  private readonly extBytes: number;
+  private readonly headerLen: number;
   private socket: object | null = null;
   private out: ForeignUdpSender | null = null;
   private lastNtpAt = Number.NEGATIVE_INFINITY;
@@ -122,6 +125,8 @@ export class FastRtpSender {
     this.midId = midId;
     this.mid = midId > 0 && sender.mid ? Buffer.from(sender.mid) : null;
     this.absId = absId;
+    this.extBytes = (this.mid ? 1 + this.mid.length : 0) + (absId > 0 ? 4 : 0);
+    this.headerLen = 12 + (this.extBytes > 0 ? 4 + ((this.extBytes + 3) >> 2) * 4 : 0);
   }
 
   /** A fast path for `sender` with its negotiated extensions, or null when they need werift's. */
@@ -163,18 +168,25 @@ export class FastRtpSender {
       s.ntpTimestamp = ntpNow();
       s.rtpTimestamp = header.timestamp;
     }
-    const wire = this.protect(srtp, pkt, payload);
+    // Written and protected in place in the thread's send batch: no Buffer of its own.
+    const headerLen = this.headerLen;
+    const length = headerLen + payload.length + srtp.rtpTagLength;
+    const [address, port] = pair.remoteAddr;
+    this.pkt = pkt;
+    this.srtp = srtp;
+    const queued = out.sendWritten(length, port, address, this.write);
+    this.pkt = null;
+    this.srtp = null;
+    if (!queued) return this.decline('socket');
     s.octetCount += payload.length;
     s.packetCount = (s.packetCount + 1) >>> 0;
-    s.headerBytesSent += wire.length - payload.length;
+    s.headerBytesSent += headerLen;
     s.rtpCache[header.sequenceNumber % RTP_HISTORY_SIZE] = pkt;
     if (!s.rtcpRunning) void s.runRtcp();
-    const [address, port] = pair.remoteAddr;
-    out.send(wire, port, address);
-    dtls.bytesSent += wire.length;
+    dtls.bytesSent += length;
     dtls.packetsSent++;
     pair.packetsSent++;
-    pair.bytesSent += wire.length;
+    pair.bytesSent += length;
     this.sent++;
     return true;
   }
@@ -205,44 +217,45 @@ export class FastRtpSender {
     return this.out;
   }
 
-  /** header (with the mid and abs-send-time extensions) || payload, protected: one new Buffer. */
-  private protect(srtp: SrtpContext, pkt: RtpPacket, payload: Buffer): Buffer {
+  /** The packet being written by `write` (set only during send). */
+  private pkt: RtpPacket | null = null;
+  private srtp: SrtpContext | null = null;
+
+  /** header (with the mid and abs-send-time extensions) || payload, protected, into `view`. */
+  private readonly write = (view: Buffer): void => {
+    const pkt = this.pkt;
+    const srtp = this.srtp;
+    if (!pkt || !srtp) return;
     const h = pkt.header;
-    const mid = this.mid;
-    const extBytes = (mid ? 1 + mid.length : 0) + (this.absId > 0 ? 4 : 0);
-    const extWords = (extBytes + 3) >> 2;
-    const headerLen = 12 + (extBytes > 0 ? 4 + extWords * 4 : 0);
-    const head = Buffer.alloc(headerLen);
-    head[0] = 0x80 | (extBytes > 0 ? 0x10 : 0);
-    head[1] = (h.marker ? 0x80 : 0) | (h.payloadType & 0x7f);
-    head.writeUInt16BE(h.sequenceNumber, 2);
-    head.writeUInt32BE(h.timestamp, 4);
-    head.writeUInt32BE(h.ssrc, 8);
-    if (extBytes > 0) {
-      // RFC 8285 one-byte header extensions, in id order as werift sorts them.
-      head.writeUInt16BE(0xbede, 12);
-      head.writeUInt16BE(extWords, 14);
+    const headerLen = this.headerLen;
+    view[0] = 0x80 | (this.extBytes > 0 ? 0x10 : 0);
+    view[1] = (h.marker ? 0x80 : 0) | (h.payloadType & 0x7f);
+    view.writeUInt16BE(h.sequenceNumber, 2);
+    view.writeUInt32BE(h.timestamp, 4);
+    view.writeUInt32BE(h.ssrc, 8);
+    if (this.extBytes > 0) {
+      // RFC 8285 one-byte header extensions, in id order as werift sorts them, zero padded.
+      view.writeUInt16BE(0xbede, 12);
+      view.writeUInt16BE((headerLen - 16) >> 2, 14);
+      view.fill(0, 16, headerLen);
       let off = 16;
-      const writeMid = (): void => {
-        if (!mid) return;
-        head[off++] = (this.midId << 4) | (mid.length - 1);
-        mid.copy(head, off);
-        off += mid.length;
-      };
-      const writeAbs = (): void => {
-        if (this.absId <= 0) return;
-        head[off++] = (this.absId << 4) | 2;
-        head.writeUIntBE(absSendTimeNow(), off, 3);
-        off += 3;
-      };
-      if (this.absId > 0 && this.absId < this.midId) {
-        writeAbs();
-        writeMid();
-      } else {
-        writeMid();
-        writeAbs();
+      const mid = this.mid;
+      const absFirst = this.absId > 0 && this.absId < this.midId;
+      for (let i = 0; i < 2; i++) {
+        const abs = (i === 0) === absFirst;
+        if (abs && this.absId > 0) {
+          view[off] = (this.absId << 4) | 2;
+          view.writeUIntBE(absSendTimeNow(), off + 1, 3);
+          off += 4;
+        } else if (!abs && mid) {
+          view[off] = (this.midId << 4) | (mid.length - 1);
+          mid.copy(view, off + 1);
+          off += 1 + mid.length;
+        }
       }
     }
-    return srtp.protectRtpParts(head, payload);
-  }
+    const end = headerLen + pkt.payload.length;
+    pkt.payload.copy(view, headerLen);
+    srtp.protectRtpInPlace(view, headerLen, end);
+  };
 }
