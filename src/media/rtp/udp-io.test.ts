@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import { bindRtpSocket, rtpIoInfo, type RtpIoKind, type RtpSocket } from './udp-io';
+import { bindRtpSocket, foreignUdpSender, rtpIoInfo, type RtpIoKind, type RtpSocket } from './udp-io';
 
 // Ports of this file only (jest runs files in parallel).
 const BASE = 41400;
@@ -168,5 +168,38 @@ describe.each<RtpIoKind>(['native', 'dgram'])('RTP sockets over %s I/O', (kind) 
     s.send(Buffer.from('after close'), 5000, '127.0.0.1'); // ignored
     const again = await bound('127.0.0.1', BASE + offset + 8);
     sockets.push(again);
+  });
+});
+
+describe("sends on a socket another library owns (ForeignUdpSender: werift's ICE socket)", () => {
+  it("batches datagrams onto a dgram socket's fd (the receiver sees that socket's port), counts a refused send as an error, and stop() ends sending", async () => {
+    const owner = dgram.createSocket('udp4');
+    const receiver = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((r) => owner.bind(0, '127.0.0.1', () => r()));
+      await new Promise<void>((r) => receiver.bind(0, '127.0.0.1', () => r()));
+      const state = Object.getOwnPropertySymbols(owner).find((s) => s.description === 'state symbol');
+      const fd = (owner as unknown as Record<symbol, { handle: { fd: number } }>)[state!]!.handle.fd;
+      const out = foreignUdpSender(fd)!;
+      expect(out).not.toBeNull();
+      const got: Array<{ text: string; port: number }> = [];
+      receiver.on('message', (m, rinfo) => got.push({ text: m.toString(), port: rinfo.port }));
+      for (let i = 0; i < 5; i++) out.send(Buffer.from(`d${i}`), receiver.address().port, '127.0.0.1');
+      expect(out.sendWritten(3, receiver.address().port, '127.0.0.1', (view) => view.write('w!!'))).toBe(true);
+      await until(() => got.length === 6, 'six datagrams');
+      expect(got.map((g) => g.text)).toEqual(['d0', 'd1', 'd2', 'd3', 'd4', 'w!!']);
+      expect(new Set(got.map((g) => g.port))).toEqual(new Set([owner.address().port]));
+      out.send(Buffer.from('v6'), receiver.address().port, '::1'); // an IPv4 socket cannot
+      await new Promise((r) => setTimeout(r, 20));
+      expect(out.errors).toBe(1);
+      out.stop();
+      out.send(Buffer.from('late'), receiver.address().port, '127.0.0.1');
+      expect(out.sendWritten(1, receiver.address().port, '127.0.0.1', () => undefined)).toBe(false);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(got).toHaveLength(6);
+    } finally {
+      owner.close();
+      receiver.close();
+    }
   });
 });

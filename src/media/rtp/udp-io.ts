@@ -291,10 +291,14 @@ class NativeRtpSocket extends NativeSender implements RtpSocket {
  * closes it; errors are counted. Sends after the owner closed the socket fail with EBADF (counted).
  */
 export class ForeignUdpSender extends NativeSender {
+  /** Sends refused for a reason other than a full socket buffer (which only drops that datagram). */
   errors = 0;
+  /** Datagrams dropped because the socket's buffer was full. */
+  dropped = 0;
 
-  fail(): void {
-    this.errors++;
+  fail(err: NodeJS.ErrnoException): void {
+    if (err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK' || err.code === 'ENOBUFS') this.dropped++;
+    else this.errors++;
   }
 
   /** No more sends (the owner is closing the socket): what is queued leaves first. */

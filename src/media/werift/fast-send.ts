@@ -214,7 +214,8 @@ export class FastRtpSender {
       const fd = dgramFd(socket);
       this.out = fd >= 0 ? foreignUdpSender(fd) : null;
     }
-    return this.out;
+    // A socket our sends failed on (an address family it cannot reach, say) is werift's from then on.
+    return this.out && this.out.errors === 0 ? this.out : null;
   }
 
   /** The packet being written by `write` (set only during send). */
