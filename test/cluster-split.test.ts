@@ -100,7 +100,7 @@ describe('R1: signaling stays on A, media on B', () => {
       try {
         await waitForRemoteMedia(page, { remotes: 1, video: true, timeoutMs: 30_000 });
       } catch (err) {
-        throw new Error(`${page.name}: ${String(err)}\npage: ${JSON.stringify(await pageState(page))}\n${page.log.slice(-20).join('\n')}\nA:\n${a.proc.tail()}\nB:\n${b.proc.tail()}`);
+        throw new Error(`${page.name}: ${String(err)}\npage: ${JSON.stringify(await pageState(page))}\n${[ann, bob].map((q) => `${q.name}'s console:\n${q.log.slice(-20).join('\n')}`).join('\n')}\nA:\n${a.proc.tail()}\nB:\n${b.proc.tail()}`);
       }
     }
     const placed = (await b.getJson<Placed[]>('/api/v1/participants')).filter((p) => p.conference === 'split');
