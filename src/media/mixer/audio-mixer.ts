@@ -64,6 +64,9 @@ export interface AudioMixerStats {
   sharedEncodes: Record<AudioCodecName, number>;
   talkerEncodes: number;
   encodeErrors: number;
+  /** Ticks in level-only mode (nobody listened), and packets taken for their level alone. */
+  levelOnlyTicks: number;
+  levelOnlyPackets: number;
 }
 
 export type AudioMixerEvents<Id extends string> = {
@@ -73,8 +76,23 @@ export type AudioMixerEvents<Id extends string> = {
 
 /** The per-packet entry point returned by addParticipant, so the glue skips a Map lookup. */
 export interface MixerInput {
-  pushRtp(seq: number, payload: Buffer): boolean;
+  /**
+   * One RTP payload of the participant. `level`: the packet's RFC 6464 audio level (0..127, -1 or
+   * absent: none). While nobody listens to the mix (no participant has a sink: a room of browsers,
+   * who get each other's audio from the SFU), a packet with a level is not decoded at all: its
+   * level alone feeds the active speaker, as Jitsi's bridge does.
+   */
+  pushRtp(seq: number, payload: Buffer, level?: number): boolean;
 }
+
+/** What a member needs to know of its mixer on the packet path. */
+interface MixerMode {
+  readonly levelOnly: boolean;
+  readonly tickCount: number;
+}
+
+/** A level heard this many ticks ago still counts (packets are 20 ms apart, give or take jitter). */
+const LEVEL_HOLD_TICKS = 3;
 
 class Member<Id extends string> implements MixerInput {
   readonly pcm = new Int16Array(MIX_FRAME_SAMPLES);
@@ -91,8 +109,14 @@ class Member<Id extends string> implements MixerInput {
   framesMixed = 0;
   framesSent = 0;
   sendErrors = 0;
+  /** Level-only mode: the last RFC 6464 level heard (dBov) and the tick it came in; -1: none yet. */
+  heardLevel = SILENCE_DBOV;
+  heardTick = -1;
+  /** Packets taken for their level alone (not decoded). */
+  levelOnlyPackets = 0;
 
   constructor(
+    private readonly mode: MixerMode,
     readonly id: Id,
     readonly decoder: AudioCodec,
     readonly jb: JitterBuffer,
@@ -102,14 +126,22 @@ class Member<Id extends string> implements MixerInput {
     this.sendCodecIdx = codecIndex(sendCodec);
   }
 
-  pushRtp(seq: number, payload: Buffer): boolean {
+  pushRtp(seq: number, payload: Buffer, level = -1): boolean {
+    if (this.mode.levelOnly && level >= 0) {
+      this.heardLevel = -level;
+      this.heardTick = this.mode.tickCount;
+      this.levelOnlyPackets++;
+      return true;
+    }
     return this.jb.push(seq, payload);
   }
 }
 
 const RANK_SMOOTHING = 0.3;
 
-export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMixerEvents<Id>> {
+export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMixerEvents<Id>> implements MixerMode {
+  /** Nobody listens to the mix: inputs with RFC 6464 levels are not decoded (MixerInput.pushRtp). */
+  levelOnly = true;
   private readonly members: Member<Id>[] = [];
   private readonly byId = new Map<Id, Member<Id>>();
   private readonly talkers: Member<Id>[] = [];
@@ -129,6 +161,7 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
   private readonly hangoverTicks: number;
   private readonly stickiness: number;
   private ticks = 0;
+  private levelOnlyTicks = 0;
   private talkerEncodes = 0;
   private encodeErrors = 0;
   private closed = false;
@@ -147,6 +180,10 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
     return this.members.length;
   }
 
+  get tickCount(): number {
+    return this.ticks;
+  }
+
   get activeSpeaker(): Id | undefined {
     return this.detector.dominant;
   }
@@ -159,9 +196,10 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
     }
     const decoder = this.factory(options.recvCodec);
     const jb = new JitterBuffer(decoder, options.jitter);
-    const m = new Member(id, decoder, jb, options.sendCodec ?? options.recvCodec, options.send);
+    const m = new Member(this, id, decoder, jb, options.sendCodec ?? options.recvCodec, options.send);
     this.members.push(m);
     this.byId.set(id, m);
+    this.updateMode();
     return m;
   }
 
@@ -177,7 +215,23 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
     m.decoder.close();
     m.ownEncoder?.close();
     if (this.detector.remove(id)) this.emit('activeSpeaker', undefined);
+    this.updateMode();
     return true;
+  }
+
+  /**
+   * Level-only while no participant has a sink. Into it, every buffer is emptied (what it held
+   * would play late when a listener comes); out of it, inputs fill their buffers from the next
+   * packet on, like a stream that starts.
+   */
+  private updateMode(): void {
+    const levelOnly = !this.members.some((m) => m.send !== undefined);
+    if (levelOnly === this.levelOnly) return;
+    this.levelOnly = levelOnly;
+    for (const m of this.members) {
+      m.heardTick = -1;
+      if (levelOnly) m.jb.reset();
+    }
   }
 
   /** Per received RTP packet of the participant's negotiated audio payload type. */
@@ -236,6 +290,8 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
       sharedEncodes,
       talkerEncodes: this.talkerEncodes,
       encodeErrors: this.encodeErrors,
+      levelOnlyTicks: this.levelOnlyTicks,
+      levelOnlyPackets: this.members.reduce((n, m) => n + m.levelOnlyPackets, 0),
     };
   }
 
@@ -243,6 +299,7 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
   tick(): void {
     if (this.closed) return;
     this.ticks++;
+    if (this.levelOnly) this.levelOnlyTicks++;
     this.pullFrames();
     this.selectTalkers();
     this.sumTalkers();
@@ -267,9 +324,15 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
     for (let i = 0; i < members.length; i++) {
       const m = members[i];
       if (!m) continue;
-      // A muted participant's buffer is still drained so it does not overflow or lag.
-      m.hasFrame = m.jb.pull(m.pcm) && !m.muted;
-      m.level = m.hasFrame ? frameLevelDbov(m.pcm, MIX_FRAME_SAMPLES) : SILENCE_DBOV;
+      if (this.levelOnly && m.heardTick >= 0) {
+        // Nobody listens: the level its packets carry, nothing decoded (see MixerInput).
+        m.hasFrame = false;
+        m.level = !m.muted && this.ticks - m.heardTick <= LEVEL_HOLD_TICKS ? m.heardLevel : SILENCE_DBOV;
+      } else {
+        // A muted participant's buffer is still drained so it does not overflow or lag.
+        m.hasFrame = m.jb.pull(m.pcm) && !m.muted;
+        m.level = m.hasFrame ? frameLevelDbov(m.pcm, MIX_FRAME_SAMPLES) : SILENCE_DBOV;
+      }
       m.smoothed += (m.level - m.smoothed) * RANK_SMOOTHING;
       if (m.level > this.vadThreshold) m.lastVoiceTick = this.ticks;
       this.detector.observe(m.id, m.level);

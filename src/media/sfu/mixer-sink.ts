@@ -43,6 +43,6 @@ export class MixerSink implements Sink {
 
   send(packet: MediaPacket, source: SourceView): boolean {
     const input = this.inputs.get(source);
-    return input !== undefined && input.pushRtp(packet.sequence, packet.payload);
+    return input !== undefined && input.pushRtp(packet.sequence, packet.payload, packet.level);
   }
 }

@@ -34,7 +34,7 @@ export function videoSourceCodec(codec: VideoCodecName): SourceCodec {
 const EMPTY = Buffer.alloc(0);
 
 export function newMediaPacket(): MediaPacket {
-  return { sequence: 0, timestamp: 0, marker: false, payloadType: 0, ssrc: 0, payload: EMPTY, silent: false };
+  return { sequence: 0, timestamp: 0, marker: false, payloadType: 0, ssrc: 0, payload: EMPTY, silent: false, level: -1 };
 }
 
 /** Fills a reused packet from a parsed RTP view (the packet path: no object per packet). */
@@ -46,6 +46,7 @@ export function fillFromRtpView(p: MediaPacket, view: RtpView, silent: boolean):
   p.ssrc = view.ssrc;
   p.payload = view.payload;
   p.silent = silent;
+  p.level = silent ? 127 : -1;
   return p;
 }
 

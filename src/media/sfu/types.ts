@@ -36,6 +36,8 @@ export interface MediaPacket {
   payload: Buffer;
   /** Audio whose RFC 6464 level says digital silence (a muted or silent microphone). */
   silent: boolean;
+  /** Audio: the RFC 6464 level (0 = 0 dBov .. 127 = digital silence), -1 when the packet has none. */
+  level: number;
 }
 
 /** What sinks, listings and events see of a source (the same object: usable as a map key). */

@@ -26,7 +26,7 @@ class PublishedSource implements Source {
     this.kind = track.kind;
     this.codec = { mime: track.mime, clockRate: track.clockRate };
     this.requestKeyframe = track.kind === 'video' ? () => track.requestKeyframe() : undefined;
-    track.onRtp = (pkt, silent) => {
+    track.onRtp = (pkt, level) => {
       const emit = this.onPacket;
       if (!emit) return;
       const p = this.packet;
@@ -37,7 +37,8 @@ class PublishedSource implements Source {
       p.payloadType = h.payloadType;
       p.ssrc = h.ssrc;
       p.payload = pkt.payload;
-      p.silent = silent;
+      p.silent = level === 127;
+      p.level = level;
       emit(p);
     };
   }

@@ -143,12 +143,17 @@ export const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
  * viewer could hear; an SFU need not forward them (the mix still gets them). Pure.
  */
 export function isDigitalSilence(extensions: readonly { id: number; payload: Buffer }[], id: number): boolean {
-  if (id === 0) return false;
+  return audioLevelOf(extensions, id) === 127;
+}
+
+/** The RFC 6464 level (0 = 0 dBov .. 127 = digital silence) of extension `id`, or -1 when absent. */
+export function audioLevelOf(extensions: readonly { id: number; payload: Buffer }[], id: number): number {
+  if (id <= 0) return -1;
   for (let i = 0; i < extensions.length; i++) {
     const e = extensions[i];
-    if (e && e.id === id) return e.payload.length >= 1 && ((e.payload[0] ?? 0) & 0x7f) === 127;
+    if (e && e.id === id) return e.payload.length >= 1 ? (e.payload[0] ?? 0) & 0x7f : -1;
   }
-  return false;
+  return -1;
 }
 
 export function dropMdnsCandidates(sdp: string): string {

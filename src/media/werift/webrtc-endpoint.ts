@@ -25,7 +25,7 @@ import {
   type RtpPacket,
 } from 'werift';
 import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, type ParticipantId, type TimerHandle } from '../../common';
-import { AUDIO_LEVEL_URI, bundleHeaderExtensionIds, dropMdnsCandidates, isDigitalSilence, noStunQuery, peerConfig, preferOpusDtx, type VideoCodecName } from './codecs';
+import { AUDIO_LEVEL_URI, audioLevelOf, bundleHeaderExtensionIds, dropMdnsCandidates, noStunQuery, peerConfig, preferOpusDtx, type VideoCodecName } from './codecs';
 import { tolerateLateConsentAnswers } from './consent';
 import { SendTrack, type MediaKind, type SendCounters } from './send-track';
 import { installOurSrtp, useOurSrtpOnConnect, type SrtpDrops } from './srtp-session';
@@ -55,8 +55,8 @@ export interface PublishedTrack {
   readonly mime: string;
   /** RTP clock rate of that codec. */
   readonly clockRate: number;
-  /** `silent`: the packet's RFC 6464 audio level says digital silence (audio only). */
-  onRtp: ((pkt: RtpPacket, silent: boolean) => void) | null;
+  /** `level`: the packet's RFC 6464 audio level (127: digital silence), -1 without one (audio only). */
+  onRtp: ((pkt: RtpPacket, level: number) => void) | null;
   requestKeyframe(): void;
 }
 
@@ -415,7 +415,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
         return;
       }
       if (levelId < 0) levelId = kind === 'audio' ? (transceiver.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id ?? 0) : 0;
-      published.onRtp?.(pkt, levelId > 0 && isDigitalSilence(pkt.header.extensions, levelId));
+      published.onRtp?.(pkt, audioLevelOf(pkt.header.extensions, levelId));
     });
     this.log.info({ kind, mime: published.mime, ssrc: track.ssrc }, 'browser track');
     this.emit('track', published);
