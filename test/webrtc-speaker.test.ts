@@ -5,7 +5,7 @@
  * its microphone on is the speaker on both pages, and the speaker follows when they swap.
  */
 import type { BrowserContext } from 'playwright-core';
-import { closeBrowsers, launchBrowser, openJoinPage, pageState, toneMicrophoneArgs, waitForRemoteMedia, type JoinedPage } from './helpers/browser';
+import { closeBrowsers, launchBrowser, openJoinPage, pageState, toneMicrophoneArgs, useRawMicrophone, waitForRemoteMedia, type JoinedPage } from './helpers/browser';
 import { makeTempDir, writeNodeConfig } from './helpers/config';
 import { NodeUnderTest } from './helpers/node-process';
 import { killAll, waitFor } from './helpers/proc';
@@ -20,6 +20,8 @@ beforeAll(async () => {
   const dir = makeTempDir('webrtc-speaker');
   node = await NodeUnderTest.start(await writeNodeConfig({ dir, vmrs: [{ name: 'talk', aliases: ['talk'] }] }));
   ctx = await launchBrowser(dir, toneMicrophoneArgs(dir, 440));
+  // No noise suppression: it learns a steady tone as noise and fades it within seconds.
+  await useRawMicrophone(ctx);
 });
 
 afterAll(async () => {

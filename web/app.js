@@ -500,6 +500,9 @@
     // An answer to an offer we rolled back (glare) is stale: our offer goes again later.
     logSdp('in-answer', sdp);
     if (s.pc.signalingState !== 'have-local-offer') return;
+    // A late answer to an offer we rolled back would not fit the offer now pending: wait for its own.
+    const mlines = (text) => (text.match(/^m=/gm) || []).length;
+    if (mlines(sdp) !== mlines(s.pc.localDescription.sdp)) return;
     await s.pc.setRemoteDescription({ type: 'answer', sdp });
   }
 

@@ -92,7 +92,7 @@ interface MixerMode {
 }
 
 /** A level heard this many ticks ago still counts (packets are 20 ms apart, give or take jitter). */
-const LEVEL_HOLD_TICKS = 3;
+const LEVEL_HOLD_TICKS = 5;
 
 class Member<Id extends string> implements MixerInput {
   readonly pcm = new Int16Array(MIX_FRAME_SAMPLES);
@@ -325,7 +325,7 @@ export class AudioMixer<Id extends string = string> extends TypedEmitter<AudioMi
       const m = members[i];
       if (!m) continue;
       if (this.levelOnly && m.heardTick >= 0) {
-        // Nobody listens: the level its packets carry, nothing decoded (see MixerInput).
+        // Nobody listens: the level its packets carry (held 100 ms), nothing decoded (see MixerInput).
         m.hasFrame = false;
         m.level = !m.muted && this.ticks - m.heardTick <= LEVEL_HOLD_TICKS ? m.heardLevel : SILENCE_DBOV;
       } else {

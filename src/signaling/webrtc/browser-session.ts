@@ -54,6 +54,14 @@ export class BrowserSession implements WebRtcSession {
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
   private early: ServerMessage[] = [];
+  /**
+   * The browser's offer being answered, and server offers made meanwhile: those reach the page
+   * after the answer. A server offer can be made as soon as the browser's offer is applied, and
+   * when the media is on another node its event can overtake the answer's reply on the way here;
+   * the page would then roll its offer back for ours and take the late answer for its next offer.
+   */
+  private answering = false;
+  private heldOffers: ServerMessage[] = [];
   private readonly replay = new ReplayLog();
   /** The last client `seq` accepted (a resumed page resends what came after it). */
   private clientSeq = 0;
@@ -88,6 +96,10 @@ export class BrowserSession implements WebRtcSession {
     if (this.state === 'joining') {
       // The joined reply must come first: hold what the handler sends while it is answering.
       if (this.early.length < MAX_EARLY) this.early.push(message);
+      return;
+    }
+    if (this.answering && message.type === 'offer') {
+      if (this.heldOffers.length < MAX_EARLY) this.heldOffers.push(message);
       return;
     }
     this.deliver(message);
@@ -241,8 +253,14 @@ export class BrowserSession implements WebRtcSession {
     try {
       switch (msg.type) {
         case 'offer': {
-          const answer = await this.bounded(this.handler.onOffer(this, msg.sdp), 'offer');
-          if (answer !== undefined) this.deliver({ type: 'answer', sdp: answer });
+          this.answering = true;
+          try {
+            const answer = await this.bounded(this.handler.onOffer(this, msg.sdp), 'offer');
+            if (answer !== undefined) this.deliver({ type: 'answer', sdp: answer });
+          } finally {
+            this.answering = false;
+            for (const held of this.heldOffers.splice(0)) this.deliver(held);
+          }
           break;
         }
         case 'answer':

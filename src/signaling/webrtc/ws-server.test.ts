@@ -27,6 +27,12 @@ class FakeHandler implements WebRtcSessionHandler {
   async onOffer(_s: WebRtcSession, sdp: string): Promise<string | undefined> {
     this.calls.push('offer');
     if (sdp.includes('s=glare')) return undefined;
+    if (sdp.includes('s=overtaken')) {
+      // A server offer made while this offer is answered (its event overtakes the reply, as
+      // across nodes): it must still reach the page after the answer.
+      _s.send({ type: 'offer', sdp: 'v=0\r\ns=server\r\n' });
+      await new Promise((r) => setTimeout(r, 30));
+    }
     return sdp.replace('o=- 1 1', 'o=- 2 2');
   }
   async onAnswer(): Promise<void> {
@@ -144,6 +150,14 @@ describe('WebSocket signaling server: the happy path', () => {
     c.ws.send(JSON.stringify({ type: 'offer', sdp: SDP }));
     expect((await c.next('answer')).sdp).not.toContain('glare');
     expect(c.messages.filter((m) => m.type === 'answer')).toHaveLength(1);
+  });
+
+  it("a server offer made while the browser's offer is answered reaches the page after the answer (the page would take a late answer for its next offer)", async () => {
+    const c = await joinedClient();
+    c.ws.send(JSON.stringify({ type: 'offer', sdp: SDP.replace('s=-', 's=overtaken') }));
+    await c.next('offer');
+    const order = c.messages.filter((m) => m.type === 'answer' || m.type === 'offer').map((m) => m.type);
+    expect(order).toEqual(['answer', 'offer']);
   });
 
   it('the handler can send and close a session (admin hangup): the page gets the reason with code 4000', async () => {
