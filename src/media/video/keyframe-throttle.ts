@@ -40,25 +40,21 @@ export class KeyframeThrottle {
       this.coalesced++;
       return;
     }
-    const wait = this.lastSentAt + this.intervalMs - this.clock.now();
-    if (wait <= 0) {
-      this.fire();
-      return;
-    }
-    this.coalesced++;
-    this.deferred = this.clock.setTimeout(() => {
-      this.deferred = undefined;
-      this.fire();
-    }, wait);
+    this.sendAfter(this.intervalMs);
   }
 
   /** A new viewer's first request: through at most FIRST_REQUEST_MIN_GAP_MS after the last one. */
   requestFirst(): void {
     if (this.closed) return;
-    const wait = this.lastSentAt + Math.min(this.intervalMs, FIRST_REQUEST_MIN_GAP_MS) - this.clock.now();
     // A deferred request is replaced by this sooner one, which serves its viewer too.
     this.deferred?.cancel();
     this.deferred = undefined;
+    this.sendAfter(Math.min(this.intervalMs, FIRST_REQUEST_MIN_GAP_MS));
+  }
+
+  /** Sends now if `gapMs` has passed since the last send, else once it has (no deferral pending). */
+  private sendAfter(gapMs: number): void {
+    const wait = this.lastSentAt + gapMs - this.clock.now();
     if (wait <= 0) {
       this.fire();
       return;

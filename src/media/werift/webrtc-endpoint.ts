@@ -28,7 +28,7 @@ import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, typ
 import { AUDIO_LEVEL_URI, audioLevelOf, bundleHeaderExtensionIds, dropMdnsCandidates, noStunQuery, peerConfig, preferOpusDtx, type VideoCodecName } from './codecs';
 import { tolerateLateConsentAnswers } from './consent';
 import { SendTrack, type MediaKind, type SendCounters } from './send-track';
-import { installOurSrtp, useOurSrtpOnConnect, type SrtpDrops } from './srtp-session';
+import { useOurSrtpOnConnect, type SrtpDrops } from './srtp-session';
 
 /** Set once for the process, before any peer connection exists (see consent.ts). */
 const consentTolerant = tolerateLateConsentAnswers();
@@ -151,7 +151,6 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       if (state !== 'connected' || this.restarting) return;
       this.connectTimer?.cancel();
       this.connectTimer = undefined;
-      this.useOurSrtp();
       const pending = [...this.keyframesOnConnect];
       this.keyframesOnConnect.clear();
       for (const send of pending) send();
@@ -160,11 +159,6 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
 
   get closed(): boolean {
     return this.closing !== undefined;
-  }
-
-  /** Once connected: each DTLS transport's SRTP is on our keyed contexts (srtp-session.ts). */
-  private useOurSrtp(): void {
-    for (const t of this.pc.dtlsTransports) if (!installOurSrtp(t, this.srtpDrops) && t.state === 'connected') this.weriftSrtp();
   }
 
   private readonly weriftSrtp = (): void => {
