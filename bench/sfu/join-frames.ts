@@ -115,22 +115,37 @@ async function openPage(ctx: BrowserContext, baseUrl: string, alias: string, nam
   return { page, name, openEpochMs };
 }
 
-/** What the page recorded so far (participant id, join time, first frames), all in epoch ms. */
-function frames(p: BenchPage): Promise<PageFrames & { error: string | null }> {
+/**
+ * What the page recorded so far (participant id, join time, first frames), all in epoch ms, and
+ * where its join went: ms from join() to each step (socket open, joined, offer sent, answer in,
+ * connected, each server offer, first remote track), for the bench's log.
+ */
+function frames(p: BenchPage): Promise<PageFrames & { error: string | null; phases: string }> {
   return p.page
     .evaluate(() => {
       const g = globalThis as unknown as {
-        confnode?: { participantId: string | null; timings: { start?: number }; error: { code: string } | null };
+        confnode?: {
+          participantId: string | null;
+          timings: Record<string, number | undefined>;
+          sdpLog: Array<{ dir: string; at: number }>;
+          error: { code: string } | null;
+        };
         __sfuBench?: { first: Record<string, number> };
       };
+      const t = g.confnode?.timings ?? {};
+      const start = t.start ?? 0;
+      const rel = (k: string): string => (t[k] === undefined ? '-' : String(Math.round((t[k] as number) - start)));
+      const steps = ['wsOpen', 'joined', 'offerSet', 'connected', 'firstTrack'].map((k) => `${k} ${rel(k)}`);
+      const sdp = (g.confnode?.sdpLog ?? []).map((e) => `${e.dir} ${e.at}`);
       return {
         participantId: g.confnode?.participantId ?? '',
-        joinEpochMs: performance.timeOrigin + (g.confnode?.timings.start ?? 0),
+        joinEpochMs: performance.timeOrigin + start,
         first: { ...(g.__sfuBench?.first ?? {}) },
         error: g.confnode?.error ? g.confnode.error.code : null,
+        phases: [...steps, ...sdp].join(', '),
       };
     })
-    .then((r) => ({ participantId: r.participantId, openEpochMs: p.openEpochMs, joinEpochMs: r.joinEpochMs, firstFrameEpochMs: r.first, error: r.error }));
+    .then((r) => ({ participantId: r.participantId, openEpochMs: p.openEpochMs, joinEpochMs: r.joinEpochMs, firstFrameEpochMs: r.first, error: r.error, phases: r.phases }));
 }
 
 /** Waits (bounded) until the page has first frames from `remotes` participants. */
@@ -297,7 +312,12 @@ async function round(o: JoinOptions, s: Session, r: number, measure: boolean, st
   } catch (e) {
     st.errors.push(`round ${r}: ${e instanceof Error ? e.message.slice(0, 400) : String(e)}`);
   }
-  const j = joinSamples(await Promise.all(s.pages.map(frames)));
+  const recorded = await Promise.all(s.pages.map(frames));
+  const j = joinSamples(recorded);
+  for (const f of recorded) {
+    const firsts = Object.values(f.firstFrameEpochMs).map((e) => Math.round(e - f.joinEpochMs)).sort((a, b) => a - b);
+    o.log(`sfu browsers: round ${r}: page ${f.participantId.slice(0, 8)}: ${f.phases}; first frames ${firsts.join(', ')} ms`);
+  }
   st.samples.joinerMs.push(...j.joinerMs);
   st.samples.fromOpenMs.push(...j.fromOpenMs);
   st.samples.newcomerMs.push(...j.newcomerMs);

@@ -280,6 +280,32 @@ describe('WebRTC participants in a LocalMediaService (werift clients on loopback
     expect(got).toBeLessThanOrEqual(2);
   });
 
+  it("a new viewer gets the keyframe its first request asks for, though its DTLS handshake ends after a renegotiation (werift says 'connected' early; issue 13)", async () => {
+    const [a, b] = [browser('a'), browser('b')];
+    await a.join(conference);
+    await waitFor(() => a.pc.connectionState === 'connected', 5000, 'the publisher connected');
+    a.startSending();
+    // b's DTLS takes 300 ms more; it answers the server offer carrying a's streams once ICE is
+    // up, before the handshake ends (as Chromium does when ICE and DTLS take their time).
+    b.dtlsDelayMs = 300;
+    b.autoAnswer = false;
+    const offers: string[] = [];
+    service.events.on('webrtcOffer', (p, sdp) => {
+      if (p === pid('b')) offers.push(sdp);
+    });
+    const pliBefore = a.plisReceived;
+    await b.join(conference);
+    await waitFor(() => offers.length > 0 && b.pc.iceConnectionState === 'connected', 5000, "b's ICE up and the server offer");
+    expect(b.pc.dtlsTransports.map((t) => t.state)).not.toContain('connected');
+    await b.answer(offers[0] ?? '');
+    b.autoAnswer = true;
+    await waitFor(() => a.plisReceived > pliBefore, 5000, 'the PLI for the new viewer');
+    const keyframeSeq = a.videoSeqAtPli[pliBefore] ?? -1;
+    await waitFor(() => b.stream('a').video.some((p) => p.header.sequenceNumber >= keyframeSeq + 5), 5000, 'video at b');
+    // The packet the publisher sent right after that request (its keyframe) reached b.
+    expect(b.stream('a').video.map((p) => p.payload.readUInt16BE(0))).toContain(keyframeSeq);
+  });
+
   it('reports webrtcFailed when the browser never connects, but not while a server offer awaits its answer (the signaling session times that)', async () => {
     await service.close();
     service = media({ webrtcConnectTimeoutMs: 1500 });

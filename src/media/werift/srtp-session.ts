@@ -54,15 +54,18 @@ const watched = new WeakSet<RTCDtlsTransport>();
 /**
  * offerAesCmOnly, and our SRTP put on each transport of `pc` the moment its DTLS connects (werift
  * starts its own SRTP just before it says so): nothing is sent or received on werift's sessions
- * but what raced the event. `other` hears of a transport that negotiated another profile.
+ * but what raced the event. `other` hears of a transport that negotiated another profile;
+ * `connected` of every transport whose DTLS has connected, after its SRTP is in place.
  */
-export function useOurSrtpOnConnect(pc: RTCPeerConnection, drops: SrtpDrops, other: () => void): void {
+export function useOurSrtpOnConnect(pc: RTCPeerConnection, drops: SrtpDrops, other: () => void, connected: () => void): void {
   offerAesCmOnly(pc);
   for (const t of pc.dtlsTransports) {
     if (watched.has(t)) continue;
     watched.add(t);
     t.onStateChange.subscribe((state) => {
-      if (state === 'connected' && !installOurSrtp(t, drops)) other();
+      if (state !== 'connected') return;
+      if (!installOurSrtp(t, drops)) other();
+      connected();
     });
   }
 }

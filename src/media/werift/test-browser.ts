@@ -56,6 +56,11 @@ export class TestBrowser {
   autoAnswer = true;
   /** PLIs the server sent us for our own video. */
   plisReceived = 0;
+  /** At each of those PLIs, the sequence number of the next video packet we send (a real encoder's keyframe). */
+  readonly videoSeqAtPli: number[] = [];
+  /** Every DTLS datagram we send is held this long (ICE goes at once): a slow handshake, set before join(). */
+  dtlsDelayMs = 0;
+  private nextVideoSeq = 0;
   private timer: NodeJS.Timeout | undefined;
   private networkCut = false;
   private readonly wrappedTransports = new WeakSet<object>();
@@ -77,6 +82,7 @@ export class TestBrowser {
     const countPli = (p: RtcpPacket): void => {
       if (p instanceof RtcpPayloadSpecificFeedback && p.feedback instanceof PictureLossIndication && p.feedback.mediaSsrc === this.videoSender.ssrc) {
         this.plisReceived++;
+        this.videoSeqAtPli.push(this.nextVideoSeq);
       }
     };
     const watch = (t: RTCRtpTransceiver): void => {
@@ -126,6 +132,7 @@ export class TestBrowser {
     await this.media.createWebRtcParticipant(conference, this.id, this.videoCodec);
     await this.setLocalOffer();
     await waitFor(() => this.pc.iceGatheringState === 'complete', 3000, 'client ICE gathering');
+    if (this.dtlsDelayMs > 0) this.wrapSends((data) => (data.length > 0 && (data[0] ?? 0) >= 20 && (data[0] ?? 0) <= 63 ? this.dtlsDelayMs : 0));
     const offer = this.pc.localDescription?.sdp ?? '';
     let answer = '';
     await this.inOrder(async () => {
@@ -139,15 +146,14 @@ export class TestBrowser {
   startSending(): void {
     const opus = createAudioCodec('opus');
     let seq = 0;
-    let videoSeq = 0;
     this.timer = setInterval(() => {
       const pcm = sineTone(this.toneHz, MIX_SAMPLE_RATE, MIX_FRAME_SAMPLES, 8000, seq * MIX_FRAME_SAMPLES);
       const header = new RtpHeader({ payloadType: 111, sequenceNumber: seq & 0xffff, timestamp: (seq * 960) >>> 0, ssrc: 1111 });
       this.audio.writeRtp(new RtpPacket(header, opus.encode(pcm)));
       if (seq % 2 === 0) {
+        const videoSeq = this.nextVideoSeq++;
         const vh = new RtpHeader({ payloadType: 96, marker: true, sequenceNumber: videoSeq, timestamp: (videoSeq * 3600) >>> 0, ssrc: 2222 });
         this.video.writeRtp(new RtpPacket(vh, videoPayload(videoSeq)));
-        videoSeq++;
       }
       seq++;
     }, 20);
@@ -165,6 +171,11 @@ export class TestBrowser {
    */
   cutNetwork(cut: boolean): void {
     this.networkCut = cut;
+    this.wrapSends(() => 0);
+  }
+
+  /** Puts our drop (networkCut) and delay (ms per datagram) in front of every UDP socket ICE has now. */
+  private wrapSends(delayMs: (data: Buffer) => number): void {
     for (const t of this.pc.iceTransports) {
       // werift keeps its sockets private: reached by shape (test support, pinned werift).
       const protocols = (t.connection as unknown as { protocols: Array<{ transport?: { send: (data: Buffer, addr: unknown) => Promise<void> } }> }).protocols;
@@ -173,7 +184,12 @@ export class TestBrowser {
         if (!transport || this.wrappedTransports.has(transport)) continue;
         this.wrappedTransports.add(transport);
         const send = transport.send.bind(transport);
-        transport.send = (data, addr) => (this.networkCut ? Promise.resolve() : send(data, addr));
+        transport.send = (data, addr) => {
+          if (this.networkCut) return Promise.resolve();
+          const ms = delayMs(data);
+          if (ms <= 0) return send(data, addr);
+          return new Promise((resolve) => setTimeout(resolve, ms)).then(() => (this.networkCut ? undefined : send(data, addr)));
+        };
       }
     }
   }
@@ -182,6 +198,11 @@ export class TestBrowser {
     this.stopSending();
     this.offOffer();
     await this.pc.close();
+  }
+
+  /** Answers a server offer the test held back (autoAnswer off). */
+  answer(sdp: string): Promise<void> {
+    return this.inOrder(() => this.answerServerOffer(sdp));
   }
 
   private inOrder(step: () => Promise<void>): Promise<void> {

@@ -143,19 +143,35 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
         this.emit('iceReconnected');
         this.connectTimer?.cancel();
         this.connectTimer = undefined;
+        this.flushOnConnect();
       }
     });
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed' && this.pc.iceConnectionState !== 'failed') this.fail('ICE/DTLS connection failed');
       if (state === 'disconnected') this.expectConnection('ICE connection lost');
-      if (state !== 'connected' || this.restarting) return;
-      this.connectTimer?.cancel();
-      this.connectTimer = undefined;
-      const pending = [...this.keyframesOnConnect];
-      this.keyframesOnConnect.clear();
-      for (const send of pending) send();
+      if (state === 'connected') this.flushOnConnect();
     });
   }
+
+  /**
+   * Media can flow: ICE and every DTLS transport connected. werift's connectionState alone is not
+   * enough: it says 'connected' when a later negotiation finds ICE up while the first DTLS
+   * handshake still runs, and its senders drop what they get until that handshake is done (a new
+   * viewer's keyframes were lost that way, issue 13 item 3).
+   */
+  private get mediaUp(): boolean {
+    return this.pc.connectionState === 'connected' && this.pc.dtlsTransports.every((t) => t.state === 'connected');
+  }
+
+  /** Once media is up, the connect timer ends and what waited for it (keyframe requests, PLIs) goes. */
+  private readonly flushOnConnect = (): void => {
+    if (this.restarting || !this.mediaUp) return;
+    this.connectTimer?.cancel();
+    this.connectTimer = undefined;
+    const pending = [...this.keyframesOnConnect];
+    this.keyframesOnConnect.clear();
+    for (const send of pending) send();
+  };
 
   get closed(): boolean {
     return this.closing !== undefined;
@@ -184,7 +200,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       await this.applyRemote('offer', sdp);
       const answer = await this.pc.createAnswer();
       noStunQuery(this.pc);
-      useOurSrtpOnConnect(this.pc, this.srtpDrops, this.weriftSrtp);
+      useOurSrtpOnConnect(this.pc, this.srtpDrops, this.weriftSrtp, this.flushOnConnect);
       await this.pc.setLocalDescription(answer);
       local = this.pc.localDescription?.sdp;
     } finally {
@@ -217,7 +233,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       };
       // A new viewer's keyframe is asked for once its DTLS is up: one that arrived before would be
       // dropped by werift, and the throttle would hold the next request back (issue 13 item 3).
-      if (this.pc.connectionState === 'connected') ask();
+      if (this.mediaUp) ask();
       else this.keyframesOnConnect.add(ask);
     }
     this.negotiate();
@@ -340,7 +356,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.iceRestartWanted = false;
     const offer = await this.pc.createOffer({ iceRestart });
     noStunQuery(this.pc);
-    useOurSrtpOnConnect(this.pc, this.srtpDrops, this.weriftSrtp);
+    useOurSrtpOnConnect(this.pc, this.srtpDrops, this.weriftSrtp, this.flushOnConnect);
     await this.pc.setLocalDescription(offer);
     const sdp = this.pc.localDescription?.sdp;
     if (this.closing) return;
@@ -395,7 +411,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
           receiver.sendRtcpPLI(ssrc).catch(() => undefined);
         };
         // A PLI before DTLS is up cannot be encrypted and is lost: send it once connected.
-        if (this.pc.connectionState === 'connected') send();
+        if (this.mediaUp) send();
         else this.keyframesOnConnect.add(send);
       },
     };
@@ -463,7 +479,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     const ms = this.opts.connectTimeoutMs ?? 20000;
     this.connectTimer = this.opts.clock.setTimeout(() => {
       this.connectTimer = undefined;
-      if (this.restarting || this.pc.connectionState !== 'connected') this.fail(`${reason} within ${ms} ms`);
+      if (this.restarting || !this.mediaUp) this.fail(`${reason} within ${ms} ms`);
     }, ms);
   }
 
