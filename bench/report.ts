@@ -164,15 +164,43 @@ function otherLoadCell(c: CodecCapacity): string {
   return runs.length > 0 ? `${Math.max(...runs.map((r) => r.otherLoadPercent))}%` : '-';
 }
 
-function ratioLine(what: string, a: CodecCapacity | undefined, b: CodecCapacity | undefined, goal: number, names: [string, string]): string {
+/**
+ * What reaching `goal` x b's largest passing count would cost at a's largest passing step: a's CPU
+ * and its generator's per participant, times that count, against the machine's cores (the load
+ * generator shares them). Undefined without a passing step on either side.
+ */
+export function goalBudget(
+  a: CodecCapacity,
+  b: CodecCapacity,
+  goal: number,
+  cores: number,
+): { participants: number; targetPercent: number; generatorPercent: number; machinePercent: number } | undefined {
+  const pa = a.largestPassing;
+  const pb = b.largestPassing;
+  if (!pa || !pb || cores <= 0) return undefined;
+  const step = [...a.steps, ...a.repeats].find((r) => r.pass && r.participants === pa.participants);
+  if (!step || step.participants <= 0) return undefined;
+  const participants = Math.round(pb.participants * goal);
+  const targetPercent = Math.round(participants * pa.cpuPerParticipantPercent);
+  const generatorPercent = Math.round((participants * step.generators.cpuPercent) / step.participants);
+  return { participants, targetPercent, generatorPercent, machinePercent: cores * 100 };
+}
+
+function ratioLine(what: string, a: CodecCapacity | undefined, b: CodecCapacity | undefined, goal: number, names: [string, string], cores = 0): string {
   const ratio = capacityRatio(a, b);
   const load = a && b ? sameLoad(a, b) : undefined;
+  const budget = a && b && ratio !== undefined && ratio < goal ? goalBudget(a, b, goal, cores) : undefined;
   return (
     `- ${what}: largest passing ${names[0]} / ${names[1]} = ${ratio !== undefined ? `**${ratio}x**` : '-'} (goal >= ${goal}x)` +
     (load
       ? `; at the same load (${load.participants} participants${load.a.pass && load.b.pass ? ', both passed' : ''}) CPU per participant ` +
         `${load.a.nodeCpu.perParticipantPercent}% vs ${load.b.nodeCpu.perParticipantPercent}% of a core ` +
         `(difference ${Math.round((load.a.nodeCpu.perParticipantPercent - load.b.nodeCpu.perParticipantPercent) * 1000) / 1000}%)`
+      : '') +
+    (budget
+      ? `; the goal, ${budget.participants} participants, would take ${names[0]} about ${budget.targetPercent}% of a core and the ` +
+        `generator ${budget.generatorPercent}% at this run's costs per participant: ${budget.targetPercent + budget.generatorPercent}% ` +
+        `of the machine's ${budget.machinePercent}%`
       : '') +
     '.'
   );
@@ -183,7 +211,7 @@ function ratioLine(what: string, a: CodecCapacity | undefined, b: CodecCapacity 
  * participant, spread, mixing rate and Opus settings), then the same-run ratios the issues ask
  * for: confnode / Janus per codec, PCMU+SRTP / PCMU.
  */
-export function capacityComparison(codecs: readonly CodecCapacity[], metaTarget: string): string[] {
+export function capacityComparison(codecs: readonly CodecCapacity[], metaTarget: string, cores = 0): string[] {
   const find = (target: string, series: string): CodecCapacity | undefined =>
     codecs.find((c) => seriesTarget(c, metaTarget) === target && (c.series ?? c.codec) === series);
   const rows = codecs.map((c) => {
@@ -207,8 +235,8 @@ export function capacityComparison(codecs: readonly CodecCapacity[], metaTarget:
   const janusOpus = find('janus', 'opus');
   const plain = find('node', 'PCMU');
   const srtp = find('node', 'PCMU+SRTP');
-  if (janusPcmu) lines.push(ratioLine('PCMU, confnode against Janus', find('node', 'PCMU'), janusPcmu, 2, ['confnode', 'Janus']));
-  if (janusOpus) lines.push(ratioLine('Opus, confnode against Janus', find('node', 'opus'), janusOpus, 1.5, ['confnode', 'Janus']));
+  if (janusPcmu) lines.push(ratioLine('PCMU, confnode against Janus', find('node', 'PCMU'), janusPcmu, 2, ['confnode', 'Janus'], cores));
+  if (janusOpus) lines.push(ratioLine('Opus, confnode against Janus', find('node', 'opus'), janusOpus, 1.5, ['confnode', 'Janus'], cores));
   if (srtp) lines.push(ratioLine('SDES-SRTP against plain RTP (confnode, PCMU)', srtp, plain, 0.85, ['PCMU+SRTP', 'PCMU']));
   if (janusPcmu || janusOpus || srtp) lines.push('');
   if (!janusPcmu && !janusOpus && codecs.some((c) => seriesTarget(c, metaTarget) === 'node')) {
@@ -286,7 +314,7 @@ export function resultsMarkdown(docs: ResultDocuments): string {
           '',
           `Settings: ${Object.entries(cap.meta.settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}.`,
           '',
-          ...capacityComparison(cap.codecs, cap.meta.target),
+          ...capacityComparison(cap.codecs, cap.meta.target, cap.meta.machine.cpus),
           ...cap.codecs.flatMap((c) => capacitySection(c, cap.meta.target)),
         ]
       : []),

@@ -1,5 +1,5 @@
 import { capacitySeries, seriesName, type CodecCapacity, type StepResult } from '../mixer-capacity';
-import { capacityComparison, capacityRatio, sameLoad, seriesTarget } from '../report';
+import { capacityComparison, capacityRatio, goalBudget, sameLoad, seriesTarget } from '../report';
 import { sdpAudioCrypto } from './sip-uac';
 
 describe('sdpAudioCrypto()', () => {
@@ -106,6 +106,17 @@ describe('capacity comparison (report)', () => {
     expect(text).toContain('PCMU, confnode against Janus: largest passing confnode / Janus = **3x** (goal >= 2x)');
     expect(text).toContain('SDES-SRTP against plain RTP (confnode, PCMU): largest passing PCMU+SRTP / PCMU = **0.67x** (goal >= 0.85x)');
     expect(text).not.toContain('Opus, confnode against Janus');
+  });
+
+  test('goalBudget(): what the goal would cost the target and the generator at the largest passing step, against the cores', () => {
+    // Janus passed 360 in this made-up run; confnode 240 at 0.25% each with the generator at 30%.
+    const small = series('node', 'PCMU', [step(30, true, 0.3), step(60, true, 0.25), step(90, false, 0.2)]);
+    const big = series('janus', 'PCMU', [step(90, true, 0.2)]);
+    expect(goalBudget(small, big, 2, 2)).toEqual({ participants: 720, targetPercent: 180, generatorPercent: 90, machinePercent: 200 });
+    const text = capacityComparison([small, big], 'node+janus', 2).join('\n');
+    expect(text).toContain('the goal, 720 participants, would take confnode about 180% of a core and the generator 90% at this run\'s costs per participant: 270% of the machine\'s 200%');
+    // A met goal needs no budget line.
+    expect(capacityComparison([node, janus], 'node+janus', 2).join('\n')).not.toContain('the goal,');
   });
 
   test('a run from before Janus joined the bench (no target in the series) reads as confnode', () => {
