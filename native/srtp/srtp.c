@@ -24,6 +24,12 @@
  *     then dst[0,hl) = src[0,hl) and dst[hl,end) = decrypt ? AES-CM(src[hl,end)) : src[hl,end).
  *     On false, dst is untouched. dst may be src.
  *   verify(h, src, authEnd, roc, tagLen) -> bool   the tag check alone (first-ROC guesses)
+ *   sealRtp(h, buf, start, hl, payload, roc, tagLen)
+ *     one SRTP packet laid out at buf[start, ...): its header buf[start, start+hl) (written by the
+ *     caller; SSRC and sequence number are read from it), then AES-CM(payload) written straight
+ *     from `payload` (no copy of the plain payload first), then the tag of the header and the
+ *     encrypted payload || ROC. `payload` may be exactly buf[start+hl, ...) (in place), never
+ *     partly overlap it. The send path of a forwarded packet: one call, seven arguments.
  */
 #define NAPI_VERSION 8
 #define OPENSSL_SUPPRESS_DEPRECATED 1
@@ -270,12 +276,45 @@ static napi_value js_verify(napi_env env, napi_callback_info info) {
   return js_bool(env, tag_ok(k, src, authEnd, roc, tagLen));
 }
 
+static napi_value js_seal_rtp(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  srtp_keys *k;
+  uint8_t *buf, *payload;
+  size_t bufl, payloadl;
+  uint32_t start, hl, tagLen;
+  int64_t roc;
+  if (argc < 7 || !(k = get_keys(env, argv[0])) || !get_buffer(env, argv[1], &buf, &bufl) || !get_u32(env, argv[2], &start) ||
+      !get_u32(env, argv[3], &hl) || !get_buffer(env, argv[4], &payload, &payloadl) || !get_roc(env, argv[5], &roc) || roc < 0 ||
+      !get_u32(env, argv[6], &tagLen))
+    return throw_type(env, "srtp.sealRtp(keys, buf, start, hl, payload, roc, tagLen)");
+  if (hl < 12 || tagLen > SHA1_BYTES || (uint64_t)start + hl + payloadl + tagLen > bufl)
+    return throw_type(env, "srtp.sealRtp: offsets outside the buffer");
+  uint8_t *pkt = buf + start;
+  uint8_t *dst = pkt + hl;
+  uintptr_t p0 = (uintptr_t)payload, d0 = (uintptr_t)dst;
+  if (p0 != d0 && p0 < d0 + payloadl && d0 < p0 + payloadl)
+    return throw_type(env, "srtp.sealRtp: the payload overlaps where it is written");
+  uint32_t ssrc = ((uint32_t)pkt[8] << 24) | ((uint32_t)pkt[9] << 16) | ((uint32_t)pkt[10] << 8) | pkt[11];
+  uint32_t seq = ((uint32_t)pkt[2] << 8) | pkt[3];
+  if (!aes_cm(k, payload, dst, payloadl, ssrc, (uint32_t)roc, seq)) {
+    napi_throw_error(env, NULL, "srtp.sealRtp: AES-CTR failed");
+    return NULL;
+  }
+  uint8_t tag[SHA1_BYTES];
+  hmac_tag(k, pkt, hl + payloadl, roc, tag);
+  memcpy(dst + payloadl, tag, tagLen);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"keys", NULL, js_keys, NULL, NULL, NULL, napi_default, NULL},
       {"seal", NULL, js_seal, NULL, NULL, NULL, napi_default, NULL},
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"verify", NULL, js_verify, NULL, NULL, NULL, napi_default, NULL},
+      {"sealRtp", NULL, js_seal_rtp, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   return exports;

@@ -41,6 +41,13 @@ export interface SrtpKeyedCrypto {
   open(src: Buffer, hl: number, end: number, authEnd: number, dst: Buffer, ssrc: number, high: number, low16: number, roc: number, tagLen: number, decrypt: boolean): boolean;
   /** The tag check alone. */
   verify(src: Buffer, authEnd: number, roc: number, tagLen: number): boolean;
+  /**
+   * One SRTP packet at buf[start, ...): its header buf[start, start+hl) is the caller's (SSRC and
+   * sequence number are read from it), then AES-CM(payload) is written after it straight from
+   * `payload` (no plain copy first), then the tag over both || ROC. `payload` is either exactly
+   * buf[start+hl, ...) or outside it.
+   */
+  sealRtp(buf: Buffer, start: number, hl: number, payload: Uint8Array, roc: number, tagLen: number): void;
 }
 
 interface SrtpAddon {
@@ -48,6 +55,7 @@ interface SrtpAddon {
   seal(h: unknown, src: Buffer, hl: number, end: number, dst: Buffer, ssrc: number, high: number, low16: number, authEnd: number, roc: number, tagLen: number): void;
   open(h: unknown, src: Buffer, hl: number, end: number, authEnd: number, dst: Buffer, ssrc: number, high: number, low16: number, roc: number, tagLen: number, decrypt: boolean): boolean;
   verify(h: unknown, src: Buffer, authEnd: number, roc: number, tagLen: number): boolean;
+  sealRtp(h: unknown, buf: Buffer, start: number, hl: number, payload: Uint8Array, roc: number, tagLen: number): void;
 }
 
 /** The addon beside the source tree: src/ or dist/ is three levels up from here, dist-bench/src/ four. */
@@ -68,7 +76,10 @@ function loadAddon(): SrtpAddon | null {
   try {
     const mod = { exports: {} as unknown };
     process.dlopen(mod, file);
-    addon = mod.exports as SrtpAddon;
+    const lib = mod.exports as Partial<SrtpAddon>;
+    // A build older than its source lacks newer calls: refused as a whole (scripts/start rebuilds it).
+    if (typeof lib.sealRtp !== 'function') addonError = `${file} is older than native/srtp/srtp.c (npm run build:native:srtp)`;
+    else addon = lib as SrtpAddon;
   } catch (err) {
     addonError = err instanceof Error ? err.message : String(err);
   }
@@ -111,6 +122,10 @@ class NativeKeyedCrypto implements SrtpKeyedCrypto {
   verify(src: Buffer, authEnd: number, roc: number, tagLen: number): boolean {
     return this.lib.verify(this.h, src, authEnd, roc, tagLen);
   }
+
+  sealRtp(buf: Buffer, start: number, hl: number, payload: Uint8Array, roc: number, tagLen: number): void {
+    this.lib.sealRtp(this.h, buf, start, hl, payload, roc, tagLen);
+  }
 }
 
 /** RFC 3711 4.1.1: salt * 2^16 XOR SSRC * 2^64 XOR index * 2^16, index = high || low16. */
@@ -146,12 +161,21 @@ class JsKeyedCrypto implements SrtpKeyedCrypto {
     return true;
   }
 
+  sealRtp(buf: Buffer, start: number, hl: number, payload: Uint8Array, roc: number, tagLen: number): void {
+    const end = start + hl + payload.length;
+    const view = buf.subarray(start);
+    const seq = view.readUInt16BE(2);
+    const enc = this.aesCm(payload, view.readUInt32BE(8), roc, seq);
+    enc.copy(view, hl);
+    this.tag(view, end - start, roc).copy(view, end - start, 0, tagLen);
+  }
+
   verify(src: Buffer, authEnd: number, roc: number, tagLen: number): boolean {
     if (authEnd + tagLen > src.length) return false;
     return timingSafeEqual(this.tag(src, authEnd, roc).subarray(0, tagLen), src.subarray(authEnd, authEnd + tagLen));
   }
 
-  private aesCm(data: Buffer, ssrc: number, high: number, low16: number): Buffer {
+  private aesCm(data: Uint8Array, ssrc: number, high: number, low16: number): Buffer {
     writeAesCmIv(this.iv, this.k.salt, ssrc, high, low16);
     return createCipheriv('aes-128-ctr', this.k.cipherKey, this.iv).update(data);
   }

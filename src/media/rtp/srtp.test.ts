@@ -108,6 +108,23 @@ describe.each(ENGINES)('SRTP protect and unprotect (%s transform)', (kind) => {
     expect(rx32.unprotectRtcp(tx32.protectRtcp(report))).toEqual(report);
   });
 
+  it('protectRtpAt lays a packet out in a shared buffer at an offset (header there, payload from elsewhere or in place): the bytes protectRtp makes, the bytes around untouched', () => {
+    for (const inPlace of [false, true]) {
+      const ref = mk(OTHER);
+      const tx = mk(OTHER);
+      for (const seq of [65535, 0, 1]) {
+        const plain = rtp(seq, 0x5eed, Buffer.from(`payload ${seq} `.repeat(9)));
+        const payload = Buffer.from(plain.subarray(12));
+        const batch = Buffer.alloc(plain.length + 10 + 64, 0xee);
+        plain.copy(batch, 37, 0, inPlace ? plain.length : 12);
+        tx.protectRtpAt(batch, 37, 12, inPlace ? batch.subarray(49, 49 + payload.length) : payload);
+        expect(batch.subarray(37, 37 + plain.length + 10)).toEqual(ref.protectRtp(plain));
+        expect(batch.subarray(0, 37).every((b) => b === 0xee) && batch.subarray(37 + plain.length + 10).every((b) => b === 0xee)).toBe(true);
+        expect(payload).toEqual(plain.subarray(12));
+      }
+    }
+  });
+
   it('refuses a packet of another key', () => {
     expect(mk(B3).unprotectRtp(mk(OTHER).protectRtp(rtp(1)))).toBe('auth');
   });
@@ -229,5 +246,11 @@ describe('the native and the TypeScript transforms interoperate', () => {
     expect(() => (lib.verify as (...a: unknown[]) => unknown)(keys, buf, 31, 0, 10)).toThrow(/^srtp\./);
     expect(() => (lib.verify as (...a: unknown[]) => unknown)({}, buf, 20, 0, 10)).toThrow(/^srtp\./);
     expect((lib.verify as (...a: unknown[]) => unknown)(keys, buf, 30, 0, 10)).toBe(false);
+    const sealRtp = lib.sealRtp as (...a: unknown[]) => unknown;
+    expect(() => sealRtp(keys, buf, 10, 12, Buffer.alloc(9), 0, 10)).toThrow(/^srtp\.sealRtp/); // 10 + 12 + 9 + 10 > 40
+    expect(() => sealRtp(keys, buf, 0, 11, Buffer.alloc(4), 0, 10)).toThrow(/^srtp\.sealRtp/); // no RTP header
+    expect(() => sealRtp(keys, buf, 0, 12, buf.subarray(13, 20), 0, 10)).toThrow(/^srtp\.sealRtp/); // overlaps its destination
+    expect(() => sealRtp(keys, buf, 0, 12, buf.subarray(12, 20), -1, 10)).toThrow(/^srtp\.sealRtp/); // SRTP always has a ROC
+    expect(sealRtp(keys, buf, 0, 12, buf.subarray(12, 20), 0, 10)).toBeUndefined(); // in place
   });
 });

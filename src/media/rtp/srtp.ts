@@ -176,11 +176,9 @@ export class SrtpContext {
   /** Protects a packet given as its header and payload: one new Buffer, header || E(payload) || tag. */
   protectRtpParts(header: Buffer, payload: Buffer): Buffer {
     const hl = header.length;
-    const end = hl + payload.length;
-    const out = Buffer.allocUnsafe(end + this.rtpTagBytes);
+    const out = Buffer.allocUnsafe(hl + payload.length + this.rtpTagBytes);
     header.copy(out, 0);
-    payload.copy(out, hl);
-    this.protectRtpInPlace(out, hl, end);
+    this.protectRtpAt(out, 0, hl, payload);
     return out;
   }
 
@@ -190,15 +188,17 @@ export class SrtpContext {
   }
 
   /**
-   * Protects in place a packet laid out in buf[0, end) whose header is buf[0, hl): buf must hold
-   * rtpTagLength more bytes, where the tag goes (the caller's own buffer: nothing is allocated).
+   * Protects a packet laid out in the caller's buffer (a send batch: nothing is allocated): its
+   * header is buf[start, start+hl), already written; the payload is encrypted from `payload`
+   * straight into buf after the header (no plain copy first), the tag after it. buf must hold
+   * hl + payload.length + rtpTagLength bytes from start; `payload` is either exactly where it goes
+   * (in place) or outside that range.
    */
-  protectRtpInPlace(buf: Buffer, hl: number, end: number): void {
-    const ssrc = buf.readUInt32BE(8);
-    const seq = buf.readUInt16BE(2);
-    const index = this.nextSendIndex(ssrc, seq);
-    const roc = Math.floor(index / 0x10000);
-    this.rtp.seal(buf, hl, end, buf, ssrc, roc, seq, end, roc, this.rtpTagBytes);
+  protectRtpAt(buf: Buffer, start: number, hl: number, payload: Uint8Array): void {
+    const ssrc = buf.readUInt32BE(start + 8);
+    const seq = buf.readUInt16BE(start + 2);
+    const roc = Math.floor(this.nextSendIndex(ssrc, seq) / 0x10000);
+    this.rtp.sealRtp(buf, start, hl, payload, roc, this.rtpTagBytes);
   }
 
   /** The plain RTP packet (a new Buffer), or why it was refused. */

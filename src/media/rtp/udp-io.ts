@@ -218,11 +218,25 @@ abstract class NativeSender {
    * (no copy of its own): false when nothing was queued (closed, a bad address, too large).
    */
   sendWritten(length: number, port: number, address: string, write: (view: Buffer) => void): boolean {
-    if (this.closed || !this.destination(address)) return false;
-    const at = this.io.reserve(this, length, port, this.dest);
+    const at = this.reserveDatagram(length, port, address);
     if (at < 0) return false;
     write(this.io.sendBuf.subarray(at, at + length));
     return true;
+  }
+
+  /**
+   * sendWritten without a view or a callback (the per-packet path): queues a datagram of `length`
+   * bytes and returns where the caller writes it in `batchBuffer`, at once (before anything else
+   * sends on this thread); -1 when nothing was queued (closed, a bad address, too large).
+   */
+  reserveDatagram(length: number, port: number, address: string): number {
+    if (this.closed || !this.destination(address)) return -1;
+    return this.io.reserve(this, length, port, this.dest);
+  }
+
+  /** The thread's send batch, where reserveDatagram's offsets point (the same Buffer for the thread's life). */
+  get batchBuffer(): Buffer {
+    return this.io.sendBuf;
   }
 
   abstract fail(err: NodeJS.ErrnoException): void;

@@ -1,13 +1,13 @@
 /**
  * A browser in the conference's SFU, werift side only: each track it publishes becomes a Source
  * (RFC 6464 digital silence marked, so viewers skip it while the mixer still decodes it), and
- * each stream it views is a Sink on a SendTrack of its own (one packet clone per viewer, header
- * extensions dropped). Decides nothing about who sees what: the SFU's policy does.
+ * each stream it views is a Sink on a SendTrack of its own (the SFU's packet goes to it as is: no
+ * per-viewer object on our send path; header extensions dropped). Decides nothing about who sees
+ * what: the SFU's policy does.
  */
 import type { ParticipantId } from '../../common';
 import { LOCAL_MESH, newMediaPacket, type MediaKind, type MediaPacket, type Sink, type Source, type SourceCodec, type SourceView, type Viewer } from '../sfu';
 import type { SendTrack } from './send-track';
-import { viewerPacket } from './viewer-packet';
 import type { PublishedTrack, WebRtcEndpoint } from './webrtc-endpoint';
 
 /** A stream the browser publishes, as a Source. */
@@ -64,9 +64,7 @@ class SendTrackSink implements Sink {
   }
 
   send(p: MediaPacket, source: SourceView): boolean {
-    // One clone per viewer (werift rewrites and keeps what it sends); no header extensions:
-    // their IDs were negotiated with the publisher, not with this viewer.
-    return this.track.send(viewerPacket(p.payloadType, p.marker, p.sequence, p.timestamp, p.ssrc, p.payload), source.codec.mime);
+    return this.track.send(p, source.codec.mime);
   }
 
   close(): void {

@@ -1,6 +1,6 @@
 import { GenericNack, MediaStreamTrack, RTCPeerConnection, RtcpTransportLayerFeedback, RtpHeader, RtpPacket, type RTCRtpSender } from 'werift';
 import { peerConfig } from './codecs';
-import { FastRtpSender } from './fast-send';
+import { FastRtpSender, type ForwardedRtp } from './fast-send';
 import { installOurSrtp, offerAesCmOnly } from './srtp-session';
 import { waitFor } from './test-browser';
 
@@ -39,8 +39,12 @@ describe('our send path to a werift peer (fast-send.ts: our header, our SRTP, ba
     return { node, viewer, sender, received, mid: transceiver.mid };
   }
 
-  const packet = (seq: number, marker = false): RtpPacket =>
-    new RtpPacket(new RtpHeader({ payloadType: 100, sequenceNumber: seq, timestamp: seq * 3000, ssrc: 0xabc, marker }), Buffer.from(`frame ${seq} `.repeat(30)));
+  const packet = (seq: number, marker = false): ForwardedRtp => ({
+    sequence: seq & 0xffff,
+    timestamp: (seq * 3000) >>> 0,
+    marker,
+    payload: Buffer.from(`frame ${seq} `.repeat(30)),
+  });
 
   function sendAll(sender: RTCRtpSender, fast: FastRtpSender, from: number, count: number): void {
     for (let i = 0; i < count; i++) expect(fast.send(packet(from + i, i % 5 === 4), sender.codec!.payloadType)).toBe(true);
@@ -83,6 +87,44 @@ describe('our send path to a werift peer (fast-send.ts: our header, our SRTP, ba
     const again = received.slice(before).find((p) => p.header.sequenceNumber === lost && p.header.ssrc === sender.ssrc);
     expect(again?.payload).toEqual(received[3]!.payload);
     expect(node.connectionState).toBe('connected');
+  });
+
+  it("werift's retransmission cache after 300 packets: a NACK gets the latest packet of its slot, a packet werift's own sender sent in between is answered as werift cached it", async () => {
+    const { viewer, sender, received } = await nodeToViewer();
+    const fast = FastRtpSender.for(sender)!;
+    // In steps a socket buffer takes whole.
+    for (let from = 7000; from < 7300; from += 50) {
+      sendAll(sender, fast, from, 50);
+      await waitFor(() => received.length >= from - 7000 + 50, 5000, `packets up to ${from + 49}`);
+    }
+    const cache = (sender as unknown as { rtpCache: RtpPacket[] }).rtpCache;
+    const latest = received[290]!;
+    const slot = cache[latest.header.sequenceNumber % 128]!;
+    expect(slot.header.sequenceNumber).toBe(latest.header.sequenceNumber);
+    expect(slot.header.timestamp).toBe(latest.header.timestamp);
+    expect(slot.header.ssrc).toBe(sender.ssrc);
+    expect(slot.header.payloadType).toBe(sender.codec!.payloadType);
+    expect(slot.payload.toString()).toBe('frame 7290 '.repeat(30));
+    expect(cache[(latest.header.sequenceNumber + 10) % 128]!.header.sequenceNumber).toBe((latest.header.sequenceNumber + 10 - 128) & 0xffff);
+    // werift's own sender (the fallback) sends the next packet: its slot holds werift's packet.
+    await sender.sendRtp(new RtpPacket(new RtpHeader({ payloadType: 100, sequenceNumber: 7300, timestamp: 7300 * 3000, ssrc: 0xabc }), Buffer.from('werift sent this')));
+    await waitFor(() => received.length >= 301, 5000, "werift's packet");
+    const theirs = received[300]!;
+    expect(theirs.payload.toString()).toBe('werift sent this');
+    const before = received.length;
+    const lost = [latest.header.sequenceNumber, theirs.header.sequenceNumber];
+    const nack = new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: sender.ssrc, lost }) });
+    await viewer.dtlsTransports[0]!.sendRtcp([nack]);
+    await waitFor(() => received.length >= before + 2, 5000, 'the retransmissions');
+    const again = received.slice(before);
+    const ours = again.find((p) => p.header.sequenceNumber === latest.header.sequenceNumber);
+    expect(ours?.payload).toEqual(latest.payload);
+    expect(ours?.header.timestamp).toBe(latest.header.timestamp);
+    expect(again.find((p) => p.header.sequenceNumber === theirs.header.sequenceNumber)?.payload.toString()).toBe('werift sent this');
+    // Our path goes on after werift's packet, in sequence.
+    sendAll(sender, fast, 7301, 1);
+    await waitFor(() => received.length >= before + 3, 5000, 'the next packet');
+    expect(received[before + 2]!.header.sequenceNumber).toBe((theirs.header.sequenceNumber + 1) & 0xffff);
   });
 
   it('declines (werift sends instead) while the transport has werift SRTP', async () => {

@@ -4,22 +4,25 @@
  * extensions through closures and a sort, computes an NTP time through strings and BigInt, and
  * chains promises; its UDP send passes a host string to dgram (a lookup per datagram). That was
  * most of the ~150 us of CPU a forwarded packet cost (issue 13). Here a packet costs: the header
- * written into a Buffer by hand (the sender's SSRC, payload type and sequence/timestamp offsets,
- * the mid and abs-send-time extensions werift would write), our SRTP (native/srtp), and a place in
- * the thread's batched send (native/rtpio) on werift's own ICE socket to the nominated pair.
+ * written byte by byte straight into the thread's batched send (native/rtpio) on werift's own ICE
+ * socket to the nominated pair (the sender's SSRC, payload type and sequence/timestamp offsets, the
+ * mid and abs-send-time extensions werift would write), then our SRTP (native/srtp) encrypting the
+ * source's payload from where it lies into the batch and tagging it there: one native call, no
+ * Buffer, no per-viewer packet object (the SFU's packet is read, never kept).
  *
  * werift stays the owner of everything else, so its state is kept as it would keep it: the
  * sender's sequence, timestamp, packet and octet counts and the (NTP, RTP) pair its sender reports
  * use (NTP refreshed every 50 ms, a correct 32.32 fixed point, with the RTP time of the same
- * packet), its retransmission cache (NACKs are answered by werift from it), its RTCP loop, the
- * transport's and the ICE pair's counters. Whenever a condition of this path does not hold
- * (werift's SRTP in place, a TURN relay pair, an extension it does not write, RED, a pending
+ * packet), its retransmission cache (werift answers NACKs from it: see RetransmitCache), its RTCP
+ * loop, the transport's and the ICE pair's counters. Whenever a condition of this path does not
+ * hold (werift's SRTP in place, a TURN relay pair, an extension it does not write, RED, a pending
  * continuity rewrite, consent expired), `send` returns false and the caller uses werift's sender.
  */
+import { performance } from 'node:perf_hooks';
 import type { RTCDtlsTransport, RTCRtpSender, RtpPacket } from 'werift';
 import { foreignUdpSender, type ForeignUdpSender } from '../rtp/udp-io';
-import type { SrtpContext } from '../rtp/srtp';
 import { ourSrtpSender } from './srtp-session';
+import { viewerPacket } from './viewer-packet';
 
 const MID_URI = 'urn:ietf:params:rtp-hdrext:sdes:mid';
 const ABS_SEND_TIME_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time';
@@ -78,17 +81,98 @@ function dgramFd(socket: object): number {
   return typeof fd === 'number' ? fd : -1;
 }
 
-/** The NTP time now as werift's sender keeps it (64-bit 32.32 fixed point). */
-function ntpNow(): bigint {
-  const ms = performance.timeOrigin + performance.now();
+/** Unix ms at performance.now() 0 (a getter each time it is read: read once; the global `performance` is a getter too). */
+const TIME_ORIGIN_MS = performance.timeOrigin;
+
+/** The NTP time at `now` (performance.now()) as werift's sender keeps it (64-bit 32.32 fixed point). */
+function ntpAt(now: number): bigint {
+  const ms = TIME_ORIGIN_MS + now;
   const sec = Math.floor(ms / 1000);
   const frac = Math.floor(((ms - sec * 1000) / 1000) * 0x100000000);
   return (BigInt(sec + NTP_EPOCH_OFFSET_S) << 32n) | BigInt(frac >>> 0);
 }
 
-/** abs-send-time: 24 bits of 6.18 fixed-point seconds. */
-function absSendTimeNow(): number {
-  return Math.floor(((performance.timeOrigin + performance.now()) / 1000) * 262144) & 0xffffff;
+/** What of a forwarded packet goes out (the SFU's MediaPacket: read during send, never kept). */
+export interface ForwardedRtp {
+  readonly sequence: number;
+  readonly timestamp: number;
+  readonly marker: boolean;
+  readonly payload: Buffer;
+}
+
+/** The slot of an array index key in werift's rtpCache, or -1 for any other key. */
+function slotOf(key: string | symbol): number {
+  if (typeof key !== 'string') return -1;
+  const n = Number(key);
+  return Number.isInteger(n) && n >= 0 && n < RTP_HISTORY_SIZE ? n : -1;
+}
+
+/**
+ * werift's retransmission cache (`sender.rtpCache`, read only by its NACK handler as
+ * `rtpCache[seq % 128]`) for a sender our path feeds, kept compact: per slot the sequence number,
+ * timestamp, marker and payload type in one Int32Array and the payload in an array, written in
+ * order, so a send writes a few numbers next to the ones it wrote last (a packet object per slot
+ * cost a cache miss or three per viewer per packet). The Proxy put in werift's place builds a
+ * packet only when werift reads a slot (a NACK); what werift's own sender stores there is kept as
+ * werift stored it, until our path writes that slot again.
+ */
+class RetransmitCache {
+  /** The object werift's sender holds as its rtpCache. */
+  readonly view: RtpPacket[];
+  /** Per slot: sequence number (-1: empty), timestamp, marker << 7 | payload type. */
+  private readonly fields = new Int32Array(RTP_HISTORY_SIZE * 3).fill(-1);
+  private readonly payloads: Array<Buffer | undefined> = new Array<Buffer | undefined>(RTP_HISTORY_SIZE).fill(undefined);
+  /** Packets werift's own sender put in a slot since our last write to it. */
+  private readonly theirs: Array<RtpPacket | undefined> = new Array<RtpPacket | undefined>(RTP_HISTORY_SIZE).fill(undefined);
+  private ssrc = 0;
+
+  constructor() {
+    this.view = new Proxy<RtpPacket[]>([], {
+      get: (target, key, receiver) => {
+        const slot = slotOf(key);
+        return slot < 0 ? Reflect.get(target, key, receiver) : this.packetAt(slot);
+      },
+      set: (target, key, value, receiver) => {
+        const slot = slotOf(key);
+        if (slot < 0) return Reflect.set(target, key, value, receiver);
+        this.theirs[slot] = value as RtpPacket | undefined;
+        return true;
+      },
+    });
+  }
+
+  /** Becomes `s`'s rtpCache, taking what werift's array held (werift replaces it on a continuity reset). */
+  adopt(s: SenderInternals): void {
+    const before = s.rtpCache;
+    this.fields.fill(-1);
+    this.payloads.fill(undefined);
+    for (let i = 0; i < RTP_HISTORY_SIZE; i++) this.theirs[i] = before[i];
+    s.rtpCache = this.view;
+  }
+
+  /** A packet our path sent, as werift would have cached it (no header extensions). */
+  put(seq: number, timestamp: number, b1: number, ssrc: number, payload: Buffer): void {
+    const slot = seq & (RTP_HISTORY_SIZE - 1);
+    const f = this.fields;
+    const at = slot * 3;
+    f[at] = seq;
+    f[at + 1] = timestamp;
+    f[at + 2] = b1;
+    this.payloads[slot] = payload;
+    this.theirs[slot] = undefined;
+    this.ssrc = ssrc;
+  }
+
+  private packetAt(slot: number): RtpPacket | undefined {
+    const theirs = this.theirs[slot];
+    if (theirs) return theirs;
+    const at = slot * 3;
+    const seq = this.fields[at] as number;
+    const payload = this.payloads[slot];
+    if (seq < 0 || !payload) return undefined;
+    const b1 = this.fields[at + 2] as number;
+    return viewerPacket(b1 & 0x7f, (b1 & 0x80) !== 0, seq, (this.fields[at + 1] as number) >>> 0, this.ssrc, payload);
+  }
 }
 
 /** Why packets went through werift's sender instead (counts, for the endpoint's close log). */
@@ -104,15 +188,18 @@ export class FastRtpSender {
   sent = 0;
   readonly declined: FastSendDeclines = { state: 0, srtp: 0, consent: 0, socket: 0 };
   private readonly sender: SenderInternals;
-  private readonly midId: number;
-  private readonly mid: Buffer | null;
-  private readonly absId: number;
-  /** Bytes of extension elements, and the header's length with them (padded to 32-bit words). */
-  private readonly extBytes: number;
+  /**
+   * The header's bytes after the fixed 12 (RFC 8285 one-byte extensions: 0xBEDE, the length, the
+   * mid and abs-send-time elements in id order as werift sorts them, zero padding), written once;
+   * each packet copies them and fills in abs-send-time at `absAt` (-1: not negotiated).
+   */
+  private readonly ext: Uint8Array;
+  private readonly absAt: number;
   private readonly headerLen: number;
   private socket: object | null = null;
   private out: ForeignUdpSender | null = null;
   private lastNtpAt = Number.NEGATIVE_INFINITY;
+  private readonly cache = new RetransmitCache();
 
   private constructor(sender: SenderInternals) {
     this.sender = sender;
@@ -122,11 +209,25 @@ export class FastRtpSender {
       if (ext.uri === MID_URI && sender.mid) midId = ext.id;
       if (ext.uri === ABS_SEND_TIME_URI) absId = ext.id;
     }
-    this.midId = midId;
-    this.mid = midId > 0 && sender.mid ? Buffer.from(sender.mid) : null;
-    this.absId = absId;
-    this.extBytes = (this.mid ? 1 + this.mid.length : 0) + (absId > 0 ? 4 : 0);
-    this.headerLen = 12 + (this.extBytes > 0 ? 4 + ((this.extBytes + 3) >> 2) * 4 : 0);
+    const mid = midId > 0 && sender.mid ? Buffer.from(sender.mid) : null;
+    const elements: Array<{ id: number; bytes: number[] }> = [];
+    if (mid) elements.push({ id: midId, bytes: [(midId << 4) | (mid.length - 1), ...mid] });
+    if (absId > 0) elements.push({ id: absId, bytes: [(absId << 4) | 2, 0, 0, 0] });
+    elements.sort((a, b) => a.id - b.id);
+    const extBytes = elements.reduce((n, e) => n + e.bytes.length, 0);
+    const words = (extBytes + 3) >> 2;
+    this.ext = new Uint8Array(extBytes > 0 ? 4 + words * 4 : 0);
+    this.absAt = -1;
+    if (extBytes > 0) {
+      this.ext.set([0xbe, 0xde, words >> 8, words & 0xff]);
+      let off = 4;
+      for (const e of elements) {
+        this.ext.set(e.bytes, off);
+        if (e.id === absId) this.absAt = 12 + off + 1;
+        off += e.bytes.length;
+      }
+    }
+    this.headerLen = 12 + this.ext.length;
   }
 
   /** A fast path for `sender` with its negotiated extensions, or null when they need werift's. */
@@ -139,10 +240,10 @@ export class FastRtpSender {
   }
 
   /**
-   * Sends a packet this sender now owns (a per-viewer packet: its header is rewritten in place and
-   * it stays in werift's retransmission cache). False: nothing was done, use werift's sender.
+   * Sends a forwarded packet as `payloadType` on this sender's stream (`p` is only read, here and
+   * now). False: nothing was done, use werift's sender.
    */
-  send(pkt: RtpPacket, payloadType: number): boolean {
+  send(p: ForwardedRtp, payloadType: number): boolean {
     const s = this.sender;
     const dtls = s.dtlsTransport;
     if (s.stopped || s.rtpContinuityPending || !dtls || dtls.state !== 'connected') return this.decline('state');
@@ -154,34 +255,34 @@ export class FastRtpSender {
     const out = this.outFor(pair);
     if (!out) return this.decline('socket');
 
-    const header = pkt.header;
-    const payload = pkt.payload;
-    header.ssrc = s.ssrc;
-    header.payloadType = payloadType;
-    header.timestamp = (header.timestamp + s.timestampOffset) >>> 0;
-    header.sequenceNumber = (header.sequenceNumber + s.seqOffset) & 0xffff;
-    s.timestamp = header.timestamp;
-    s.sequenceNumber = header.sequenceNumber;
-    const now = performance.now();
-    if (now - this.lastNtpAt >= NTP_REFRESH_MS) {
-      this.lastNtpAt = now;
-      s.ntpTimestamp = ntpNow();
-      s.rtpTimestamp = header.timestamp;
-    }
-    // Written and protected in place in the thread's send batch: no Buffer of its own.
+    const payload = p.payload;
     const headerLen = this.headerLen;
     const length = headerLen + payload.length + srtp.rtpTagLength;
-    const [address, port] = pair.remoteAddr;
-    this.pkt = pkt;
-    this.srtp = srtp;
-    const queued = out.sendWritten(length, port, address, this.write);
-    this.pkt = null;
-    this.srtp = null;
-    if (!queued) return this.decline('socket');
+    const remote = pair.remoteAddr;
+    // Written and protected in place in the thread's send batch: no Buffer of its own.
+    const at = out.reserveDatagram(length, remote[1], remote[0]);
+    if (at < 0) return this.decline('socket');
+    const b1 = (p.marker ? 0x80 : 0) | (payloadType & 0x7f);
+    const seq = (p.sequence + s.seqOffset) & 0xffff;
+    const timestamp = (p.timestamp + s.timestampOffset) >>> 0;
+    const ssrc = s.ssrc;
+    const now = performance.now();
+    const buf = out.batchBuffer;
+    this.writeHeader(buf, at, b1, seq, timestamp, ssrc, now);
+    srtp.protectRtpAt(buf, at, headerLen, payload);
+
+    s.timestamp = timestamp;
+    s.sequenceNumber = seq;
+    if (now - this.lastNtpAt >= NTP_REFRESH_MS) {
+      this.lastNtpAt = now;
+      s.ntpTimestamp = ntpAt(now);
+      s.rtpTimestamp = timestamp;
+    }
     s.octetCount += payload.length;
     s.packetCount = (s.packetCount + 1) >>> 0;
     s.headerBytesSent += headerLen;
-    s.rtpCache[header.sequenceNumber % RTP_HISTORY_SIZE] = pkt;
+    if (s.rtpCache !== this.cache.view) this.cache.adopt(s);
+    this.cache.put(seq, timestamp, b1, ssrc, payload);
     if (!s.rtcpRunning) void s.runRtcp();
     dtls.bytesSent += length;
     dtls.packetsSent++;
@@ -191,16 +292,44 @@ export class FastRtpSender {
     return true;
   }
 
-  private decline(why: keyof FastSendDeclines): false {
-    this.declined[why]++;
-    return false;
-  }
-
   /** Stops sending on the socket (its peer connection is closing). */
   close(): void {
     this.out?.stop();
     this.out = null;
     this.socket = null;
+  }
+
+  private decline(why: keyof FastSendDeclines): false {
+    this.declined[why]++;
+    return false;
+  }
+
+  /** The RTP header with our extensions at buf[at, at + headerLen); `b1` is its second byte (marker, payload type). */
+  private writeHeader(buf: Buffer, at: number, b1: number, seq: number, timestamp: number, ssrc: number, now: number): void {
+    const ext = this.ext;
+    // Typed-array stores keep the low 8 bits of each value.
+    buf[at] = ext.length > 0 ? 0x90 : 0x80;
+    buf[at + 1] = b1;
+    buf[at + 2] = seq >>> 8;
+    buf[at + 3] = seq;
+    buf[at + 4] = timestamp >>> 24;
+    buf[at + 5] = timestamp >>> 16;
+    buf[at + 6] = timestamp >>> 8;
+    buf[at + 7] = timestamp;
+    buf[at + 8] = ssrc >>> 24;
+    buf[at + 9] = ssrc >>> 16;
+    buf[at + 10] = ssrc >>> 8;
+    buf[at + 11] = ssrc;
+    const n = ext.length;
+    for (let i = 0; i < n; i++) buf[at + 12 + i] = ext[i] as number;
+    if (this.absAt > 0) {
+      // abs-send-time: 24 bits of 6.18 fixed-point seconds.
+      const abs = Math.floor(((TIME_ORIGIN_MS + now) / 1000) * 262144);
+      const o = at + this.absAt;
+      buf[o] = abs >>> 16;
+      buf[o + 1] = abs >>> 8;
+      buf[o + 2] = abs;
+    }
   }
 
   /** The batched sender on the pair's socket; null for a relay (TURN) pair or without native I/O. */
@@ -217,46 +346,4 @@ export class FastRtpSender {
     // A socket our sends failed on (an address family it cannot reach, say) is werift's from then on.
     return this.out && this.out.errors === 0 ? this.out : null;
   }
-
-  /** The packet being written by `write` (set only during send). */
-  private pkt: RtpPacket | null = null;
-  private srtp: SrtpContext | null = null;
-
-  /** header (with the mid and abs-send-time extensions) || payload, protected, into `view`. */
-  private readonly write = (view: Buffer): void => {
-    const pkt = this.pkt;
-    const srtp = this.srtp;
-    if (!pkt || !srtp) return;
-    const h = pkt.header;
-    const headerLen = this.headerLen;
-    view[0] = 0x80 | (this.extBytes > 0 ? 0x10 : 0);
-    view[1] = (h.marker ? 0x80 : 0) | (h.payloadType & 0x7f);
-    view.writeUInt16BE(h.sequenceNumber, 2);
-    view.writeUInt32BE(h.timestamp, 4);
-    view.writeUInt32BE(h.ssrc, 8);
-    if (this.extBytes > 0) {
-      // RFC 8285 one-byte header extensions, in id order as werift sorts them, zero padded.
-      view.writeUInt16BE(0xbede, 12);
-      view.writeUInt16BE((headerLen - 16) >> 2, 14);
-      view.fill(0, 16, headerLen);
-      let off = 16;
-      const mid = this.mid;
-      const absFirst = this.absId > 0 && this.absId < this.midId;
-      for (let i = 0; i < 2; i++) {
-        const abs = (i === 0) === absFirst;
-        if (abs && this.absId > 0) {
-          view[off] = (this.absId << 4) | 2;
-          view.writeUIntBE(absSendTimeNow(), off + 1, 3);
-          off += 4;
-        } else if (!abs && mid) {
-          view[off] = (this.midId << 4) | (mid.length - 1);
-          mid.copy(view, off + 1);
-          off += 1 + mid.length;
-        }
-      }
-    }
-    const end = headerLen + pkt.payload.length;
-    pkt.payload.copy(view, headerLen);
-    srtp.protectRtpInPlace(view, headerLen, end);
-  };
 }

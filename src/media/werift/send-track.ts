@@ -2,11 +2,13 @@
  * SendTrack: one sendonly m-line on one browser's peer connection, carrying one other
  * participant's audio or video. Stamps each packet with the negotiated codec that matches its
  * source (so PCMU from a SIP phone leaves as PCMU on an m-line that also negotiated Opus). Never
- * awaits a send, never holds a packet it did not get to own.
+ * awaits a send, never keeps the SFU's packet (werift's sender, when it is the one used, gets a
+ * packet of its own).
  */
-import type { RTCRtpCodecParameters, RTCRtpTransceiver, RtpPacket } from 'werift';
-import type { MediaKind } from '../sfu';
+import type { RTCRtpCodecParameters, RTCRtpTransceiver } from 'werift';
+import type { MediaKind, MediaPacket } from '../sfu';
 import { FastRtpSender, type FastSendDeclines } from './fast-send';
+import { viewerPacket } from './viewer-packet';
 
 export type { MediaKind };
 
@@ -49,10 +51,11 @@ export class SendTrack {
   }
 
   /**
-   * Sends a packet this track now owns (a per-viewer clone without header extensions).
-   * `mime` is the source codec, lower case (`audio/pcmu`, `video/h264`).
+   * Sends a forwarded packet, read now and never kept; header extensions are not forwarded (their
+   * IDs were negotiated with the publisher, not with this viewer). `mime` is the source codec,
+   * lower case (`audio/pcmu`, `video/h264`).
    */
-  send(pkt: RtpPacket, mime: string): boolean {
+  send(p: MediaPacket, mime: string): boolean {
     const sender = this.transceiver?.sender;
     // Before the viewer's DTLS is up werift drops what it is given: counted as dropped, not sent.
     if (!sender || this.closedFlag || sender.dtlsTransport?.state !== 'connected') {
@@ -72,11 +75,12 @@ export class SendTrack {
     sender.codec = codec;
     this.counters.packetsOut++;
     if (this.fast === undefined) this.fast = FastRtpSender.for(sender);
-    if (this.fast?.send(pkt, codec.payloadType)) {
+    if (this.fast?.send(p, codec.payloadType)) {
       this.counters.packetsFast++;
       return true;
     }
-    sender.sendRtp(pkt).catch(this.onSendError);
+    // werift rewrites and keeps (in its retransmission cache) what it is given: a packet of its own.
+    sender.sendRtp(viewerPacket(p.payloadType, p.marker, p.sequence, p.timestamp, p.ssrc, p.payload)).catch(this.onSendError);
     return true;
   }
 
