@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       fps: p.fps,
       payloadBytes: p.payloadBytes,
       windowMs: p.forwardWindowMs,
-      warmupMs: p.warmupMs,
+      warmupMs: p.srtpWarmupMs,
       repeats: num('--repeats', p.srtpRepeats),
       jsRepeats: num('--js-repeats', p.srtpJsRepeats),
       lightViewers: !argv.includes('--werift-viewers'),
