@@ -214,20 +214,9 @@ abstract class NativeSender {
   }
 
   /**
-   * Queues a datagram of `length` bytes written in place by `write` into a view of the batch buffer
-   * (no copy of its own): false when nothing was queued (closed, a bad address, too large).
-   */
-  sendWritten(length: number, port: number, address: string, write: (view: Buffer) => void): boolean {
-    const at = this.reserveDatagram(length, port, address);
-    if (at < 0) return false;
-    write(this.io.sendBuf.subarray(at, at + length));
-    return true;
-  }
-
-  /**
-   * sendWritten without a view or a callback (the per-packet path): queues a datagram of `length`
-   * bytes and returns where the caller writes it in `batchBuffer`, at once (before anything else
-   * sends on this thread); -1 when nothing was queued (closed, a bad address, too large).
+   * Queues a datagram of `length` bytes that the caller writes in place, at once (before anything
+   * else sends on this thread), at the returned offset of `batchBuffer` (no copy of its own); -1
+   * when nothing was queued (closed, a bad address, too large).
    */
   reserveDatagram(length: number, port: number, address: string): number {
     if (this.closed || !this.destination(address)) return -1;
