@@ -80,7 +80,8 @@ export interface Target {
 async function freeRtpRange(size: number): Promise<{ min: number; max: number }> {
   const low = 10000;
   const high = 32000;
-  for (let attempt = 0; attempt < 20; attempt++) {
+  // Many tries: a random range rarely overlaps a busy port, but a full run once failed all of 20.
+  for (let attempt = 0; attempt < 200; attempt++) {
     const min = low + 2 * Math.floor(Math.random() * ((high - low - size) / 2));
     let ok = true;
     for (let p = min; p < min + size && ok; p++) ok = await udpFree(p);

@@ -3,6 +3,7 @@
  * `lo` (kernel timestamps, nanoseconds) and the bare UDP hop of the baseline (the SFU bench's
  * dgram forwarder as its own process). Everything started here is stopped by PID in `close()`.
  */
+import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { toneFrames } from '../load/audio';
 import { freePort } from '../../test/helpers/ports';
 import { Proc, waitFor } from '../../test/helpers/proc';
 import { parsePcap, rtpHead, type UdpRecord } from './pcap';
+import { REPO_ROOT } from '../target';
 
 export function bindLoopback(): Promise<Socket> {
   const sock = createSocket('udp4');
@@ -81,6 +83,9 @@ export class LoopbackCapture {
   ) {}
 
   static async start(dir: string, filter: string): Promise<LoopbackCapture> {
+    // The bench installs what it needs beyond the test suite's packages (as it does for Janus).
+    const ensured = spawnSync('bash', [join(REPO_ROOT, 'bench', 'ensure-tool.sh'), 'tcpdump', 'tcpdump'], { encoding: 'utf8', timeout: 300_000 });
+    if (ensured.status !== 0) throw new Error(`tcpdump: ${(ensured.stdout || ensured.stderr || 'ensure-tool.sh failed').trim()}`);
     const file = join(dir, `capture-${Date.now()}.pcap`);
     const proc = new Proc('tcpdump', 'tcpdump', ['-i', 'lo', '-nn', '-U', '-B', '16384', '--time-stamp-precision=nano', '-w', file, filter]);
     try {
