@@ -427,6 +427,8 @@
         clearTimeout(s.iceRestartTimer);
         s.iceRestartTimer = null;
         setState('joined');
+        // Media came up while the signaling socket is down: the page still says it is reconnecting.
+        if (s.resumeUntil) els.status.textContent = 'Reconnecting…';
       } else if (pc.connectionState === 'disconnected' && hooks.state === 'joined') {
         // Usually back within seconds by itself (or through an ICE restart): say so, keep the call.
         els.status.textContent = 'Reconnecting…';

@@ -10,9 +10,11 @@ export const DEFAULT_KEYFRAME_INTERVAL_MS = 500;
 /**
  * A viewer's first request (its transport has just connected) waits at most this long after the
  * last one sent: the keyframe an earlier request produced may have gone out before this viewer
- * could receive it, and the whole interval was most of a join's time to its first frame.
+ * could receive it, and the whole interval was most of a join's time to its first frame. Not
+ * less: WebRTC's video sender (Chromium's) acts on at most one keyframe request per 300 ms and
+ * drops the others, so a sooner request would be lost and the viewer would wait for its own PLI.
  */
-export const FIRST_REQUEST_MIN_GAP_MS = 100;
+export const FIRST_REQUEST_MIN_GAP_MS = 300;
 
 export interface KeyframeThrottleStats {
   /** Requests passed on to the publisher. */

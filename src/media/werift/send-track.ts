@@ -29,6 +29,8 @@ export class SendTrack {
   transceiver: RTCRtpTransceiver | undefined;
   /** The viewer asked for a keyframe (PLI/FIR) or has just started receiving this video. */
   onKeyframeRequest: ((firstOfViewer?: boolean) => void) | null = null;
+  /** When this viewer's first keyframe was asked for (clock ms; its endpoint sets it). */
+  firstKeyframeAskedAt: number | undefined;
   private cachedMime = '';
   private cachedCodec: RTCRtpCodecParameters | undefined;
   private closedFlag = false;

@@ -28,7 +28,11 @@ import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, typ
 import { AUDIO_LEVEL_URI, audioLevelOf, bundleHeaderExtensionIds, dropMdnsCandidates, noStunQuery, peerConfig, preferOpusDtx, type VideoCodecName } from './codecs';
 import { tolerateLateConsentAnswers } from './consent';
 import { SendTrack, type MediaKind, type SendCounters } from './send-track';
+import { startDtlsAtOnce } from './dtls-start';
 import { useOurSrtpOnConnect, type SrtpDrops } from './srtp-session';
+
+/** A viewer's keyframe requests within this long of its first one are first requests too (viewerAsks). */
+const FIRST_FRAME_WINDOW_MS = 2000;
 
 /** Set once for the process, before any peer connection exists (see consent.ts). */
 const consentTolerant = tolerateLateConsentAnswers();
@@ -201,6 +205,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       const answer = await this.pc.createAnswer();
       noStunQuery(this.pc);
       useOurSrtpOnConnect(this.pc, this.srtpDrops, this.weriftSrtp, this.flushOnConnect);
+    startDtlsAtOnce(this.pc.dtlsTransports);
       await this.pc.setLocalDescription(answer);
       local = this.pc.localDescription?.sdp;
     } finally {
@@ -229,7 +234,9 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.awaitingKeyframe = [];
     for (const t of fresh) {
       const ask = (): void => {
-        if (!t.closed) t.onKeyframeRequest?.(true);
+        if (t.closed) return;
+        t.firstKeyframeAskedAt = this.opts.clock.now();
+        t.onKeyframeRequest?.(true);
       };
       // A new viewer's keyframe is asked for once its DTLS is up: one that arrived before would be
       // dropped by werift, and the throttle would hold the next request back (issue 13 item 3).
@@ -357,6 +364,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     const offer = await this.pc.createOffer({ iceRestart });
     noStunQuery(this.pc);
     useOurSrtpOnConnect(this.pc, this.srtpDrops, this.weriftSrtp, this.flushOnConnect);
+    startDtlsAtOnce(this.pc.dtlsTransports);
     await this.pc.setLocalDescription(offer);
     const sdp = this.pc.localDescription?.sdp;
     if (this.closing) return;
@@ -382,15 +390,27 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     if (!(p instanceof RtcpPayloadSpecificFeedback)) return;
     const fb = p.feedback;
     if (fb instanceof PictureLossIndication) {
-      this.bySendSsrc.get(fb.mediaSsrc)?.onKeyframeRequest?.();
+      this.viewerAsks(fb.mediaSsrc);
     } else if (fb.count === FIR_FMT) {
       // FullIntraRequest is not exported by werift: read its FCI entries by shape.
       const entries = (fb as { fir?: unknown }).fir;
       if (!Array.isArray(entries)) return;
       for (const entry of entries as Array<{ ssrc?: unknown }>) {
-        if (typeof entry.ssrc === 'number') this.bySendSsrc.get(entry.ssrc)?.onKeyframeRequest?.();
+        if (typeof entry.ssrc === 'number') this.viewerAsks(entry.ssrc);
       }
     }
+  }
+
+  /**
+   * A viewer's PLI/FIR for the stream we send it on `ssrc`. Soon after its first request it still
+   * has no frame it can decode (its keyframe was lost or dropped by the publisher): that counts as
+   * its first request again, which the throttle lets through sooner.
+   */
+  private viewerAsks(ssrc: number): void {
+    const t = this.bySendSsrc.get(ssrc);
+    if (!t) return;
+    const first = t.firstKeyframeAskedAt;
+    t.onKeyframeRequest?.(first !== undefined && this.opts.clock.now() - first < FIRST_FRAME_WINDOW_MS);
   }
 
   private onRemoteTrack(track: MediaStreamTrack): void {
