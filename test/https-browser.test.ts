@@ -124,7 +124,12 @@ describe('Chromium in its own namespace over HTTPS and WSS', () => {
     const untrusting = await launchBrowser(dir, [], (lab as NetnsLab).chromiumIn(BROWSER));
     try {
       const page = await untrusting.newPage();
-      await expect(page.goto(`${base}/`, { timeout: 10_000 })).rejects.toThrow(/ERR_CERT/);
+      const load = (): Promise<string> => page.goto(`${base}/`, { timeout: 10_000 }).then(() => 'loaded', (e: unknown) => String(e));
+      let outcome = await load();
+      // A Chromium just started in a fresh namespace may report the network as changed once (its
+      // interfaces settling): not what this test is about, so that navigation is tried again.
+      if (outcome.includes('ERR_NETWORK_CHANGED')) outcome = await load();
+      expect(outcome).toMatch(/ERR_CERT/);
     } finally {
       await untrusting.close();
     }

@@ -12,6 +12,9 @@ import { viewerPacket } from './viewer-packet';
 
 export type { MediaKind };
 
+/** A viewer's keyframe requests within this long of its first one are first requests too. */
+const FIRST_FRAME_WINDOW_MS = 2000;
+
 /** Counters shared by every SendTrack of one endpoint (plain numbers: the packet path). */
 export interface SendCounters {
   packetsOut: number;
@@ -29,8 +32,8 @@ export class SendTrack {
   transceiver: RTCRtpTransceiver | undefined;
   /** The viewer asked for a keyframe (PLI/FIR) or has just started receiving this video. */
   onKeyframeRequest: ((firstOfViewer?: boolean) => void) | null = null;
-  /** When this viewer's first keyframe was asked for (clock ms; its endpoint sets it). */
-  firstKeyframeAskedAt: number | undefined;
+  /** When this viewer's first keyframe was asked for (clock ms). */
+  private firstKeyframeAskedAt: number | undefined;
   private cachedMime = '';
   private cachedCodec: RTCRtpCodecParameters | undefined;
   private closedFlag = false;
@@ -84,6 +87,22 @@ export class SendTrack {
     // werift rewrites and keeps (in its retransmission cache) what it is given: a packet of its own.
     sender.sendRtp(viewerPacket(p.payloadType, p.marker, p.sequence, p.timestamp, p.ssrc, p.payload)).catch(this.onSendError);
     return true;
+  }
+
+  /** The viewer's media is up: its first keyframe is asked for (`now`: clock ms). */
+  askFirstKeyframe(now: number): void {
+    this.firstKeyframeAskedAt = now;
+    this.onKeyframeRequest?.(true);
+  }
+
+  /**
+   * The viewer's PLI/FIR. Soon after its first request it still has no frame it can decode (that
+   * keyframe was lost, or dropped by a publisher that had just made one): a first request again,
+   * which the throttle lets through sooner.
+   */
+  viewerAsked(now: number): void {
+    const first = this.firstKeyframeAskedAt;
+    this.onKeyframeRequest?.(first !== undefined && now - first < FIRST_FRAME_WINDOW_MS);
   }
 
   /** A new answer may renumber codecs: look them up again. */

@@ -27,12 +27,9 @@ import {
 import { ConfnodeError, TypedEmitter, errorMessage, type Clock, type Logger, type ParticipantId, type TimerHandle } from '../../common';
 import { AUDIO_LEVEL_URI, audioLevelOf, bundleHeaderExtensionIds, dropMdnsCandidates, noStunQuery, peerConfig, preferOpusDtx, type VideoCodecName } from './codecs';
 import { tolerateLateConsentAnswers } from './consent';
-import { SendTrack, type MediaKind, type SendCounters } from './send-track';
 import { startDtlsAtOnce } from './dtls-start';
+import { SendTrack, type MediaKind, type SendCounters } from './send-track';
 import { useOurSrtpOnConnect, type SrtpDrops } from './srtp-session';
-
-/** A viewer's keyframe requests within this long of its first one are first requests too (viewerAsks). */
-const FIRST_FRAME_WINDOW_MS = 2000;
 
 /** Set once for the process, before any peer connection exists (see consent.ts). */
 const consentTolerant = tolerateLateConsentAnswers();
@@ -167,6 +164,12 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     return this.pc.connectionState === 'connected' && this.pc.dtlsTransports.every((t) => t.state === 'connected');
   }
 
+  /** Transports new since the last call: our SRTP when DTLS connects (then flushOnConnect), DTLS started at once. */
+  private watchTransports(): void {
+    useOurSrtpOnConnect(this.pc, this.srtpDrops, this.weriftSrtp, this.flushOnConnect);
+    startDtlsAtOnce(this.pc.dtlsTransports);
+  }
+
   /** Once media is up, the connect timer ends and what waited for it (keyframe requests, PLIs) goes. */
   private readonly flushOnConnect = (): void => {
     if (this.restarting || !this.mediaUp) return;
@@ -204,8 +207,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
       await this.applyRemote('offer', sdp);
       const answer = await this.pc.createAnswer();
       noStunQuery(this.pc);
-      useOurSrtpOnConnect(this.pc, this.srtpDrops, this.weriftSrtp, this.flushOnConnect);
-    startDtlsAtOnce(this.pc.dtlsTransports);
+      this.watchTransports();
       await this.pc.setLocalDescription(answer);
       local = this.pc.localDescription?.sdp;
     } finally {
@@ -234,9 +236,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.awaitingKeyframe = [];
     for (const t of fresh) {
       const ask = (): void => {
-        if (t.closed) return;
-        t.firstKeyframeAskedAt = this.opts.clock.now();
-        t.onKeyframeRequest?.(true);
+        if (!t.closed) t.askFirstKeyframe(this.opts.clock.now());
       };
       // A new viewer's keyframe is asked for once its DTLS is up: one that arrived before would be
       // dropped by werift, and the throttle would hold the next request back (issue 13 item 3).
@@ -363,8 +363,7 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     this.iceRestartWanted = false;
     const offer = await this.pc.createOffer({ iceRestart });
     noStunQuery(this.pc);
-    useOurSrtpOnConnect(this.pc, this.srtpDrops, this.weriftSrtp, this.flushOnConnect);
-    startDtlsAtOnce(this.pc.dtlsTransports);
+    this.watchTransports();
     await this.pc.setLocalDescription(offer);
     const sdp = this.pc.localDescription?.sdp;
     if (this.closing) return;
@@ -390,27 +389,15 @@ export class WebRtcEndpoint extends TypedEmitter<WebRtcEndpointEvents> {
     if (!(p instanceof RtcpPayloadSpecificFeedback)) return;
     const fb = p.feedback;
     if (fb instanceof PictureLossIndication) {
-      this.viewerAsks(fb.mediaSsrc);
+      this.bySendSsrc.get(fb.mediaSsrc)?.viewerAsked(this.opts.clock.now());
     } else if (fb.count === FIR_FMT) {
       // FullIntraRequest is not exported by werift: read its FCI entries by shape.
       const entries = (fb as { fir?: unknown }).fir;
       if (!Array.isArray(entries)) return;
       for (const entry of entries as Array<{ ssrc?: unknown }>) {
-        if (typeof entry.ssrc === 'number') this.viewerAsks(entry.ssrc);
+        if (typeof entry.ssrc === 'number') this.bySendSsrc.get(entry.ssrc)?.viewerAsked(this.opts.clock.now());
       }
     }
-  }
-
-  /**
-   * A viewer's PLI/FIR for the stream we send it on `ssrc`. Soon after its first request it still
-   * has no frame it can decode (its keyframe was lost or dropped by the publisher): that counts as
-   * its first request again, which the throttle lets through sooner.
-   */
-  private viewerAsks(ssrc: number): void {
-    const t = this.bySendSsrc.get(ssrc);
-    if (!t) return;
-    const first = t.firstKeyframeAskedAt;
-    t.onKeyframeRequest?.(first !== undefined && this.opts.clock.now() - first < FIRST_FRAME_WINDOW_MS);
   }
 
   private onRemoteTrack(track: MediaStreamTrack): void {
