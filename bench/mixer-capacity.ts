@@ -14,7 +14,8 @@ import type { BenchCodec } from './load/audio';
 import { GeneratorClient } from './load/generator-client';
 import type { GeneratorWindow, JoinSignaling, RoomSpec, ToneResult } from './load/protocol';
 import { fromSparse, histogramCount, judgeStep, mergeInto, newHistogram, percentileOf, type StepVerdict } from './load/stats';
-import { BENCH_OPUS_COMPLEXITY, machineJiffies, mixingSettings, mixSlotCounts, roomAlias, startTarget, type MixingSettings, type Target, type TargetKind } from './target';
+import { machineJiffies } from '../test/helpers/proc-stat';
+import { BENCH_OPUS_COMPLEXITY, mixingSettings, mixSlotCounts, roomAlias, startTarget, type MixingSettings, type Target, type TargetKind } from './target';
 
 export const ROOM_SIZE = 4;
 

@@ -5,7 +5,7 @@
  * target's CPU time from /proc. Stops only the process it started, by PID (test/helpers/proc.ts
  * kills its own process group).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OPUS_DEFAULT_BITRATE } from '../src/media/codecs/opus';
 import { MIX_SAMPLE_RATE } from '../src/media/codecs/types';
@@ -13,7 +13,8 @@ import { freePorts, udpFree } from '../test/helpers/ports';
 import { Proc, waitFor } from '../test/helpers/proc';
 import { startJanus } from './janus/janus-process';
 import type { JoinSignaling } from './load/protocol';
-import { cpuTimesFromStat, machineJiffiesFromStat, mixSlotCountsFromMetrics, type MixSlotCounts } from './load/stats';
+import { procCpu } from '../test/helpers/proc-stat';
+import { mixSlotCountsFromMetrics, type MixSlotCounts } from './load/stats';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 
@@ -124,17 +125,6 @@ export function benchConfigYaml(o: {
   ].join('\n');
 }
 
-/** utime and stime of `pid` (all its threads) in seconds; zeros when unreadable. */
-export function procCpu(pid: number | undefined): { user: number; system: number } {
-  const none = { user: 0, system: 0 };
-  if (pid === undefined) return none;
-  try {
-    return cpuTimesFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8')) ?? none;
-  } catch {
-    return none;
-  }
-}
-
 /** `count` free ports outside `range` (the node refuses a config whose ports overlap). */
 async function portsOutside(count: number, range: { min: number; max: number }): Promise<number[]> {
   const out: number[] = [];
@@ -206,14 +196,6 @@ export async function startTarget(o: TargetOptions): Promise<Target> {
   };
 }
 
-/** The whole machine's busy and total CPU jiffies (all cores), for the load beside the bench. */
-export function machineJiffies(): { busy: number; total: number; steal: number } {
-  try {
-    return machineJiffiesFromStat(readFileSync('/proc/stat', 'utf8')) ?? { busy: 0, total: 0, steal: 0 };
-  } catch {
-    return { busy: 0, total: 0, steal: 0 };
-  }
-}
 
 /** The node's cumulative mix slot runs by timing, from /metrics (undefined if unavailable). */
 export async function mixSlotCounts(t: Target): Promise<MixSlotCounts | undefined> {

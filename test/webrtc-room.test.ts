@@ -6,7 +6,7 @@
  * with a camera (CONFNODE_ROOM_BROWSERS changes N; CONFNODE_ROOM_CAMERAS=half leaves every other
  * page without one). The node's and the machine's CPU over the room's steady media are logged.
  */
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import {
@@ -25,6 +25,7 @@ import {
 import { makeTempDir, writeNodeConfig } from './helpers/config';
 import { NodeUnderTest } from './helpers/node-process';
 import { killAll, waitFor } from './helpers/proc';
+import { machineJiffies, procCpu } from './helpers/proc-stat';
 
 jest.setTimeout(180_000);
 
@@ -41,21 +42,6 @@ const NAMES = ALL_NAMES.slice(0, COUNT);
 const HALF_CAMERAS = process.env.CONFNODE_ROOM_CAMERAS === 'half';
 const hasCamera = (name: string): boolean => !HALF_CAMERAS || ALL_NAMES.indexOf(name) % 2 === 0 || name === NEWCOMER;
 
-/** CPU seconds of a process (utime + stime, all threads) and busy seconds of the whole machine. */
-function cpuNow(pid: number | undefined): { proc: number; machine: number; wall: number } {
-  const hz = 100;
-  let proc = 0;
-  try {
-    const f = readFileSync(`/proc/${pid ?? 0}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    proc = (Number(f[11]) + Number(f[12])) / hz;
-  } catch {
-    proc = Number.NaN;
-  }
-  const cpu = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').split(/\s+/).slice(1).map(Number);
-  const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
-  const busy = cpu.reduce((a, b) => a + b, 0) - idle;
-  return { proc, machine: busy / hz, wall: Date.now() / 1000 };
-}
 
 let dir: string;
 let node: NodeUnderTest;
@@ -225,12 +211,16 @@ it(`${COUNT} browsers join one after another: each decodes video and hears audio
   await expectTilesMatchRoom();
   await expectNodeLists(inRoom);
   // A figure, not a verdict: where the CPU goes with every page in (the node vs everything, mostly Chromium).
-  const c0 = cpuNow(node.proc.pid);
+  const nodeCpu = (): number => {
+    const t = procCpu(node.proc.pid);
+    return t.user + t.system;
+  };
+  const [n0, m0, w0] = [nodeCpu(), machineJiffies().busy, Date.now()];
   await new Promise((r) => setTimeout(r, 5000));
-  const c1 = cpuNow(node.proc.pid);
-  const wall = c1.wall - c0.wall;
-  timings.steadyNodeCpuPercent = Math.round(((c1.proc - c0.proc) / wall) * 100);
-  timings.steadyMachineCpuPercent = Math.round(((c1.machine - c0.machine) / wall) * 100);
+  const wallS = (Date.now() - w0) / 1000;
+  timings.steadyNodeCpuPercent = Math.round(((nodeCpu() - n0) / wallS) * 100);
+  // Jiffies are 1/100 s: busy jiffies per second are % of one core.
+  timings.steadyMachineCpuPercent = Math.round((machineJiffies().busy - m0) / wallS);
   console.log(`${COUNT} browsers in: node ${timings.steadyNodeCpuPercent as number}% of a core, the whole machine ${timings.steadyMachineCpuPercent as number}% (2 cores = 200%)`);
 });
 

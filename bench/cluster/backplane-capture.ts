@@ -75,6 +75,16 @@ export function pace(streams: RtpStream[]): () => void {
   return () => clearInterval(timer);
 }
 
+let tcpdumpThere = false;
+
+/** The bench installs what it needs beyond the test suite's packages (as it does for Janus); once per process. */
+function ensureTcpdump(): void {
+  if (tcpdumpThere) return;
+  const ensured = spawnSync('bash', [join(REPO_ROOT, 'bench', 'ensure-tool.sh'), 'tcpdump', 'tcpdump'], { encoding: 'utf8', timeout: 300_000 });
+  if (ensured.status !== 0) throw new Error(`tcpdump: ${(ensured.stdout || ensured.stderr || 'ensure-tool.sh failed').trim()}`);
+  tcpdumpThere = true;
+}
+
 /** tcpdump on lo writing a pcap with nanosecond kernel timestamps; `stop()` ends it and reads the datagrams. */
 export class LoopbackCapture {
   private constructor(
@@ -83,9 +93,7 @@ export class LoopbackCapture {
   ) {}
 
   static async start(dir: string, filter: string): Promise<LoopbackCapture> {
-    // The bench installs what it needs beyond the test suite's packages (as it does for Janus).
-    const ensured = spawnSync('bash', [join(REPO_ROOT, 'bench', 'ensure-tool.sh'), 'tcpdump', 'tcpdump'], { encoding: 'utf8', timeout: 300_000 });
-    if (ensured.status !== 0) throw new Error(`tcpdump: ${(ensured.stdout || ensured.stderr || 'ensure-tool.sh failed').trim()}`);
+    ensureTcpdump();
     const file = join(dir, `capture-${Date.now()}.pcap`);
     const proc = new Proc('tcpdump', 'tcpdump', ['-i', 'lo', '-nn', '-U', '-B', '16384', '--time-stamp-precision=nano', '-w', file, filter]);
     try {

@@ -6,7 +6,7 @@
  * /api/v1/participants for a sample). Figures only.
  */
 import { sleep } from '../../test/helpers/proc';
-import { machineJiffies, procCpu } from '../target';
+import { machineJiffies, procCpu } from '../../test/helpers/proc-stat';
 import type { CallKind, CallRecord, ClusterCallers, HeldCall } from './calls';
 import type { BenchCluster } from './cluster-procs';
 import { etcdMetrics } from './etcd-probe';

@@ -3,9 +3,8 @@ import { checkTones, decodePayloads, pcmuToneFrames, toneFrequency } from './aud
 import { parseRttCsv, parseStatCsv } from '../sip-setup';
 import { parseSip, sdpAudioTarget } from './sip-uac';
 import { rtpPayload } from './participant';
+import { cpuTimesFromStat, machineJiffiesFromStat } from '../../test/helpers/proc-stat';
 import {
-  cpuTimesFromStat,
-  machineJiffiesFromStat,
   mixSlotCountsFromMetrics,
   fromSparse,
   judgeStep,

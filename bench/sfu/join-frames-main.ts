@@ -9,27 +9,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../target';
 import { runJoinFrames } from './join-frames';
+import { partArgs, runPart } from './part-main';
 import { SFU_PLAN } from './run-sfu';
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const flag = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const num = (name: string, fallback: number): number => {
-    const v = Number(flag(name));
-    return Number.isInteger(v) && v > 0 ? v : fallback;
-  };
-  const p = argv.includes('--quick') ? SFU_PLAN.quick : SFU_PLAN.full;
+  const { flag, num, has } = partArgs(process.argv.slice(2));
+  const p = has('--quick') ? SFU_PLAN.quick : SFU_PLAN.full;
   const dir = mkdtempSync(join(tmpdir(), 'confnode-bench-join-'));
   const t0 = Date.now();
   try {
     const r = await runJoinFrames({
       nodeMain: flag('--node-main') ?? join(REPO_ROOT, 'dist', 'node', 'main.js'),
       dir,
-      rounds: num('--rounds', p.rounds),
-      browsers: num('--browsers', p.browsers),
+      rounds: num('--rounds', p.rounds, 1),
+      browsers: num('--browsers', p.browsers, 1),
       settleMs: p.settleMs,
       windowMs: p.steadyWindowMs,
       deadline: t0 + 20 * 60_000,
@@ -44,7 +37,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});
+runPart(main);

@@ -4,7 +4,7 @@
  * never throws; it never signals or touches the process it reads.
  */
 import { readFileSync } from 'node:fs';
-import { procCpu } from '../target';
+import { procCpu } from '../../test/helpers/proc-stat';
 import { rssKbFromStatus } from './stats';
 
 /** VmRSS of `pid` in kB, or undefined when the process is gone. */

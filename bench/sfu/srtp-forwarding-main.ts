@@ -10,20 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../target';
 import { srtpForwardingLines } from './report-sfu';
+import { partArgs, runPart } from './part-main';
 import { SFU_PLAN } from './run-sfu';
 import { runSrtpForwarding } from './srtp-forwarding';
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const flag = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const num = (name: string, fallback: number): number => {
-    const v = Number(flag(name));
-    return Number.isInteger(v) && v >= 0 ? v : fallback;
-  };
-  const p = argv.includes('--quick') ? SFU_PLAN.quick : SFU_PLAN.full;
+  const { flag, num, has } = partArgs(process.argv.slice(2));
+  const p = has('--quick') ? SFU_PLAN.quick : SFU_PLAN.full;
   const dir = mkdtempSync(join(tmpdir(), 'confnode-bench-srtp-'));
   const t0 = Date.now();
   try {
@@ -38,7 +31,7 @@ async function main(): Promise<void> {
       warmupMs: p.srtpWarmupMs,
       repeats: num('--repeats', p.srtpRepeats),
       jsRepeats: num('--js-repeats', p.srtpJsRepeats),
-      lightViewers: !argv.includes('--werift-viewers'),
+      lightViewers: !has('--werift-viewers'),
       deadline: t0 + p.srtpBudgetS * 1000,
       log: (line) => process.stdout.write(`${line}\n`),
     });
@@ -50,7 +43,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});
+runPart(main);
